@@ -1,0 +1,23 @@
+// Wiring: builds docvault's parts from a Config and runs a subcommand.
+//
+// `serve` opens the store (migrating it when DOCVAULT_AUTO_MIGRATE is true),
+// the blob store, the DocumentService and the HTTP server, then waits for
+// SIGTERM or SIGINT and shuts down in reverse order. Later workers (consumer,
+// relay) start and stop here too. Called from main's thread only.
+#pragma once
+
+#include "app/config.h"
+
+namespace docvault::app {
+
+// Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
+int run_serve(const Config& config);
+int run_migrate(const Config& config);
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
+// later, so they can be received with wait_for_shutdown_signal(). Call first
+// thing in main.
+void block_shutdown_signals();
+int wait_for_shutdown_signal();
+
+}  // namespace docvault::app

@@ -1,0 +1,176 @@
+#include "app/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+
+namespace docvault::app {
+namespace {
+
+template <class Int>
+bool parse_int(std::string_view text, Int min, Int max, Int& out) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) return false;
+  out = value;
+  return true;
+}
+
+bool parse_bool(std::string_view text, bool& out) {
+  if (text == "true" || text == "1" || text == "yes") {
+    out = true;
+    return true;
+  }
+  if (text == "false" || text == "0" || text == "no") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+bool apply_database_url(Config& c, std::string_view v) {
+  std::string_view rest;
+  if (v.starts_with("postgresql://")) {
+    rest = v.substr(13);
+  } else if (v.starts_with("postgres://")) {
+    rest = v.substr(11);
+  } else {
+    return false;
+  }
+  auto at = rest.rfind('@');
+  auto host = at == std::string_view::npos ? rest : rest.substr(at + 1);
+  if (host.empty() || host.front() == '/' || host.front() == ':' || host.front() == '?') return false;
+  c.database_url = std::string(v);
+  return true;
+}
+
+bool apply_http_addr(Config& c, std::string_view v) {
+  auto colon = v.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  int port = 0;
+  if (!parse_int(v.substr(colon + 1), 0, 65535, port)) return false;
+  auto host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  c.http_host = std::string(host);
+  c.http_port = port;
+  return true;
+}
+
+bool apply_log_level(Config& c, std::string_view v) {
+  static const std::pair<std::string_view, log::Level> kLevels[] = {
+      {"trace", log::Level::trace}, {"debug", log::Level::debug}, {"info", log::Level::info},
+      {"warn", log::Level::warn},   {"warning", log::Level::warn}, {"error", log::Level::error}};
+  for (auto [name, level] : kLevels) {
+    if (name == v) {
+      c.log_level = level;
+      return true;
+    }
+  }
+  return false;
+}
+
+const std::vector<Variable> kVariables = {
+    {"DATABASE_URL", "", "a postgresql:// URL",
+     "PostgreSQL to use (production). Unset: a SQLite file under DOCVAULT_DATA_DIR.", true,
+     apply_database_url},
+    {"DOCVAULT_DATA_DIR", "./var", "a directory path",
+     "Where the SQLite database and the filesystem blob store live.", false,
+     [](Config& c, std::string_view v) {
+       if (v.empty()) return false;
+       c.data_dir = std::string(v);
+       return true;
+     }},
+    {"DOCVAULT_HTTP_ADDR", "0.0.0.0:8080", "host:port, port 0-65535", "Address the HTTP API listens on.",
+     false, apply_http_addr},
+    {"DOCVAULT_MAX_UPLOAD_BYTES", "52428800", "an integer from 1 to 1073741824",
+     "Largest document accepted by an upload (50 MiB by default); larger ones get 413.", false,
+     [](Config& c, std::string_view v) {
+       return parse_int<std::uint64_t>(v, 1, 1ull << 30, c.max_upload_bytes);
+     }},
+    {"DOCVAULT_AUTO_MIGRATE", "true", "true or false",
+     "Apply pending database migrations at start-up (otherwise run `docvault migrate`).", false,
+     [](Config& c, std::string_view v) { return parse_bool(v, c.auto_migrate); }},
+    {"DOCVAULT_DB_POOL_SIZE", "8", "an integer from 1 to 256", "Database connections per process.",
+     false,
+     [](Config& c, std::string_view v) { return parse_int<std::size_t>(v, 1, 256, c.db_pool_size); }},
+    {"LOG_LEVEL", "info", "trace, debug, info, warn or error", "Lowest level of log line written.", false,
+     apply_log_level},
+    {"LOG_FORMAT", "json", "json or text", "JSON lines for log shippers, or text for a terminal.", false,
+     [](Config& c, std::string_view v) {
+       if (v != "json" && v != "text") return false;
+       c.log_format = v == "json" ? log::Format::json : log::Format::text;
+       return true;
+     }},
+};
+
+}  // namespace
+
+const std::vector<Variable>& config_variables() { return kVariables; }
+
+std::string ConfigError::message() const {
+  return "invalid configuration: " + variable + "=\"" + value + "\": expected " + allowed;
+}
+
+Environment process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::string redact_url(std::string_view url) {
+  auto scheme = url.find("://");
+  auto at = url.rfind('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) return std::string(url);
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+namespace {
+std::string redacted(const Variable& v, std::string_view value) {
+  if (!v.secret || value.empty()) return std::string(value);
+  if (v.name == "DATABASE_URL") return redact_url(value);
+  return "***";
+}
+}  // namespace
+
+std::variant<Config, ConfigError> load_config(const Environment& env) {
+  Config config;
+  for (const auto& v : kVariables) {
+    auto given = env(v.name);
+    // An empty value counts as unset, as shells and task definitions often
+    // leave a variable present but blank.
+    std::string value = given && !given->empty() ? *given : std::string(v.default_value);
+    if (value.empty()) continue;
+    if (!v.apply(config, value)) {
+      return ConfigError{std::string(v.name), redacted(v, value), std::string(v.allowed)};
+    }
+  }
+  return config;
+}
+
+std::string describe_config(const Environment& env) {
+  std::string out;
+  for (const auto& v : kVariables) {
+    auto given = env(v.name);
+    bool from_env = given && !given->empty();
+    std::string value = from_env ? *given : std::string(v.default_value);
+    out += std::string(v.name) + "=" + redacted(v, value) + "  # " + (from_env ? "env" : "default") + "\n";
+  }
+  return out;
+}
+
+std::string config_markdown_table() {
+  std::string out = "| Variable | Default | Allowed | Secret | Meaning |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& v : kVariables) {
+    out += "| `" + std::string(v.name) + "` | " +
+           (v.default_value.empty() ? std::string("(unset)") : "`" + std::string(v.default_value) + "`") +
+           " | " + std::string(v.allowed) + " | " + (v.secret ? "yes" : "no") + " | " +
+           std::string(v.description) + " |\n";
+  }
+  return out;
+}
+
+}  // namespace docvault::app

@@ -1,0 +1,74 @@
+// docvault's configuration: one table of environment variables.
+//
+// The table (config_variables()) names each variable with its type, default,
+// allowed values, whether it is secret, and how it is parsed into the typed,
+// immutable Config. The same table drives parsing and validation at start-up,
+// `docvault config check` (the effective values, secrets redacted) and the
+// README's variable table (`docvault config docs`, checked by a test), so they
+// cannot disagree. A bad value stops start-up with exit code 2 and one line
+// naming the variable, the value and what is allowed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "log/log.h"
+
+namespace docvault::app {
+
+struct Config {
+  std::string database_url;  // empty: SQLite under data_dir
+  std::filesystem::path data_dir;
+  std::string http_host;
+  int http_port = 8080;
+  std::uint64_t max_upload_bytes = 0;
+  bool auto_migrate = true;
+  std::size_t db_pool_size = 8;
+  log::Level log_level = log::Level::info;
+  log::Format log_format = log::Format::json;
+
+  std::filesystem::path sqlite_path() const { return data_dir / "docvault.sqlite3"; }
+  std::filesystem::path blob_dir() const { return data_dir / "blobs"; }
+};
+
+struct Variable {
+  std::string_view name;
+  std::string_view default_value;  // empty: unset by default
+  std::string_view allowed;        // what is allowed, as the error and the docs say it
+  std::string_view description;
+  bool secret;
+  // Parses `value` into `config`; returns false when it is not allowed.
+  bool (*apply)(Config& config, std::string_view value);
+};
+
+const std::vector<Variable>& config_variables();
+
+struct ConfigError {
+  std::string variable;
+  std::string value;  // redacted for secrets
+  std::string allowed;
+  std::string message() const;
+};
+
+using Environment = std::function<std::optional<std::string>(std::string_view name)>;
+Environment process_environment();
+
+std::variant<Config, ConfigError> load_config(const Environment& env);
+
+// The effective configuration, one NAME=value line per variable, with its
+// source (env or default) and secrets redacted.
+std::string describe_config(const Environment& env);
+
+// The Markdown table of every variable, as README.md shows it.
+std::string config_markdown_table();
+
+// postgresql://user:secret@host/db -> postgresql://user:***@host/db
+std::string redact_url(std::string_view url);
+
+}  // namespace docvault::app

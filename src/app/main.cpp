@@ -1,0 +1,70 @@
+// docvault: the Document Vault service. One binary, one subcommand per job.
+#include <cstdio>
+#include <iostream>
+#include <variant>
+
+#include <CLI/CLI.hpp>
+
+#include "app/application.h"
+#include "app/config.h"
+#include "log/log.h"
+
+namespace {
+
+// Loads the configuration or prints the one-line error and returns nothing.
+std::optional<docvault::app::Config> load_or_report() {
+  auto loaded = docvault::app::load_config(docvault::app::process_environment());
+  if (auto* error = std::get_if<docvault::app::ConfigError>(&loaded)) {
+    std::cerr << "docvault: " << error->message() << "\n";
+    return std::nullopt;
+  }
+  auto config = std::get<docvault::app::Config>(std::move(loaded));
+  docvault::log::init(config.log_level, config.log_format);
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  docvault::app::block_shutdown_signals();
+
+  CLI::App cli{"docvault: the Document Vault service. Configuration comes from the environment; "
+               "see `docvault config docs`."};
+  cli.require_subcommand(1);
+  int exit_code = 0;
+
+  auto* serve = cli.add_subcommand("serve", "Run the HTTP API (and the background workers) until SIGTERM/SIGINT.");
+  serve->callback([&] {
+    auto config = load_or_report();
+    exit_code = config ? docvault::app::run_serve(*config) : 2;
+  });
+
+  auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit.");
+  migrate->callback([&] {
+    auto config = load_or_report();
+    exit_code = config ? docvault::app::run_migrate(*config) : 2;
+  });
+
+  auto* config_cmd = cli.add_subcommand("config", "Inspect the configuration.");
+  config_cmd->require_subcommand(1);
+  config_cmd->add_subcommand("check", "Validate the environment and print the effective configuration (secrets redacted).")
+      ->callback([&] {
+        auto config = load_or_report();
+        if (!config) {
+          exit_code = 2;
+          return;
+        }
+        std::cout << docvault::app::describe_config(docvault::app::process_environment());
+      });
+  config_cmd->add_subcommand("docs", "Print the table of environment variables (Markdown).")->callback([] {
+    std::cout << docvault::app::config_markdown_table();
+  });
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = cli.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return exit_code;
+}

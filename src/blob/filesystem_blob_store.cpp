@@ -1,0 +1,127 @@
+#include "blob/filesystem_blob_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "crypto/crypto.h"
+#include "domain/uuid.h"
+
+namespace docvault::blob {
+namespace {
+
+// An open file descriptor, closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void fail(std::string_view what) {
+  throw BlobError(std::string("blob store: ") + std::string(what) + ": " + std::strerror(errno));
+}
+
+void fsync_directory(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0) fail("fsync of a directory failed");
+}
+
+}  // namespace
+
+bool is_sha256_hex(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+FilesystemBlobStore::FilesystemBlobStore(std::filesystem::path root) : root_(std::move(root)) {
+  std::error_code ec;
+  std::filesystem::create_directories(root_ / "tmp", ec);
+  if (ec) throw BlobError("blob store: cannot create " + root_.string() + ": " + ec.message());
+}
+
+std::filesystem::path FilesystemBlobStore::path_of(std::string_view sha256) const {
+  if (!is_sha256_hex(sha256)) throw BlobError("blob store: not a SHA-256 address");
+  return root_ / std::string(sha256.substr(0, 2)) / std::string(sha256);
+}
+
+BlobInfo FilesystemBlobStore::put(std::string_view content) {
+  BlobInfo info{crypto::sha256_hex(content), content.size()};
+  auto final_path = path_of(info.sha256);
+  std::error_code ec;
+  if (std::filesystem::exists(final_path, ec)) return info;
+
+  auto tmp = root_ / "tmp" / (uuid_v4() + ".part");
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (fd.get() < 0) fail("cannot create a temporary file");
+    std::size_t written = 0;
+    while (written < content.size()) {
+      ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int saved = errno;
+        ::unlink(tmp.c_str());
+        errno = saved;
+        fail("write failed");
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) {
+      int saved = errno;
+      ::unlink(tmp.c_str());
+      errno = saved;
+      fail("fsync failed");
+    }
+  }
+  std::filesystem::create_directories(final_path.parent_path(), ec);
+  if (ec || ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(tmp.c_str());
+    errno = saved;
+    fail("cannot move the blob into place");
+  }
+  fsync_directory(final_path.parent_path());
+  return info;
+}
+
+std::optional<std::uint64_t> FilesystemBlobStore::size(std::string_view sha256) {
+  std::error_code ec;
+  auto bytes = std::filesystem::file_size(path_of(sha256), ec);
+  if (ec) return std::nullopt;
+  return bytes;
+}
+
+void FilesystemBlobStore::read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
+                               const std::function<bool(std::string_view chunk)>& sink) {
+  auto path = path_of(sha256);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) fail("cannot open the blob");
+  std::vector<char> buffer(64 * 1024);
+  while (length > 0) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length, buffer.size()));
+    ssize_t n = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("read failed");
+    }
+    if (n == 0) throw BlobError("blob store: blob is shorter than expected");
+    offset += static_cast<std::uint64_t>(n);
+    length -= static_cast<std::uint64_t>(n);
+    if (!sink(std::string_view(buffer.data(), static_cast<std::size_t>(n)))) return;
+  }
+}
+
+}  // namespace docvault::blob

@@ -1,0 +1,35 @@
+// The API's error responses: {"error": {"code", "message", "field"}}.
+//
+// Every 4xx and 5xx docvault answers has this body, whether a route produced
+// it or the HTTP library did (malformed request, body too large, no route).
+// Messages are written for the caller and never carry internals: an
+// infrastructure failure is logged in full and answered as a bare 500.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <httplib.h>
+
+#include "domain/result.h"
+
+namespace docvault::http {
+
+struct ApiError {
+  int status;
+  std::string code;
+  std::string message;
+  std::optional<std::string> field;
+
+  static ApiError bad_field(const FieldError& error);
+  static ApiError not_found(std::string message);
+  static ApiError internal();
+};
+
+// Writes the error as the response (status, JSON body, content type).
+void respond(httplib::Response& res, const ApiError& error);
+
+// The error body the library's own failures get, by status.
+ApiError error_for_status(int status);
+
+}  // namespace docvault::http

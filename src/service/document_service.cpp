@@ -1,0 +1,178 @@
+#include "service/document_service.h"
+
+#include <charconv>
+
+#include "domain/uuid.h"
+
+namespace docvault::service {
+namespace {
+
+constexpr std::string_view kBase64Url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url(std::string_view in) {
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kBase64Url[(acc >> bits) & 0x3f]);
+    }
+  }
+  if (bits > 0) out.push_back(kBase64Url[(acc << (6 - bits)) & 0x3f]);
+  return out;
+}
+
+std::optional<std::string> unbase64url(std::string_view in) {
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    auto pos = kBase64Url.find(c);
+    if (pos == std::string_view::npos) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::vector<OutboxMessage> events_for(const std::vector<Document>& documents, const DocumentChange& change) {
+  std::vector<OutboxMessage> messages;
+  messages.reserve(documents.size() * 2);
+  for (const auto& d : documents) {
+    for (auto& m : document_change_events(d, change)) messages.push_back(std::move(m));
+  }
+  return messages;
+}
+
+}  // namespace
+
+std::string encode_cursor(const store::Cursor& cursor) {
+  return base64url(format_timestamp(cursor.created_at) + "|" + cursor.id);
+}
+
+std::optional<store::Cursor> decode_cursor(std::string_view text) {
+  auto raw = unbase64url(text);
+  if (!raw) return std::nullopt;
+  auto bar = raw->find('|');
+  if (bar == std::string::npos) return std::nullopt;
+  auto at = parse_timestamp(std::string_view(*raw).substr(0, bar));
+  auto id = canonical_uuid(std::string_view(*raw).substr(bar + 1));
+  if (!at || !id) return std::nullopt;
+  return store::Cursor{*at, *id};
+}
+
+DocumentService::DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock)
+    : store_(store), blobs_(blobs), clock_(clock) {}
+
+Validated<Document> DocumentService::create(const DocumentUpload& upload, std::string_view content,
+                                            const Actor& actor) {
+  auto validated = validate_upload(upload);
+  if (!validated) return validated.error();
+  const NewDocument& meta = validated.value();
+
+  // The blob goes first: a row must never point at missing content.
+  auto blob = blobs_.put(content);
+  const Timestamp now = clock_.now();
+  Document document{DocumentId::generate().str(), meta.entity, meta.document_type, meta.filename,
+                    meta.content_type, blob.size, blob.sha256, DocumentStatus::active,
+                    std::nullopt, std::nullopt, now, now};
+  auto events = document_change_events(
+      document, DocumentChange{kActionDocumentCreated, kReasonUploaded, actor, now, document.entity, "api"});
+  store::write(store_, [&](store::Transaction& tx) {
+    tx.insert_document(document);
+    tx.append_outbox(events);
+  });
+  return document;
+}
+
+std::optional<Document> DocumentService::get(const DocumentId& id) {
+  return store::read(store_, [&](store::Transaction& tx) { return tx.find_document(id); });
+}
+
+Validated<DocumentPage> DocumentService::list(const ListQuery& query) {
+  auto entity = parse_entity_ref(query.entity_id, query.entity_type);
+  if (!entity) return entity.error();
+
+  store::DocumentFilter filter{std::move(entity).value(), std::nullopt, kDefaultPageSize, std::nullopt};
+  if (query.status) {
+    filter.status = parse_document_status(*query.status);
+    if (!filter.status) return FieldError{"status", "must be active or archived"};
+  }
+  if (query.limit) {
+    std::size_t limit = 0;
+    const auto& text = *query.limit;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > kMaxPageSize) {
+      return FieldError{"limit", "must be a whole number from 1 to 200"};
+    }
+    filter.limit = limit;
+  }
+  if (query.cursor) {
+    filter.after = decode_cursor(*query.cursor);
+    if (!filter.after) return FieldError{"cursor", "is not a cursor returned by this API"};
+  }
+
+  // One row more than asked tells whether another page exists.
+  const std::size_t page_size = filter.limit;
+  filter.limit = page_size + 1;
+  auto rows = store::read(store_, [&](store::Transaction& tx) { return tx.list_documents(filter); });
+  DocumentPage page;
+  if (rows.size() > page_size) {
+    rows.resize(page_size);
+    page.next_cursor = encode_cursor(store::Cursor{rows.back().created_at, rows.back().id});
+  }
+  page.items = std::move(rows);
+  return page;
+}
+
+std::optional<Document> DocumentService::archive(const DocumentId& id, const Actor& actor) {
+  const Timestamp now = clock_.now();
+  return store::write(store_, [&](store::Transaction& tx) -> std::optional<Document> {
+    auto archived = tx.archive_document(id, kReasonManual, now);
+    if (!archived) return tx.find_document(id);  // absent, or archived before: no new events
+    tx.append_outbox(document_change_events(
+        *archived, DocumentChange{kActionDocumentArchived, kReasonManual, actor, now, archived->entity, "api"}));
+    return archived;
+  });
+}
+
+std::vector<std::string> DocumentService::cascade_archive_by_entity(const EntityRef& entity,
+                                                                    std::string_view reason,
+                                                                    std::string_view cause) {
+  const Timestamp now = clock_.now();
+  auto archived = store::write(store_, [&](store::Transaction& tx) {
+    return cascade_archive_by_entity(tx, entity, reason, cause, Actor::system(), now);
+  });
+  std::vector<std::string> ids;
+  ids.reserve(archived.size());
+  for (auto& d : archived) ids.push_back(std::move(d.id));
+  return ids;
+}
+
+std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transaction& tx,
+                                                                 const EntityRef& entity,
+                                                                 std::string_view reason,
+                                                                 std::string_view cause,
+                                                                 const Actor& actor, Timestamp at) {
+  auto archived = tx.archive_entity_documents(entity, reason, at);
+  if (!archived.empty()) {
+    tx.append_outbox(events_for(
+        archived, DocumentChange{kActionDocumentArchived, reason, actor, at, entity, std::string(cause)}));
+  }
+  return archived;
+}
+
+void DocumentService::read_content(const Document& document, std::uint64_t offset, std::uint64_t length,
+                                   const std::function<bool(std::string_view)>& sink) {
+  blobs_.read(document.sha256, offset, length, sink);
+}
+
+}  // namespace docvault::service

@@ -1,0 +1,89 @@
+// DocumentService: every use case of docvault, and every transaction boundary.
+//
+// Each public member is one use case and runs in one store transaction: the
+// document change and the events it causes (written to the outbox) commit
+// together or not at all. Untrusted input is validated here and comes back as
+// a FieldError; infrastructure failures (store::StoreError, blob::BlobError)
+// propagate as exceptions for the caller's worker loop or HTTP layer.
+//
+// Thread-safety: stateless apart from its collaborators, which are all
+// thread-safe; call it from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "blob/blob_store.h"
+#include "domain/clock.h"
+#include "domain/document.h"
+#include "domain/events.h"
+#include "domain/result.h"
+#include "store/store.h"
+
+namespace docvault::service {
+
+// A listing request as it arrives (HTTP query parameters, unvalidated).
+struct ListQuery {
+  std::string entity_id;
+  std::string entity_type;
+  std::optional<std::string> status;
+  std::optional<std::string> limit;
+  std::optional<std::string> cursor;
+};
+
+struct DocumentPage {
+  std::vector<Document> items;
+  std::optional<std::string> next_cursor;  // opaque; absent on the last page
+};
+
+inline constexpr std::size_t kDefaultPageSize = 50;
+inline constexpr std::size_t kMaxPageSize = 200;
+
+class DocumentService {
+ public:
+  DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock);
+
+  // Stores the content, then the document row and its document.created events.
+  Validated<Document> create(const DocumentUpload& upload, std::string_view content, const Actor& actor);
+
+  std::optional<Document> get(const DocumentId& id);
+
+  Validated<DocumentPage> list(const ListQuery& query);
+
+  // Archives one document (reason "manual"). Archiving an archived document
+  // changes nothing and returns it as it is. Nothing when it does not exist.
+  std::optional<Document> archive(const DocumentId& id, const Actor& actor);
+
+  // Archives every active document of the entity in one transaction, set-based,
+  // with an audit event and a document event per document; returns the ids
+  // archived. Documents archived before are left alone, so it is idempotent.
+  // `cause` names what triggered it (the incoming event_id) and seeds the
+  // outgoing event ids.
+  std::vector<std::string> cascade_archive_by_entity(const EntityRef& entity, std::string_view reason,
+                                                     std::string_view cause);
+
+  // The same, inside a transaction the caller owns (the consumer records the
+  // incoming event in the same transaction).
+  std::vector<Document> cascade_archive_by_entity(store::Transaction& tx, const EntityRef& entity,
+                                                  std::string_view reason, std::string_view cause,
+                                                  const Actor& actor, Timestamp at);
+
+  // Streams a document's content (or the range [offset, offset+length)).
+  void read_content(const Document& document, std::uint64_t offset, std::uint64_t length,
+                    const std::function<bool(std::string_view)>& sink);
+
+ private:
+  store::Store& store_;
+  blob::BlobStore& blobs_;
+  const Clock& clock_;
+};
+
+// Opaque listing cursors: base64url of "<created_at>|<id>".
+std::string encode_cursor(const store::Cursor& cursor);
+std::optional<store::Cursor> decode_cursor(std::string_view text);
+
+}  // namespace docvault::service

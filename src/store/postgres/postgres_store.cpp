@@ -1,0 +1,672 @@
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+#include <pqxx/pqxx>
+
+#include "domain/uuid.h"
+#include "log/log.h"
+#include "store/postgres/connection_pool.h"
+
+namespace docvault::store::postgres {
+extern const std::vector<std::pair<std::string_view, std::string_view>> kMigrationFiles;
+}
+
+namespace docvault::store {
+namespace {
+
+using postgres::ConnectionPool;
+
+// pg_advisory_lock key held while migrating: "docvault" in ASCII.
+constexpr std::int64_t kMigrationLockKey = 0x646f637661756c74;
+
+// Timestamps leave the database in exactly the form format_timestamp writes.
+#define DOCVAULT_PG_TS(column) \
+  "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define DOCVAULT_PG_DOCUMENT_COLUMNS                                                     \
+  "id::text, entity_id, entity_type, document_type, filename, content_type, size_bytes, " \
+  "sha256, status, " DOCVAULT_PG_TS("archived_at") ", archive_reason, "                   \
+  DOCVAULT_PG_TS("created_at") ", " DOCVAULT_PG_TS("updated_at")
+
+// Prepared once per connection (ConnectionPool factory), by these names.
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+
+constexpr Statement kInsertDocument{
+    "insert_document",
+    "INSERT INTO documents (id, entity_id, entity_type, document_type, filename, content_type, "
+    "size_bytes, sha256, status, archived_at, archive_reason, created_at, updated_at) "
+    "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::bigint, $8, $9, $10::timestamptz, $11, "
+    "$12::timestamptz, $13::timestamptz)"};
+
+constexpr Statement kFindDocument{
+    "find_document",
+    "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM documents WHERE id = $1::uuid"};
+
+// Four listings rather than one with "$n IS NULL OR ..." guards, so that each
+// has a plan that walks ix_documents_entity in order.
+#define DOCVAULT_PG_LIST_PREFIX \
+  "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM documents WHERE entity_id = $1 AND entity_type = $2"
+constexpr Statement kListDocuments{
+    "list_documents",
+    DOCVAULT_PG_LIST_PREFIX " ORDER BY created_at, id LIMIT $3::bigint"};
+constexpr Statement kListDocumentsByStatus{
+    "list_documents_by_status",
+    DOCVAULT_PG_LIST_PREFIX " AND status = $3 ORDER BY created_at, id LIMIT $4::bigint"};
+constexpr Statement kListDocumentsAfter{
+    "list_documents_after",
+    DOCVAULT_PG_LIST_PREFIX
+    " AND (created_at, id) > ($3::timestamptz, $4::uuid) ORDER BY created_at, id LIMIT $5::bigint"};
+constexpr Statement kListDocumentsByStatusAfter{
+    "list_documents_by_status_after",
+    DOCVAULT_PG_LIST_PREFIX
+    " AND status = $3 AND (created_at, id) > ($4::timestamptz, $5::uuid)"
+    " ORDER BY created_at, id LIMIT $6::bigint"};
+
+constexpr Statement kArchiveDocument{
+    "archive_document",
+    "UPDATE documents SET status = 'archived', archived_at = $2::timestamptz, "
+    "archive_reason = $3, updated_at = $2::timestamptz "
+    "WHERE id = $1::uuid AND status = 'active' RETURNING " DOCVAULT_PG_DOCUMENT_COLUMNS};
+
+// One UPDATE for the whole entity; the CTE only puts the returned rows in a
+// stable order, which RETURNING alone does not promise.
+constexpr Statement kArchiveEntityDocuments{
+    "archive_entity_documents",
+    "WITH archived AS (UPDATE documents SET status = 'archived', archived_at = $3::timestamptz, "
+    "archive_reason = $4, updated_at = $3::timestamptz "
+    "WHERE entity_id = $1 AND entity_type = $2 AND status = 'active' RETURNING *) "
+    "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM archived ORDER BY created_at, id"};
+
+// The span arrives as one array parameter per column. ORDER BY ordinality
+// makes seq follow the span's order, which is the relay's publishing order.
+constexpr Statement kAppendOutbox{
+    "append_outbox",
+    "INSERT INTO outbox_events (event_id, destination, target, ordering_key, payload, "
+    "message_attributes, created_at) "
+    "SELECT m.event_id, m.destination, m.target, m.ordering_key, m.payload, m.attributes, "
+    "m.created_at "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::timestamptz[]) WITH ORDINALITY "
+    "AS m(event_id, destination, target, ordering_key, payload, attributes, created_at, n) "
+    "ORDER BY m.n "
+    "ON CONFLICT (event_id) DO NOTHING"};
+
+constexpr Statement kOutboxMessages{
+    "outbox_messages",
+    "SELECT event_id::text, destination, target, ordering_key, payload, message_attributes, " DOCVAULT_PG_TS(
+        "created_at") " FROM outbox_events WHERE ordering_key = $1 ORDER BY seq"};
+
+// A concurrent inserter of the same event_id waits on the unique index until
+// the first transaction ends, then conflicts and returns no row.
+constexpr Statement kRecordProcessedEvent{
+    "record_processed_event",
+    "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action, "
+    "entity_id, entity_type) "
+    "VALUES ($1::uuid, $2::timestamptz, $2::timestamptz, $3, $4, $5, $6, $7) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id"};
+
+constexpr Statement kPreparedStatements[] = {
+    kInsertDocument,        kFindDocument,       kListDocuments,
+    kListDocumentsByStatus, kListDocumentsAfter, kListDocumentsByStatusAfter,
+    kArchiveDocument,       kArchiveEntityDocuments, kAppendOutbox,
+    kOutboxMessages,        kRecordProcessedEvent};
+
+#undef DOCVAULT_PG_LIST_PREFIX
+#undef DOCVAULT_PG_DOCUMENT_COLUMNS
+#undef DOCVAULT_PG_TS
+
+// --- redaction ---------------------------------------------------------------
+
+using Span = std::pair<std::size_t, std::size_t>;  // [begin, end) of a secret
+
+// Where the passwords are in a libpq connection string (URI or key=value).
+std::vector<Span> password_spans(std::string_view url) {
+  std::vector<Span> spans;
+  const auto scheme_end = url.find("://");
+  if (scheme_end != std::string_view::npos) {
+    const std::size_t authority_begin = scheme_end + 3;
+    std::size_t authority_end = url.find_first_of("/?#", authority_begin);
+    if (authority_end == std::string_view::npos) authority_end = url.size();
+    const auto at = url.rfind('@', authority_end);
+    if (at != std::string_view::npos && at >= authority_begin) {
+      const auto colon = url.find(':', authority_begin);
+      if (colon != std::string_view::npos && colon < at) spans.emplace_back(colon + 1, at);
+    }
+    // ?password=... among the query parameters.
+    const auto query = url.find('?', authority_begin);
+    if (query != std::string_view::npos) {
+      std::size_t pos = query + 1;
+      while (pos < url.size()) {
+        std::size_t end = url.find('&', pos);
+        if (end == std::string_view::npos) end = url.size();
+        const auto param = url.substr(pos, end - pos);
+        if (param.starts_with("password=")) spans.emplace_back(pos + 9, end);
+        pos = end + 1;
+      }
+    }
+    return spans;
+  }
+  // keyword = value pairs; a value is bare or single-quoted with \ escapes.
+  std::size_t pos = 0;
+  while ((pos = url.find("password", pos)) != std::string_view::npos) {
+    std::size_t i = pos + 8;
+    const bool starts_word = pos == 0 || url[pos - 1] == ' ' || url[pos - 1] == '\t';
+    while (i < url.size() && (url[i] == ' ' || url[i] == '\t')) ++i;
+    if (!starts_word || i >= url.size() || url[i] != '=') {
+      pos += 8;
+      continue;
+    }
+    ++i;
+    while (i < url.size() && (url[i] == ' ' || url[i] == '\t')) ++i;
+    const std::size_t begin = i;
+    if (i < url.size() && url[i] == '\'') {
+      ++i;
+      while (i < url.size() && url[i] != '\'') i += url[i] == '\\' ? 2 : 1;
+      i = std::min(i + 1, url.size());
+    } else {
+      while (i < url.size() && url[i] != ' ' && url[i] != '\t') ++i;
+    }
+    spans.emplace_back(begin, i);
+    pos = i;
+  }
+  return spans;
+}
+
+std::string replace_spans(std::string_view text, std::vector<Span> spans) {
+  std::sort(spans.begin(), spans.end());
+  std::string out;
+  std::size_t pos = 0;
+  for (const auto& [begin, end] : spans) {
+    if (begin < pos) continue;
+    out.append(text.substr(pos, begin - pos));
+    out.append("***");
+    pos = end;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+// libpq's first line of an error, with any occurrence of a password removed in
+// case a malformed connection string was echoed back.
+std::string safe_reason(std::string_view what, std::string_view url) {
+  std::string reason(what.substr(0, what.find('\n')));
+  for (const auto& [begin, end] : password_spans(url)) {
+    const auto secret = url.substr(begin, end - begin);
+    if (secret.empty()) continue;
+    for (auto at = reason.find(secret); at != std::string::npos; at = reason.find(secret, at)) {
+      reason.replace(at, secret.size(), "***");
+    }
+  }
+  return reason;
+}
+
+// --- errors ------------------------------------------------------------------
+
+bool connection_lost_state(const std::string& sqlstate) {
+  // Class 08: connection exception; 57P01..03: the server is shutting down or
+  // an administrator terminated this backend.
+  return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
+         sqlstate == "57P03";
+}
+
+bool connection_alive(ConnectionPool::Lease& lease) {
+  try {
+    return lease.connection().is_open();
+  } catch (...) {
+    return false;
+  }
+}
+
+// Turns the libpqxx exception being handled into StoreError/StoreUnavailable.
+// Anything else (the caller's own exceptions, StoreError from row parsing)
+// propagates unchanged. Messages never carry bound values: the server's DETAIL
+// (which quotes them) is dropped, and the primary message is kept only for
+// classes whose text names schema objects rather than data.
+[[noreturn]] void rethrow_as_store_error(std::string_view operation, ConnectionPool::Lease& lease) {
+  const std::string op(operation);
+  try {
+    throw;
+  } catch (const pqxx::broken_connection&) {
+    lease.mark_broken();
+    throw StoreUnavailable(op + ": connection to PostgreSQL lost");
+  } catch (const pqxx::in_doubt_error&) {
+    lease.mark_broken();
+    throw StoreUnavailable(op + ": connection to PostgreSQL lost while committing; outcome unknown");
+  } catch (const pqxx::sql_error& e) {
+    const std::string state = e.sqlstate();
+    if (connection_lost_state(state) || !connection_alive(lease)) {
+      lease.mark_broken();
+      throw StoreUnavailable(op + ": connection to PostgreSQL lost (SQLSTATE " + state + ")");
+    }
+    std::string message = op + " failed (SQLSTATE " + (state.empty() ? "unknown" : state) + ")";
+    if (state.starts_with("23") || state.starts_with("42")) {
+      std::string_view what = e.what();
+      what = what.substr(0, what.find('\n'));
+      if (what.starts_with("ERROR:")) what.remove_prefix(6);
+      while (what.starts_with(' ')) what.remove_prefix(1);
+      message.append(": ").append(what);
+    }
+    throw StoreError(message);
+  } catch (const pqxx::failure& e) {
+    if (!connection_alive(lease)) {
+      lease.mark_broken();
+      throw StoreUnavailable(op + ": connection to PostgreSQL lost");
+    }
+    // Deadlocks and serialisation failures land here in libpqxx 6; their
+    // DETAIL lines may quote rows, so only the first line is kept.
+    const std::string_view what = e.what();
+    throw StoreError(op + " failed: " + std::string(what.substr(0, what.find('\n'))));
+  } catch (const pqxx::pqxx_exception&) {
+    // Conversion and range errors, whose text may quote the value.
+    throw StoreError(op + " failed: unexpected result from PostgreSQL");
+  }
+}
+
+template <class F>
+auto guarded(ConnectionPool::Lease& lease, std::string_view operation, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (...) {
+    rethrow_as_store_error(operation, lease);
+  }
+}
+
+// --- rows --------------------------------------------------------------------
+
+Timestamp timestamp_field(const pqxx::field& field) {
+  auto parsed = parse_timestamp(field.c_str());
+  if (!parsed) throw StoreError(std::string("malformed timestamp in column ") + field.name());
+  return *parsed;
+}
+
+std::optional<std::string> optional_text(const pqxx::field& field) {
+  if (field.is_null()) return std::nullopt;
+  return std::string(field.c_str(), field.size());
+}
+
+std::string text(const pqxx::field& field) { return std::string(field.c_str(), field.size()); }
+
+Document document_from_row(const pqxx::row& row) {
+  Document d;
+  d.id = text(row[0]);
+  d.entity.id = text(row[1]);
+  const auto type = parse_entity_type(row[2].c_str());
+  if (!type) throw StoreError("documents row has an unknown entity_type");
+  d.entity.type = *type;
+  d.document_type = text(row[3]);
+  d.filename = text(row[4]);
+  d.content_type = text(row[5]);
+  d.size_bytes = static_cast<std::uint64_t>(row[6].as<std::int64_t>());
+  d.sha256 = text(row[7]);
+  const auto status = parse_document_status(row[8].c_str());
+  if (!status) throw StoreError("documents row has an unknown status");
+  d.status = *status;
+  if (!row[9].is_null()) d.archived_at = timestamp_field(row[9]);
+  d.archive_reason = optional_text(row[10]);
+  d.created_at = timestamp_field(row[11]);
+  d.updated_at = timestamp_field(row[12]);
+  return d;
+}
+
+std::vector<Document> documents_from(const pqxx::result& result) {
+  std::vector<Document> out;
+  out.reserve(result.size());
+  for (const auto& row : result) out.push_back(document_from_row(row));
+  return out;
+}
+
+std::optional<std::string> optional_timestamp(const std::optional<Timestamp>& t) {
+  if (!t) return std::nullopt;
+  return format_timestamp(*t);
+}
+
+Destination parse_destination(std::string_view text) {
+  if (text == "sns") return Destination::sns;
+  if (text == "sqs") return Destination::sqs;
+  throw StoreError("outbox_events row has an unknown destination");
+}
+
+// A PostgreSQL array literal of text elements, every element quoted so that
+// empty strings, "NULL", braces, commas and surrounding blanks survive. It is
+// bound as a parameter like any other value.
+class TextArray {
+ public:
+  explicit TextArray(std::size_t reserve_bytes) { text_.reserve(reserve_bytes + 2); text_ += '{'; }
+  void add(std::string_view element) {
+    if (text_.size() > 1) text_ += ',';
+    text_ += '"';
+    for (const char c : element) {
+      if (c == '"' || c == '\\') text_ += '\\';
+      text_ += c;
+    }
+    text_ += '"';
+  }
+  std::string finish() && {
+    text_ += '}';
+    return std::move(text_);
+  }
+
+ private:
+  std::string text_;
+};
+
+// --- transaction -------------------------------------------------------------
+
+class PostgresTransaction final : public Transaction {
+ public:
+  PostgresTransaction(pqxx::transaction_base& txn, ConnectionPool::Lease& lease)
+      : txn_(txn), lease_(lease) {}
+
+  bool failed() const { return failed_; }
+
+  void insert_document(const Document& d) override {
+    call("insert_document", [&] {
+      txn_.exec_prepared(kInsertDocument.name, d.id, d.entity.id,
+                         std::string(to_string(d.entity.type)), d.document_type, d.filename,
+                         d.content_type, static_cast<std::int64_t>(d.size_bytes), d.sha256,
+                         std::string(to_string(d.status)), optional_timestamp(d.archived_at),
+                         d.archive_reason, format_timestamp(d.created_at),
+                         format_timestamp(d.updated_at));
+    });
+  }
+
+  std::optional<Document> find_document(const DocumentId& id) override {
+    return call("find_document", [&]() -> std::optional<Document> {
+      const auto result = txn_.exec_prepared(kFindDocument.name, id.str());
+      if (result.empty()) return std::nullopt;
+      return document_from_row(result[0]);
+    });
+  }
+
+  std::vector<Document> list_documents(const DocumentFilter& filter) override {
+    return call("list_documents", [&] {
+      const std::string entity_id = filter.entity.id;
+      const std::string entity_type(to_string(filter.entity.type));
+      const auto limit = static_cast<std::int64_t>(filter.limit);
+      pqxx::result result;
+      if (filter.status && filter.after) {
+        result = txn_.exec_prepared(kListDocumentsByStatusAfter.name, entity_id, entity_type,
+                                    std::string(to_string(*filter.status)),
+                                    format_timestamp(filter.after->created_at), filter.after->id,
+                                    limit);
+      } else if (filter.status) {
+        result = txn_.exec_prepared(kListDocumentsByStatus.name, entity_id, entity_type,
+                                    std::string(to_string(*filter.status)), limit);
+      } else if (filter.after) {
+        result = txn_.exec_prepared(kListDocumentsAfter.name, entity_id, entity_type,
+                                    format_timestamp(filter.after->created_at), filter.after->id,
+                                    limit);
+      } else {
+        result = txn_.exec_prepared(kListDocuments.name, entity_id, entity_type, limit);
+      }
+      return documents_from(result);
+    });
+  }
+
+  std::optional<Document> archive_document(const DocumentId& id, std::string_view reason,
+                                           Timestamp at) override {
+    return call("archive_document", [&]() -> std::optional<Document> {
+      const auto result = txn_.exec_prepared(kArchiveDocument.name, id.str(),
+                                             format_timestamp(at), std::string(reason));
+      if (result.empty()) return std::nullopt;
+      return document_from_row(result[0]);
+    });
+  }
+
+  std::vector<Document> archive_entity_documents(const EntityRef& entity, std::string_view reason,
+                                                 Timestamp at) override {
+    return call("archive_entity_documents", [&] {
+      return documents_from(txn_.exec_prepared(kArchiveEntityDocuments.name, entity.id,
+                                               std::string(to_string(entity.type)),
+                                               format_timestamp(at), std::string(reason)));
+    });
+  }
+
+  void append_outbox(std::span<const OutboxMessage> messages) override {
+    call("append_outbox", [&] {
+      for (std::size_t begin = 0; begin < messages.size();
+           begin += PostgresStore::kOutboxChunkRows) {
+        append_outbox_chunk(
+            messages.subspan(begin, std::min(PostgresStore::kOutboxChunkRows, messages.size() - begin)));
+      }
+    });
+  }
+
+  std::vector<OutboxMessage> outbox_messages(std::string_view ordering_key) override {
+    return call("outbox_messages", [&] {
+      const auto result = txn_.exec_prepared(kOutboxMessages.name, std::string(ordering_key));
+      std::vector<OutboxMessage> out;
+      out.reserve(result.size());
+      for (const auto& row : result) {
+        out.push_back(OutboxMessage{
+            .event_id = text(row[0]),
+            .destination = parse_destination(row[1].c_str()),
+            .target = text(row[2]),
+            .ordering_key = text(row[3]),
+            .payload = text(row[4]),
+            .attributes = text(row[5]),
+            .created_at = timestamp_field(row[6]),
+        });
+      }
+      return out;
+    });
+  }
+
+  bool record_processed_event(const ProcessedEvent& event) override {
+    return call("record_processed_event", [&] {
+      const auto result = txn_.exec_prepared(kRecordProcessedEvent.name, uuid_v4(),
+                                             format_timestamp(event.processed_at), event.event_id,
+                                             event.source, event.action, event.entity_id,
+                                             event.entity_type);
+      return !result.empty();
+    });
+  }
+
+ private:
+  void append_outbox_chunk(std::span<const OutboxMessage> chunk) {
+    std::size_t payload_bytes = 0;
+    std::size_t attribute_bytes = 0;
+    std::size_t key_bytes = 0;
+    for (const auto& m : chunk) {
+      payload_bytes += m.payload.size() + m.payload.size() / 8 + 3;  // room for escapes
+      attribute_bytes += m.attributes.size() + m.attributes.size() / 8 + 3;
+      key_bytes += m.ordering_key.size() + 3;
+    }
+    TextArray ids(chunk.size() * 39);
+    TextArray destinations(chunk.size() * 6);
+    TextArray targets(chunk.size() * 20);
+    TextArray keys(key_bytes);
+    TextArray payloads(payload_bytes);
+    TextArray attributes(attribute_bytes);
+    TextArray created(chunk.size() * 27);
+    for (const auto& m : chunk) {
+      ids.add(m.event_id);
+      destinations.add(to_string(m.destination));
+      targets.add(m.target);
+      keys.add(m.ordering_key);
+      payloads.add(m.payload);
+      attributes.add(m.attributes);
+      created.add(format_timestamp(m.created_at));
+    }
+    txn_.exec_prepared(kAppendOutbox.name, std::move(ids).finish(),
+                       std::move(destinations).finish(), std::move(targets).finish(),
+                       std::move(keys).finish(), std::move(payloads).finish(),
+                       std::move(attributes).finish(), std::move(created).finish());
+  }
+
+  // After a failed statement PostgreSQL ignores everything up to the end of
+  // the transaction, and answers COMMIT with a silent ROLLBACK. A caller that
+  // caught the error and carried on must not believe its work was committed.
+  template <class F>
+  auto call(std::string_view operation, F&& f) -> decltype(f()) {
+    try {
+      return guarded(lease_, operation, std::forward<F>(f));
+    } catch (...) {
+      failed_ = true;
+      throw;
+    }
+  }
+
+  pqxx::transaction_base& txn_;
+  ConnectionPool::Lease& lease_;
+  bool failed_ = false;
+};
+
+std::unique_ptr<pqxx::connection> open_connection(const std::string& url,
+                                                  const std::string& redacted_url) {
+  try {
+    auto connection = std::make_unique<pqxx::connection>(url);
+    // Migrations' "IF NOT EXISTS" notices would otherwise go to stderr.
+    connection->set_variable("client_min_messages", "warning");
+    for (const auto& statement : kPreparedStatements) {
+      connection->prepare(statement.name, statement.sql);
+    }
+    return connection;
+  } catch (const pqxx::broken_connection& e) {
+    throw StoreUnavailable("cannot connect to PostgreSQL at " + redacted_url + ": " +
+                           safe_reason(e.what(), url));
+  } catch (const pqxx::sql_error& e) {
+    throw StoreUnavailable("cannot set up a PostgreSQL connection at " + redacted_url +
+                           " (SQLSTATE " + e.sqlstate() + ")");
+  } catch (const pqxx::failure& e) {
+    throw StoreUnavailable("cannot connect to PostgreSQL at " + redacted_url + ": " +
+                           safe_reason(e.what(), url));
+  }
+}
+
+std::set<int> applied_versions(pqxx::transaction_base& txn) {
+  std::set<int> versions;
+  if (txn.exec("SELECT to_regclass('schema_migrations') IS NOT NULL")[0][0].as<bool>()) {
+    for (const auto& row : txn.exec("SELECT version FROM schema_migrations ORDER BY version")) {
+      versions.insert(row[0].as<int>());
+    }
+  }
+  return versions;
+}
+
+}  // namespace
+
+std::string redact_database_url(std::string_view url) {
+  return replace_spans(url, password_spans(url));
+}
+
+PostgresStore::PostgresStore(std::string database_url, std::size_t pool_size,
+                             std::chrono::milliseconds acquire_timeout)
+    : database_url_(std::move(database_url)),
+      redacted_url_(redact_database_url(database_url_)),
+      migrations_(parse_migrations(postgres::kMigrationFiles)) {
+  if (pool_size == 0) throw std::invalid_argument("PostgreSQL pool size must be at least 1");
+  pool_ = std::make_unique<ConnectionPool>(
+      [this] { return open_connection(database_url_, redacted_url_); }, pool_size,
+      acquire_timeout);
+}
+
+PostgresStore::~PostgresStore() = default;
+
+void PostgresStore::migrate() {
+  auto lease = pool_->acquire();
+  try {
+    guarded(lease, "migrate", [&] {
+      pqxx::nontransaction session(lease.connection());
+      // Session-level, so it spans the migration files' own BEGIN/COMMIT; a
+      // second instance blocks here and then finds nothing left to apply.
+      session.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+      const auto applied = applied_versions(session);
+      for (const auto& migration : migrations_) {
+        if (applied.contains(migration.version)) continue;
+        session.exec(std::string(migration.sql));
+        log::info("store", "applied migration",
+                  {{"backend", "postgresql"}, {"version", migration.version}, {"name", migration.name}});
+      }
+      const auto now_applied = applied_versions(session);
+      session.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+      session.commit();
+      for (const auto& migration : migrations_) {
+        if (!now_applied.contains(migration.version)) {
+          throw StoreError("migration " + migration.name + " ran but did not record itself in schema_migrations");
+        }
+      }
+    });
+  } catch (...) {
+    // Closing the session rolls back a half-applied file and releases the lock.
+    lease.mark_broken();
+    throw;
+  }
+}
+
+std::vector<int> PostgresStore::applied_migrations() {
+  auto lease = pool_->acquire();
+  return guarded(lease, "applied_migrations", [&] {
+    pqxx::read_transaction txn(lease.connection());
+    const auto versions = applied_versions(txn);
+    txn.commit();
+    return std::vector<int>(versions.begin(), versions.end());
+  });
+}
+
+std::vector<int> PostgresStore::known_migrations() const {
+  std::vector<int> versions;
+  for (const auto& migration : migrations_) versions.push_back(migration.version);
+  return versions;
+}
+
+void PostgresStore::ping() {
+  auto lease = pool_->acquire();
+  try {
+    guarded(lease, "ping", [&] {
+      pqxx::nontransaction session(lease.connection());
+      session.exec("SELECT 1");
+      session.commit();
+    });
+  } catch (const StoreUnavailable&) {
+    throw;
+  } catch (const StoreError& e) {
+    lease.mark_broken();
+    throw StoreUnavailable(e.what());
+  }
+}
+
+template <class PqxxTransaction>
+void PostgresStore::run(const std::function<void(Transaction&)>& work, std::string_view kind) {
+  // A connection that died while idle in the pool fails at BEGIN, before any
+  // of the caller's work ran, so it is safe to retry on the next one (each
+  // failure drops one dead connection; at most the whole pool, then a new one).
+  for (std::size_t attempt = 0;; ++attempt) {
+    auto lease = pool_->acquire();
+    std::optional<PqxxTransaction> txn;
+    try {
+      guarded(lease, kind, [&] { txn.emplace(lease.connection()); });
+    } catch (const StoreUnavailable&) {
+      if (attempt < pool_->capacity()) continue;
+      throw;
+    }
+    PostgresTransaction transaction(*txn, lease);
+    // The caller's exceptions leave unchanged; txn's destructor rolls back.
+    work(transaction);
+    if (transaction.failed()) {
+      throw StoreError(std::string(kind) +
+                       ": a statement failed earlier in this transaction; rolled back");
+    }
+    guarded(lease, std::string(kind) + " commit", [&] { txn->commit(); });
+    return;
+  }
+}
+
+void PostgresStore::read(const std::function<void(Transaction&)>& work) {
+  run<pqxx::read_transaction>(work, "read transaction");
+}
+
+void PostgresStore::write(const std::function<void(Transaction&)>& work) {
+  run<pqxx::work>(work, "write transaction");
+}
+
+}  // namespace docvault::store

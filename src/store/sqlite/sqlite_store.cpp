@@ -1,0 +1,401 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/uuid.h"
+#include "store/migrations.h"
+
+namespace docvault::store::sqlite {
+extern const std::vector<std::pair<std::string_view, std::string_view>> kMigrationFiles;
+}
+
+namespace docvault::store {
+namespace sqlite_detail {
+
+[[noreturn]] void fail(sqlite3* db, int code, std::string_view what) {
+  std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+  int primary = code & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_CANTOPEN ||
+      primary == SQLITE_IOERR || primary == SQLITE_FULL) {
+    throw StoreUnavailable("sqlite: " + message);
+  }
+  throw StoreError("sqlite: " + message);
+}
+
+// One prepared statement, reset after each use so it can be cached.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text) {
+    check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  Statement& bind(int index, std::int64_t value) {
+    check(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  Statement& bind(int index, const std::optional<std::string>& value) {
+    if (!value) {
+      check(sqlite3_bind_null(stmt_, index));
+      return *this;
+    }
+    return bind(index, std::string_view(*value));
+  }
+  // True while a row is available.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, rc, "step");
+  }
+  std::string text(int column) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string();
+  }
+  std::optional<std::string> optional_text(int column) const {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    return text(column);
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  explicit Connection(const std::filesystem::path& path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close_v2(db_);
+      throw StoreUnavailable("sqlite: cannot open " + path.string() + ": " + message);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+  }
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+      std::string message = error ? error : sqlite3_errstr(rc);
+      sqlite3_free(error);
+      fail(nullptr, rc, message);
+    }
+  }
+
+  // A cached prepared statement for `sql`.
+  Statement prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) fail(db_, rc, "prepare");
+      it = cache_.emplace(sql, stmt).first;
+    }
+    return Statement(db_, it->second);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::map<std::string, sqlite3_stmt*> cache_;
+};
+
+namespace {
+
+constexpr const char* kDocumentColumns =
+    "id, entity_id, entity_type, document_type, filename, content_type, size_bytes, sha256, "
+    "status, archived_at, archive_reason, created_at, updated_at";
+
+Timestamp timestamp(const std::string& text) {
+  auto parsed = parse_timestamp(text);
+  if (!parsed) throw StoreError("sqlite: malformed timestamp in the database");
+  return *parsed;
+}
+
+Document read_document(const Statement& row) {
+  Document d;
+  d.id = row.text(0);
+  d.entity.id = row.text(1);
+  auto type = parse_entity_type(row.text(2));
+  auto status = parse_document_status(row.text(8));
+  if (!type || !status) throw StoreError("sqlite: unexpected entity_type or status in the database");
+  d.entity.type = *type;
+  d.document_type = row.text(3);
+  d.filename = row.text(4);
+  d.content_type = row.text(5);
+  d.size_bytes = static_cast<std::uint64_t>(row.integer(6));
+  d.sha256 = row.text(7);
+  d.status = *status;
+  if (auto at = row.optional_text(9)) d.archived_at = timestamp(*at);
+  d.archive_reason = row.optional_text(10);
+  d.created_at = timestamp(row.text(11));
+  d.updated_at = timestamp(row.text(12));
+  return d;
+}
+
+std::vector<Document> read_documents(Statement& stmt) {
+  std::vector<Document> out;
+  while (stmt.step()) out.push_back(read_document(stmt));
+  return out;
+}
+
+class SqliteTransaction final : public Transaction {
+ public:
+  explicit SqliteTransaction(Connection& connection) : c_(connection) {}
+
+  void insert_document(const Document& d) override {
+    auto stmt = c_.prepare(std::string("INSERT INTO documents (") + kDocumentColumns +
+                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    stmt.bind(1, d.id).bind(2, d.entity.id).bind(3, to_string(d.entity.type)).bind(4, d.document_type);
+    stmt.bind(5, d.filename).bind(6, d.content_type).bind(7, static_cast<std::int64_t>(d.size_bytes));
+    stmt.bind(8, d.sha256).bind(9, to_string(d.status));
+    stmt.bind(10, d.archived_at ? std::optional<std::string>(format_timestamp(*d.archived_at)) : std::nullopt);
+    stmt.bind(11, d.archive_reason).bind(12, format_timestamp(d.created_at));
+    stmt.bind(13, format_timestamp(d.updated_at));
+    stmt.step();
+  }
+
+  std::optional<Document> find_document(const DocumentId& id) override {
+    auto stmt = c_.prepare(std::string("SELECT ") + kDocumentColumns + " FROM documents WHERE id = ?1");
+    stmt.bind(1, id.str());
+    if (!stmt.step()) return std::nullopt;
+    return read_document(stmt);
+  }
+
+  std::vector<Document> list_documents(const DocumentFilter& f) override {
+    // One statement for every filter combination: unused filters bind NULL.
+    auto stmt = c_.prepare(std::string("SELECT ") + kDocumentColumns +
+                           " FROM documents WHERE entity_id = ?1 AND entity_type = ?2"
+                           " AND (?3 IS NULL OR status = ?3)"
+                           " AND (?4 IS NULL OR (created_at, id) > (?4, ?5))"
+                           " ORDER BY created_at, id LIMIT ?6");
+    stmt.bind(1, f.entity.id).bind(2, to_string(f.entity.type));
+    stmt.bind(3, f.status ? std::optional<std::string>(std::string(to_string(*f.status))) : std::nullopt);
+    stmt.bind(4, f.after ? std::optional<std::string>(format_timestamp(f.after->created_at)) : std::nullopt);
+    stmt.bind(5, f.after ? std::optional<std::string>(f.after->id) : std::nullopt);
+    stmt.bind(6, static_cast<std::int64_t>(f.limit));
+    return read_documents(stmt);
+  }
+
+  std::optional<Document> archive_document(const DocumentId& id, std::string_view reason,
+                                           Timestamp at) override {
+    auto stmt = c_.prepare(std::string("UPDATE documents SET status = 'archived', archived_at = ?2,"
+                                       " archive_reason = ?3, updated_at = ?2"
+                                       " WHERE id = ?1 AND status = 'active' RETURNING ") +
+                           kDocumentColumns);
+    stmt.bind(1, id.str()).bind(2, format_timestamp(at)).bind(3, reason);
+    auto rows = read_documents(stmt);
+    if (rows.empty()) return std::nullopt;
+    return std::move(rows.front());
+  }
+
+  std::vector<Document> archive_entity_documents(const EntityRef& entity, std::string_view reason,
+                                                 Timestamp at) override {
+    auto stmt = c_.prepare(std::string("UPDATE documents SET status = 'archived', archived_at = ?3,"
+                                       " archive_reason = ?4, updated_at = ?3"
+                                       " WHERE entity_id = ?1 AND entity_type = ?2 AND status = 'active'"
+                                       " RETURNING ") +
+                           kDocumentColumns);
+    stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at)).bind(4, reason);
+    return read_documents(stmt);
+  }
+
+  void append_outbox(std::span<const OutboxMessage> messages) override {
+    if (messages.empty()) return;
+    // The whole span travels as one JSON array parameter and goes in with one
+    // INSERT ... SELECT over json_each: set-based, and no limit on bound variables.
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& m : messages) {
+      rows.push_back({m.event_id, to_string(m.destination), m.target, m.ordering_key, m.payload,
+                      m.attributes, format_timestamp(m.created_at)});
+    }
+    auto stmt = c_.prepare(
+        "INSERT INTO outbox_events (event_id, destination, target, ordering_key, payload,"
+        " message_attributes, created_at)"
+        " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6"
+        " FROM json_each(?1) WHERE true ORDER BY key"
+        " ON CONFLICT (event_id) DO NOTHING");
+    stmt.bind(1, rows.dump());
+    stmt.step();
+  }
+
+  std::vector<OutboxMessage> outbox_messages(std::string_view ordering_key) override {
+    auto stmt = c_.prepare(
+        "SELECT event_id, destination, target, ordering_key, payload, message_attributes, created_at"
+        " FROM outbox_events WHERE ordering_key = ?1 ORDER BY seq");
+    stmt.bind(1, ordering_key);
+    std::vector<OutboxMessage> out;
+    while (stmt.step()) {
+      out.push_back(OutboxMessage{stmt.text(0),
+                                  stmt.text(1) == "sns" ? Destination::sns : Destination::sqs,
+                                  stmt.text(2), stmt.text(3), stmt.text(4), stmt.text(5),
+                                  timestamp(stmt.text(6))});
+    }
+    return out;
+  }
+
+  bool record_processed_event(const ProcessedEvent& e) override {
+    auto stmt = c_.prepare(
+        "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action,"
+        " entity_id, entity_type) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING id");
+    stmt.bind(1, uuid_v4()).bind(2, format_timestamp(e.processed_at)).bind(3, e.event_id);
+    stmt.bind(4, e.source).bind(5, e.action).bind(6, e.entity_id).bind(7, e.entity_type);
+    bool inserted = stmt.step();
+    while (stmt.step()) {
+    }
+    return inserted;
+  }
+
+ private:
+  Connection& c_;
+};
+
+// Runs `work` between `begin` and COMMIT, rolling back if anything throws.
+void run_transaction(Connection& c, const char* begin, const std::function<void(Transaction&)>& work) {
+  c.exec(begin);
+  try {
+    SqliteTransaction tx(c);
+    work(tx);
+    c.exec("COMMIT");
+  } catch (...) {
+    try {
+      c.exec("ROLLBACK");
+    } catch (const StoreError&) {
+      // SQLite may have rolled back already (e.g. after SQLITE_FULL); the
+      // original error is the one worth reporting.
+    }
+    throw;
+  }
+}
+
+}  // namespace
+}  // namespace sqlite_detail
+
+using sqlite_detail::Connection;
+
+SqliteStore::SqliteStore(std::filesystem::path path, std::size_t read_connections)
+    : path_(std::move(path)), max_readers_(read_connections == 0 ? 1 : read_connections) {}
+
+SqliteStore::~SqliteStore() = default;
+
+std::unique_ptr<Connection> SqliteStore::open_connection() const {
+  return std::make_unique<Connection>(path_);
+}
+
+std::unique_ptr<Connection> SqliteStore::acquire_reader() {
+  std::unique_lock lock(readers_mutex_);
+  readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < max_readers_; });
+  if (!idle_readers_.empty()) {
+    auto c = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+    return c;
+  }
+  ++open_readers_;
+  lock.unlock();
+  try {
+    return open_connection();
+  } catch (...) {
+    std::lock_guard relock(readers_mutex_);
+    --open_readers_;
+    readers_cv_.notify_one();
+    throw;
+  }
+}
+
+void SqliteStore::release_reader(std::unique_ptr<Connection> connection) {
+  std::lock_guard lock(readers_mutex_);
+  idle_readers_.push_back(std::move(connection));
+  readers_cv_.notify_one();
+}
+
+void SqliteStore::read(const std::function<void(Transaction&)>& work) {
+  auto connection = acquire_reader();
+  try {
+    sqlite_detail::run_transaction(*connection, "BEGIN DEFERRED", work);
+  } catch (...) {
+    release_reader(std::move(connection));
+    throw;
+  }
+  release_reader(std::move(connection));
+}
+
+void SqliteStore::write(const std::function<void(Transaction&)>& work) {
+  std::lock_guard lock(write_mutex_);
+  if (!writer_) writer_ = open_connection();
+  sqlite_detail::run_transaction(*writer_, "BEGIN IMMEDIATE", work);
+}
+
+void SqliteStore::ping() {
+  read([](Transaction&) {});
+}
+
+std::vector<int> SqliteStore::known_migrations() const {
+  std::vector<int> out;
+  for (const auto& m : parse_migrations(sqlite::kMigrationFiles)) out.push_back(m.version);
+  return out;
+}
+
+std::vector<int> SqliteStore::applied_migrations() {
+  std::lock_guard lock(write_mutex_);
+  if (!writer_) writer_ = open_connection();
+  std::vector<int> out;
+  auto exists = writer_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+  if (!exists.step()) return out;
+  auto stmt = writer_->prepare("SELECT version FROM schema_migrations ORDER BY version");
+  while (stmt.step()) out.push_back(static_cast<int>(stmt.integer(0)));
+  return out;
+}
+
+void SqliteStore::migrate() {
+  auto applied = applied_migrations();
+  std::lock_guard lock(write_mutex_);
+  for (const auto& migration : parse_migrations(sqlite::kMigrationFiles)) {
+    if (std::find(applied.begin(), applied.end(), migration.version) != applied.end()) continue;
+    // BEGIN IMMEDIATE serialises this with any other process migrating the
+    // same file; the file's statements are idempotent and record the version.
+    writer_->exec("BEGIN IMMEDIATE");
+    try {
+      writer_->exec(std::string(migration.sql));
+      writer_->exec("COMMIT");
+    } catch (...) {
+      try {
+        writer_->exec("ROLLBACK");
+      } catch (const StoreError&) {
+      }
+      throw;
+    }
+  }
+}
+
+}  // namespace docvault::store

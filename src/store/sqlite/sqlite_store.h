@@ -1,0 +1,59 @@
+// The SQLite backend: docvault's embedded default, one database file.
+//
+// The file runs in WAL mode with foreign keys on, synchronous=FULL (a commit
+// survives a power cut) and a busy timeout, so several processes may open it.
+// Writes go through one connection, serialised by a mutex and begun with
+// BEGIN IMMEDIATE, so two writers never deadlock on a lock upgrade; reads use
+// a small pool of their own connections and run beside the writer, as WAL
+// allows. A second process writing the same file waits up to the busy
+// timeout and then gets StoreUnavailable.
+//
+// Thread-safety: all public members may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "store/store.h"
+
+namespace docvault::store {
+
+namespace sqlite_detail {
+class Connection;
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::filesystem::path path, std::size_t read_connections);
+  ~SqliteStore() override;
+
+  std::string_view backend() const override { return "sqlite"; }
+  void migrate() override;
+  std::vector<int> applied_migrations() override;
+  std::vector<int> known_migrations() const override;
+  void ping() override;
+  void read(const std::function<void(Transaction&)>& work) override;
+  void write(const std::function<void(Transaction&)>& work) override;
+
+ private:
+  std::unique_ptr<sqlite_detail::Connection> open_connection() const;
+  std::unique_ptr<sqlite_detail::Connection> acquire_reader();
+  void release_reader(std::unique_ptr<sqlite_detail::Connection> connection);
+
+  std::filesystem::path path_;
+  std::size_t max_readers_;
+
+  std::mutex write_mutex_;
+  std::unique_ptr<sqlite_detail::Connection> writer_;  // guarded by write_mutex_
+
+  std::mutex readers_mutex_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<sqlite_detail::Connection>> idle_readers_;  // guarded by readers_mutex_
+  std::size_t open_readers_ = 0;                                        // guarded by readers_mutex_
+};
+
+}  // namespace docvault::store

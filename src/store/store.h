@@ -1,0 +1,155 @@
+// The store: everything the service may ask of the database.
+//
+// Two backends implement it and pass the same contract tests: SQLite (the
+// embedded default: one file, WAL mode) and PostgreSQL (production, a
+// connection pool over libpqxx). A caller does all its work for one use case
+// inside one `write` or `read` call, which is one database transaction:
+// committed when the callback returns, rolled back when it throws. The
+// transaction boundary of each use case is therefore visible in the service.
+//
+// Thread-safety: a Store may be used from any number of threads at once; a
+// Transaction belongs to the thread running the callback and must not escape
+// it. Infrastructure failures throw StoreError (StoreUnavailable when the
+// database cannot be reached); nothing is half-written when they do.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "domain/clock.h"
+#include "domain/document.h"
+#include "domain/events.h"
+
+namespace docvault::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The database could not be reached or the connection was lost; worth retrying.
+class StoreUnavailable : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+// Keyset position in a listing: the last (created_at, id) seen.
+struct Cursor {
+  Timestamp created_at;
+  std::string id;
+  bool operator==(const Cursor&) const = default;
+};
+
+struct DocumentFilter {
+  EntityRef entity;
+  std::optional<DocumentStatus> status;
+  std::size_t limit = 50;
+  std::optional<Cursor> after;
+};
+
+// One row of processed_events: an incoming event handled once.
+struct ProcessedEvent {
+  std::string event_id;
+  std::string source;
+  std::string action;
+  std::optional<std::string> entity_id;
+  std::optional<std::string> entity_type;
+  Timestamp processed_at;
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+
+  virtual void insert_document(const Document& document) = 0;
+  virtual std::optional<Document> find_document(const DocumentId& id) = 0;
+  // At most filter.limit documents of the entity, in (created_at, id) order,
+  // strictly after filter.after.
+  virtual std::vector<Document> list_documents(const DocumentFilter& filter) = 0;
+  // Archives one active document and returns it; nothing when it does not
+  // exist or is archived already.
+  virtual std::optional<Document> archive_document(const DocumentId& id, std::string_view reason,
+                                                   Timestamp at) = 0;
+  // Archives every active document of the entity in one statement and returns
+  // them; documents archived before are left alone.
+  virtual std::vector<Document> archive_entity_documents(const EntityRef& entity,
+                                                         std::string_view reason,
+                                                         Timestamp at) = 0;
+
+  // Appends to the outbox in one statement; a message whose event_id is there
+  // already is left as it is.
+  virtual void append_outbox(std::span<const OutboxMessage> messages) = 0;
+  // Every outbox message of one ordering key (an entity id), oldest first.
+  virtual std::vector<OutboxMessage> outbox_messages(std::string_view ordering_key) = 0;
+
+  // Records an incoming event; false when its event_id was recorded before,
+  // including by a concurrent transaction that committed first.
+  virtual bool record_processed_event(const ProcessedEvent& event) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual std::string_view backend() const = 0;  // "sqlite" or "postgresql"
+
+  // Applies the migrations not yet recorded in schema_migrations, each in its
+  // own transaction. Safe when several instances start at once.
+  virtual void migrate() = 0;
+  // Versions recorded in schema_migrations, ascending.
+  virtual std::vector<int> applied_migrations() = 0;
+  // Versions compiled into this binary, ascending.
+  virtual std::vector<int> known_migrations() const = 0;
+
+  // Throws StoreUnavailable unless the database answers a trivial query.
+  virtual void ping() = 0;
+
+  virtual void read(const std::function<void(Transaction&)>& work) = 0;
+  virtual void write(const std::function<void(Transaction&)>& work) = 0;
+};
+
+struct StoreOptions {
+  // postgresql://… ; empty selects SQLite at sqlite_path.
+  std::string database_url;
+  std::filesystem::path sqlite_path;
+  std::size_t pool_size = 8;
+};
+
+std::unique_ptr<Store> open_store(const StoreOptions& options);
+
+// Runs `work` in a write transaction and returns what it returns.
+template <class Work>
+auto write(Store& store, Work&& work) -> std::invoke_result_t<Work&, Transaction&> {
+  using Result = std::invoke_result_t<Work&, Transaction&>;
+  if constexpr (std::is_void_v<Result>) {
+    store.write(work);
+  } else {
+    std::optional<Result> out;
+    store.write([&](Transaction& tx) { out.emplace(work(tx)); });
+    return std::move(*out);
+  }
+}
+
+// Runs `work` in a read transaction and returns what it returns.
+template <class Work>
+auto read(Store& store, Work&& work) -> std::invoke_result_t<Work&, Transaction&> {
+  using Result = std::invoke_result_t<Work&, Transaction&>;
+  if constexpr (std::is_void_v<Result>) {
+    store.read(work);
+  } else {
+    std::optional<Result> out;
+    store.read([&](Transaction& tx) { out.emplace(work(tx)); });
+    return std::move(*out);
+  }
+}
+
+}  // namespace docvault::store

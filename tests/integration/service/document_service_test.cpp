@@ -1,0 +1,242 @@
+// DocumentService use cases against the real stores (SQLite and PostgreSQL)
+// and the real filesystem blob store.
+#include "service/document_service.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "backend_fixture.h"
+#include "blob/filesystem_blob_store.h"
+#include "domain/uuid.h"
+
+namespace docvault::service {
+namespace {
+
+using docvault::testing::Backend;
+
+class FixedClock final : public Clock {
+ public:
+  Timestamp now() const override { return now_; }
+  void advance(std::chrono::milliseconds by) { now_ += by; }
+
+ private:
+  Timestamp now_ = *parse_timestamp("2025-10-23T12:34:56.789Z");
+};
+
+// Wraps a store so a test can make a chosen operation fail mid-transaction.
+class FaultyStore final : public store::Store {
+ public:
+  explicit FaultyStore(store::Store& inner) : inner_(inner) {}
+  bool fail_outbox = false;
+
+  std::string_view backend() const override { return inner_.backend(); }
+  void migrate() override { inner_.migrate(); }
+  std::vector<int> applied_migrations() override { return inner_.applied_migrations(); }
+  std::vector<int> known_migrations() const override { return inner_.known_migrations(); }
+  void ping() override { inner_.ping(); }
+  void read(const std::function<void(store::Transaction&)>& work) override { inner_.read(work); }
+  void write(const std::function<void(store::Transaction&)>& work) override {
+    inner_.write([&](store::Transaction& tx) {
+      Faulty faulty(tx, *this);
+      work(faulty);
+    });
+  }
+
+ private:
+  class Faulty final : public store::Transaction {
+   public:
+    Faulty(store::Transaction& tx, FaultyStore& owner) : tx_(tx), owner_(owner) {}
+    void insert_document(const Document& d) override { tx_.insert_document(d); }
+    std::optional<Document> find_document(const DocumentId& id) override { return tx_.find_document(id); }
+    std::vector<Document> list_documents(const store::DocumentFilter& f) override { return tx_.list_documents(f); }
+    std::optional<Document> archive_document(const DocumentId& id, std::string_view r, Timestamp at) override {
+      return tx_.archive_document(id, r, at);
+    }
+    std::vector<Document> archive_entity_documents(const EntityRef& e, std::string_view r, Timestamp at) override {
+      return tx_.archive_entity_documents(e, r, at);
+    }
+    void append_outbox(std::span<const OutboxMessage> m) override {
+      if (owner_.fail_outbox) throw store::StoreUnavailable("injected: connection lost");
+      tx_.append_outbox(m);
+    }
+    std::vector<OutboxMessage> outbox_messages(std::string_view key) override { return tx_.outbox_messages(key); }
+    bool record_processed_event(const store::ProcessedEvent& e) override { return tx_.record_processed_event(e); }
+
+   private:
+    store::Transaction& tx_;
+    FaultyStore& owner_;
+  };
+  store::Store& inner_;
+};
+
+class DocumentServiceTest : public docvault::testing::BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    blobs_.emplace(dir() / "blobs");
+    faulty_.emplace(store());
+    service_.emplace(*faulty_, *blobs_, clock_);
+  }
+
+  Document upload(const std::string& entity_id, const std::string& content = "content") {
+    auto created = service_->create(DocumentUpload{entity_id, "issuer", "prospectus", "p.pdf", "application/pdf"},
+                                    content, Actor::anonymous());
+    EXPECT_TRUE(created) << (created ? "" : created.error().message);
+    clock_.advance(std::chrono::milliseconds(1));
+    return created.value();
+  }
+
+  std::vector<OutboxMessage> outbox(const std::string& entity_id) {
+    return store::read(store(), [&](store::Transaction& tx) { return tx.outbox_messages(entity_id); });
+  }
+
+  std::size_t blob_count() {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir() / "blobs")) {
+      if (e.is_regular_file()) ++n;
+    }
+    return n;
+  }
+
+  FixedClock clock_;
+  std::optional<blob::FilesystemBlobStore> blobs_;
+  std::optional<FaultyStore> faulty_;
+  std::optional<DocumentService> service_;
+};
+
+TEST_P(DocumentServiceTest, CreateStoresContentRowAndCreatedEvents) {
+  auto d = upload("issuer-1", "hello");
+  EXPECT_EQ(d.sha256, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+  EXPECT_EQ(d.size_bytes, 5u);
+  EXPECT_EQ(d.status, DocumentStatus::active);
+  EXPECT_EQ(service_->get(*DocumentId::parse(d.id)), d);
+
+  std::string content;
+  service_->read_content(d, 0, d.size_bytes, [&](std::string_view chunk) {
+    content.append(chunk);
+    return true;
+  });
+  EXPECT_EQ(content, "hello");
+
+  auto events = outbox("issuer-1");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(events[0].payload)["action"], "document.created");
+  EXPECT_EQ(nlohmann::json::parse(events[1].payload)["payload"]["document_id"], d.id);
+}
+
+TEST_P(DocumentServiceTest, InvalidUploadWritesNothing) {
+  auto created = service_->create(DocumentUpload{"issuer-1", "fund", std::nullopt, "x", ""}, "data", Actor::anonymous());
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().field, "entity_type");
+  EXPECT_EQ(blob_count(), 0u);
+  EXPECT_TRUE(outbox("issuer-1").empty());
+}
+
+TEST_P(DocumentServiceTest, ListFiltersAndPages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(upload("issuer-1").id);
+  upload("issuer-2");
+  service_->archive(*DocumentId::parse(ids[1]), Actor::anonymous());
+
+  std::vector<std::string> seen;
+  std::optional<std::string> cursor;
+  do {
+    auto page = service_->list(ListQuery{"issuer-1", "issuer", std::nullopt, "2", cursor});
+    ASSERT_TRUE(page) << page.error().message;
+    EXPECT_LE(page->items.size(), 2u);
+    for (const auto& d : page->items) seen.push_back(d.id);
+    cursor = page->next_cursor;
+  } while (cursor);
+  EXPECT_EQ(seen, ids);
+
+  auto archived = service_->list(ListQuery{"issuer-1", "issuer", "archived", std::nullopt, std::nullopt});
+  ASSERT_TRUE(archived);
+  ASSERT_EQ(archived->items.size(), 1u);
+  EXPECT_EQ(archived->items[0].id, ids[1]);
+  EXPECT_FALSE(archived->next_cursor);
+  EXPECT_EQ(service_->list(ListQuery{"issuer-1", "issuer", "active", std::nullopt, std::nullopt})->items.size(), 4u);
+}
+
+TEST_P(DocumentServiceTest, ListRejectsBadParameters) {
+  auto field_of = [&](ListQuery q) { return service_->list(q).error().field; };
+  EXPECT_EQ(field_of({"", "issuer", {}, {}, {}}), "entity_id");
+  EXPECT_EQ(field_of({"e", "fund", {}, {}, {}}), "entity_type");
+  EXPECT_EQ(field_of({"e", "issuer", "deleted", {}, {}}), "status");
+  EXPECT_EQ(field_of({"e", "issuer", {}, "0", {}}), "limit");
+  EXPECT_EQ(field_of({"e", "issuer", {}, "201", {}}), "limit");
+  EXPECT_EQ(field_of({"e", "issuer", {}, "ten", {}}), "limit");
+  EXPECT_EQ(field_of({"e", "issuer", {}, {}, "not-a-cursor!"}), "cursor");
+  EXPECT_EQ(field_of({"e", "issuer", {}, {}, "bm90IGEgY3Vyc29y"}), "cursor");
+}
+
+TEST_P(DocumentServiceTest, ArchiveIsIdempotentAndEmitsOnce) {
+  auto d = upload("issuer-1");
+  auto id = *DocumentId::parse(d.id);
+  auto first = service_->archive(id, Actor::anonymous());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, DocumentStatus::archived);
+  EXPECT_EQ(first->archive_reason, "manual");
+  clock_.advance(std::chrono::seconds(1));
+  EXPECT_EQ(service_->archive(id, Actor::anonymous()), first);
+  EXPECT_EQ(outbox("issuer-1").size(), 4u);  // created ×2, archived ×2
+  EXPECT_FALSE(service_->archive(*DocumentId::parse(uuid_v4()), Actor::anonymous()));
+}
+
+TEST_P(DocumentServiceTest, CascadeArchivesTheEntityOnceWithItsEvents) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(upload("issuer-1").id);
+  auto other = upload("issuer-2");
+  EntityRef entity{"issuer-1", EntityType::issuer};
+
+  auto archived = service_->cascade_archive_by_entity(entity, kReasonEntityDeleted, "evt-1");
+  std::sort(archived.begin(), archived.end());
+  auto expected = ids;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(archived, expected);
+
+  auto events = outbox("issuer-1");
+  ASSERT_EQ(events.size(), 3u * 2 + 3u * 2);
+  for (std::size_t i = 6; i < events.size(); ++i) {
+    auto payload = nlohmann::json::parse(events[i].payload);
+    if (events[i].destination == Destination::sns) {
+      EXPECT_EQ(payload["actor_type"], "system");
+      EXPECT_EQ(payload["details"]["reason"], "entity_deleted");
+      EXPECT_EQ(payload["details"]["source_entity_id"], "issuer-1");
+      EXPECT_EQ(payload["details"]["source_entity_type"], "issuer");
+    } else {
+      EXPECT_EQ(payload["payload"]["reason"], "entity_deleted");
+    }
+  }
+
+  EXPECT_TRUE(service_->cascade_archive_by_entity(entity, kReasonEntityDeleted, "evt-1").empty());
+  EXPECT_EQ(outbox("issuer-1").size(), events.size());
+  EXPECT_EQ(service_->get(*DocumentId::parse(other.id))->status, DocumentStatus::active);
+  EXPECT_TRUE(service_->cascade_archive_by_entity({"nobody", EntityType::deal}, kReasonEntityDeleted, "evt-2").empty());
+}
+
+TEST_P(DocumentServiceTest, CascadeIsAllOrNothing) {
+  auto a = upload("issuer-1");
+  auto b = upload("issuer-1");
+  faulty_->fail_outbox = true;
+  EXPECT_THROW(service_->cascade_archive_by_entity({"issuer-1", EntityType::issuer}, kReasonEntityDeleted, "evt-1"),
+               store::StoreUnavailable);
+  EXPECT_EQ(service_->get(*DocumentId::parse(a.id))->status, DocumentStatus::active);
+  EXPECT_EQ(service_->get(*DocumentId::parse(b.id))->status, DocumentStatus::active);
+  EXPECT_EQ(outbox("issuer-1").size(), 4u);
+
+  faulty_->fail_outbox = false;
+  EXPECT_EQ(service_->cascade_archive_by_entity({"issuer-1", EntityType::issuer}, kReasonEntityDeleted, "evt-1").size(), 2u);
+}
+
+TEST_P(DocumentServiceTest, IdenticalContentSharesOneBlob) {
+  upload("issuer-1", "same");
+  upload("issuer-2", "same");
+  EXPECT_EQ(blob_count(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DocumentServiceTest, ::testing::Values(Backend::sqlite, Backend::postgresql),
+                         docvault::testing::backend_name);
+
+}  // namespace
+}  // namespace docvault::service

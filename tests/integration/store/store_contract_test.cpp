@@ -1,0 +1,200 @@
+// The contract of store.h, run against SQLite and PostgreSQL alike.
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "backend_fixture.h"
+#include "domain/uuid.h"
+
+namespace docvault::store {
+namespace {
+
+using docvault::testing::Backend;
+using docvault::testing::BackendTest;
+
+Timestamp at(int seconds, int millis = 0) {
+  return *parse_timestamp("2025-10-23T12:00:00.000Z") + std::chrono::seconds(seconds) +
+         std::chrono::milliseconds(millis);
+}
+
+Document make_document(const EntityRef& entity, Timestamp created) {
+  Document d;
+  d.id = uuid_v4();
+  d.entity = entity;
+  d.document_type = "general";
+  d.filename = "file.pdf";
+  d.content_type = "application/pdf";
+  d.size_bytes = 42;
+  d.sha256 = std::string(64, 'b');
+  d.created_at = created;
+  d.updated_at = created;
+  return d;
+}
+
+const EntityRef kIssuer{"issuer-1", EntityType::issuer};
+const EntityRef kInvestor{"issuer-1", EntityType::investor};  // same id, other type
+
+class StoreContract : public BackendTest {
+ protected:
+  void insert(const std::vector<Document>& docs) {
+    write(store(), [&](Transaction& tx) {
+      for (const auto& d : docs) tx.insert_document(d);
+    });
+  }
+  std::optional<Document> find(const std::string& id) {
+    return read(store(), [&](Transaction& tx) { return tx.find_document(*DocumentId::parse(id)); });
+  }
+};
+
+TEST_P(StoreContract, MigrateIsIdempotentAndRecordsEveryVersion) {
+  store().migrate();
+  EXPECT_EQ(store().applied_migrations(), store().known_migrations());
+  EXPECT_FALSE(store().known_migrations().empty());
+}
+
+TEST_P(StoreContract, DocumentRoundTripsExactly) {
+  auto d = make_document(kIssuer, at(1, 234));
+  d.filename = "O'Brien \"quoted\" 100%_x;--.pdf";
+  d.entity.id = "ünïcode-'; DROP TABLE documents;--";
+  insert({d});
+  auto found = find(d.id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(*found, d);
+  EXPECT_FALSE(find(uuid_v4()));
+}
+
+TEST_P(StoreContract, ListsOneEntityInStableOrderWithKeysetPages) {
+  std::vector<Document> docs;
+  for (int i = 0; i < 5; ++i) docs.push_back(make_document(kIssuer, at(i % 2)));  // ties on created_at
+  insert(docs);
+  insert({make_document(kInvestor, at(0)), make_document({"issuer-2", EntityType::issuer}, at(0))});
+
+  auto all = read(store(), [&](Transaction& tx) { return tx.list_documents({kIssuer, std::nullopt, 100, std::nullopt}); });
+  ASSERT_EQ(all.size(), 5u);
+  for (std::size_t i = 1; i < all.size(); ++i) {
+    EXPECT_TRUE(std::tie(all[i - 1].created_at, all[i - 1].id) < std::tie(all[i].created_at, all[i].id));
+  }
+
+  std::vector<Document> paged;
+  std::optional<Cursor> after;
+  while (true) {
+    auto page = read(store(), [&](Transaction& tx) { return tx.list_documents({kIssuer, std::nullopt, 2, after}); });
+    if (page.empty()) break;
+    paged.insert(paged.end(), page.begin(), page.end());
+    after = Cursor{page.back().created_at, page.back().id};
+  }
+  EXPECT_EQ(paged, all);
+}
+
+TEST_P(StoreContract, ArchiveDocumentChangesStateOnce) {
+  auto d = make_document(kIssuer, at(0));
+  insert({d});
+  auto id = *DocumentId::parse(d.id);
+  auto archived = write(store(), [&](Transaction& tx) { return tx.archive_document(id, "manual", at(10)); });
+  ASSERT_TRUE(archived);
+  EXPECT_EQ(archived->status, DocumentStatus::archived);
+  EXPECT_EQ(archived->archived_at, at(10));
+  EXPECT_EQ(archived->archive_reason, "manual");
+  EXPECT_EQ(archived->updated_at, at(10));
+  EXPECT_EQ(find(d.id), archived);
+
+  auto again = write(store(), [&](Transaction& tx) { return tx.archive_document(id, "manual", at(20)); });
+  EXPECT_FALSE(again);
+  EXPECT_EQ(find(d.id)->archived_at, at(10));
+  EXPECT_FALSE(write(store(), [&](Transaction& tx) {
+    return tx.archive_document(*DocumentId::parse(uuid_v4()), "manual", at(20));
+  }));
+}
+
+TEST_P(StoreContract, ArchiveEntityDocumentsTouchesOnlyThatEntitysActiveDocuments) {
+  auto a = make_document(kIssuer, at(0));
+  auto b = make_document(kIssuer, at(1));
+  auto earlier = make_document(kIssuer, at(2));
+  auto other = make_document(kInvestor, at(0));
+  insert({a, b, earlier, other});
+  write(store(), [&](Transaction& tx) { tx.archive_document(*DocumentId::parse(earlier.id), "manual", at(5)); });
+
+  auto archived = write(store(), [&](Transaction& tx) { return tx.archive_entity_documents(kIssuer, "entity_deleted", at(9)); });
+  std::vector<std::string> ids;
+  for (const auto& d : archived) ids.push_back(d.id);
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> expected{a.id, b.id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(ids, expected);
+  for (const auto& d : archived) {
+    EXPECT_EQ(d.status, DocumentStatus::archived);
+    EXPECT_EQ(d.archive_reason, "entity_deleted");
+  }
+  EXPECT_EQ(find(earlier.id)->archive_reason, "manual");
+  EXPECT_EQ(find(other.id)->status, DocumentStatus::active);
+
+  auto second = write(store(), [&](Transaction& tx) { return tx.archive_entity_documents(kIssuer, "entity_deleted", at(10)); });
+  EXPECT_TRUE(second.empty());
+}
+
+TEST_P(StoreContract, OutboxKeepsOrderAndIgnoresKnownEventIds) {
+  std::vector<OutboxMessage> messages;
+  for (int i = 0; i < 5; ++i) {
+    messages.push_back(OutboxMessage{uuid_v4(), i % 2 ? Destination::sqs : Destination::sns,
+                                     i % 2 ? "document_events" : "audit", "issuer-1",
+                                     R"({"n":)" + std::to_string(i) + R"(,"q":"'\"%_"})", R"({"k":"v"})", at(i)});
+  }
+  write(store(), [&](Transaction& tx) { tx.append_outbox(messages); });
+  write(store(), [&](Transaction& tx) { tx.append_outbox(std::span(messages).subspan(1, 2)); });
+  auto stored = read(store(), [&](Transaction& tx) { return tx.outbox_messages("issuer-1"); });
+  EXPECT_EQ(stored, messages);
+  EXPECT_TRUE(read(store(), [&](Transaction& tx) { return tx.outbox_messages("issuer-2"); }).empty());
+}
+
+TEST_P(StoreContract, ProcessedEventIsRecordedOnce) {
+  ProcessedEvent e{"evt-1", "entity_permissions_core", "entity.deleted", "issuer-1", "issuer", at(0)};
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
+  EXPECT_FALSE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
+  e.event_id = "evt-2";
+  e.entity_id.reset();
+  e.entity_type.reset();
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
+}
+
+TEST_P(StoreContract, AFailedTransactionLeavesNothing) {
+  auto d = make_document(kIssuer, at(0));
+  ProcessedEvent e{"evt-rollback", "s", "entity.deleted", std::nullopt, std::nullopt, at(0)};
+  EXPECT_THROW(write(store(),
+                     [&](Transaction& tx) {
+                       tx.insert_document(d);
+                       tx.record_processed_event(e);
+                       tx.append_outbox(std::vector<OutboxMessage>{
+                           {uuid_v4(), Destination::sns, "audit", "issuer-1", "{}", "{}", at(0)}});
+                       throw std::runtime_error("fail after the writes");
+                     }),
+               std::runtime_error);
+  EXPECT_FALSE(find(d.id));
+  EXPECT_TRUE(read(store(), [&](Transaction& tx) { return tx.outbox_messages("issuer-1"); }).empty());
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
+}
+
+TEST_P(StoreContract, ConcurrentWritersAllCommit) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        insert({make_document({"busy-" + std::to_string(t), EntityType::deal}, at(i))});
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < 4; ++t) {
+    auto docs = read(store(), [&](Transaction& tx) {
+      return tx.list_documents({{"busy-" + std::to_string(t), EntityType::deal}, std::nullopt, 100, std::nullopt});
+    });
+    EXPECT_EQ(docs.size(), 25u);
+  }
+}
+
+TEST_P(StoreContract, PingAnswers) { EXPECT_NO_THROW(store().ping()); }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(Backend::sqlite, Backend::postgresql),
+                         docvault::testing::backend_name);
+
+}  // namespace
+}  // namespace docvault::store

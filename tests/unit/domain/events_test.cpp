@@ -1,0 +1,92 @@
+#include "domain/events.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace docvault {
+namespace {
+
+Document sample_document() {
+  Document d;
+  d.id = "0b7e3c1e-2b8f-4d4a-9a57-1c2d3e4f5a6b";
+  d.entity = EntityRef{"f47ac10b-58cc-4372-a567-0e02b2c3d479", EntityType::issuer};
+  d.document_type = "prospectus";
+  d.filename = "p.pdf";
+  d.content_type = "application/pdf";
+  d.size_bytes = 3;
+  d.sha256 = std::string(64, 'a');
+  d.created_at = *parse_timestamp("2025-10-23T12:00:00.000Z");
+  d.updated_at = d.created_at;
+  return d;
+}
+
+TEST(Events, CascadeArchiveProducesTheSpecShapes) {
+  auto at = *parse_timestamp("2025-10-23T12:34:56.789Z");
+  auto doc = sample_document();
+  auto messages = document_change_events(
+      doc, DocumentChange{kActionDocumentArchived, kReasonEntityDeleted, Actor::system(), at, doc.entity,
+                          "a1b2c3d4-5678-90ab-cdef-1234567890ab"});
+  ASSERT_EQ(messages.size(), 2u);
+
+  const auto& audit = messages[0];
+  EXPECT_EQ(audit.destination, Destination::sns);
+  EXPECT_EQ(audit.target, "audit");
+  EXPECT_EQ(audit.ordering_key, doc.entity.id);
+  // Exactly the spec's audit event, key order included.
+  EXPECT_EQ(audit.payload,
+            R"({"event_id":")" + audit.event_id +
+                R"(","source":"document-vault-service","action":"document.archived","actor_id":null,)"
+                R"("actor_type":"system","entity_id":"0b7e3c1e-2b8f-4d4a-9a57-1c2d3e4f5a6b","entity_type":"document",)"
+                R"("details":{"archived_at":"2025-10-23T12:34:56.789Z","reason":"entity_deleted",)"
+                R"("source_entity_id":"f47ac10b-58cc-4372-a567-0e02b2c3d479","source_entity_type":"issuer"},)"
+                R"("occurred_at":"2025-10-23T12:34:56.789Z"})");
+
+  const auto& document_event = messages[1];
+  EXPECT_EQ(document_event.destination, Destination::sqs);
+  EXPECT_EQ(document_event.target, "document_events");
+  EXPECT_EQ(document_event.payload,
+            R"({"event_type":"document.archived","occurred_at":"2025-10-23T12:34:56.789Z",)"
+            R"("payload":{"document_id":"0b7e3c1e-2b8f-4d4a-9a57-1c2d3e4f5a6b",)"
+            R"("entity_id":"f47ac10b-58cc-4372-a567-0e02b2c3d479","entity_type":"issuer","reason":"entity_deleted"}})");
+
+  auto attributes = nlohmann::json::parse(document_event.attributes);
+  EXPECT_EQ(attributes["event_type"], "document.archived");
+  EXPECT_EQ(attributes["entity_type"], "issuer");
+  EXPECT_EQ(attributes["event_id"], document_event.event_id);
+}
+
+TEST(Events, IdsAreDeterministicPerCauseDocumentAndKind) {
+  auto at = *parse_timestamp("2025-10-23T12:34:56.789Z");
+  auto doc = sample_document();
+  DocumentChange change{kActionDocumentArchived, kReasonEntityDeleted, Actor::system(), at, doc.entity, "evt-1"};
+  auto first = document_change_events(doc, change);
+  change.occurred_at = at + std::chrono::seconds(5);  // a redelivery, later
+  auto again = document_change_events(doc, change);
+  EXPECT_EQ(first[0].event_id, again[0].event_id);
+  EXPECT_EQ(first[1].event_id, again[1].event_id);
+  EXPECT_NE(first[0].event_id, first[1].event_id);
+
+  change.cause = "evt-2";
+  EXPECT_NE(document_change_events(doc, change)[0].event_id, first[0].event_id);
+  doc.id = "1b7e3c1e-2b8f-4d4a-9a57-1c2d3e4f5a6b";
+  change.cause = "evt-1";
+  EXPECT_NE(document_change_events(doc, change)[0].event_id, first[0].event_id);
+}
+
+TEST(Events, CreatedEventCarriesContentFacts) {
+  auto doc = sample_document();
+  auto messages = document_change_events(
+      doc, DocumentChange{kActionDocumentCreated, kReasonUploaded, Actor::anonymous(), doc.created_at, doc.entity, "api"});
+  auto audit = nlohmann::json::parse(messages[0].payload);
+  EXPECT_EQ(audit["action"], "document.created");
+  EXPECT_EQ(audit["actor_type"], "anonymous");
+  EXPECT_EQ(audit["details"]["created_at"], "2025-10-23T12:00:00.000Z");
+  EXPECT_EQ(audit["details"]["sha256"], doc.sha256);
+  EXPECT_EQ(audit["details"]["size_bytes"], 3);
+  auto event = nlohmann::json::parse(messages[1].payload);
+  EXPECT_EQ(event["event_type"], "document.created");
+  EXPECT_EQ(event["payload"]["reason"], "uploaded");
+}
+
+}  // namespace
+}  // namespace docvault

@@ -8,10 +8,7 @@
 # system user that Debian's package creates.
 
 PG_BIN=/usr/lib/postgresql/15/bin
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 as_postgres() {
   if [[ $(id -u) -eq 0 ]]; then

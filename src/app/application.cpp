@@ -1,10 +1,14 @@
 #include "app/application.h"
 
 #include <csignal>
+#include <cstdio>
+#include <optional>
 #include <filesystem>
 #include <memory>
 
+#include "aws/sqs_client.h"
 #include "blob/filesystem_blob_store.h"
+#include "consumer/consumer.h"
 #include "domain/clock.h"
 #include "http/server.h"
 #include "log/log.h"
@@ -23,7 +27,7 @@ std::unique_ptr<store::Store> open_store(const Config& config) {
   log::info(kComponent, "store opened",
             {{"backend", store->backend()},
              {"location", config.database_url.empty() ? config.sqlite_path().string()
-                                                      : redact_url(config.database_url)}});
+                                                      : store::redact_database_url(config.database_url)}});
   return store;
 }
 
@@ -63,22 +67,102 @@ int wait_for_shutdown_signal() {
   return signal;
 }
 
+namespace {
+
+// What every long-running subcommand shares: the store, content, time and the
+// document service over them.
+struct Core {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<blob::FilesystemBlobStore> blobs;
+  SystemClock clock;
+  std::unique_ptr<service::DocumentService> documents;
+};
+
+// On the heap and never moved: the service holds references into it.
+std::unique_ptr<Core> open_core(const Config& config) {
+  auto core = std::make_unique<Core>();
+  core->store = open_store(config);
+  if (!prepare_schema(*core->store, config.auto_migrate)) return nullptr;
+  core->blobs = std::make_unique<blob::FilesystemBlobStore>(config.blob_dir());
+  core->documents = std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock);
+  return core;
+}
+
+consumer::ConsumerOptions consumer_options(const Config& config) {
+  consumer::ConsumerOptions options;
+  options.queue_url = config.consumer_queue_url;
+  options.max_messages = config.consumer_max_messages;
+  options.wait_time_seconds = config.consumer_wait_time_seconds;
+  options.visibility_timeout_seconds = config.consumer_visibility_timeout_seconds;
+  options.concurrency = config.consumer_concurrency;
+  options.shutdown_timeout = std::chrono::seconds(config.consumer_shutdown_timeout_seconds);
+  if (!config.consumer_dead_letter_queue_url.empty()) {
+    options.dead_letter_queue_url = config.consumer_dead_letter_queue_url;
+  }
+  return options;
+}
+
+// The consumer, when it is enabled and has a queue; otherwise the log line the
+// spec's troubleshooting table tells operators to look for.
+std::unique_ptr<consumer::DocumentVaultConsumer> start_consumer(const Config& config, const aws::SqsClient& sqs,
+                                                               Core& core) {
+  if (!config.consumer_enabled) {
+    log::info(consumer::kConsumerComponent, "Document Vault consumer not started",
+              {{"reason", "ENABLE_DOCUMENT_CONSUMER is false"}});
+    return nullptr;
+  }
+  if (config.consumer_queue_url.empty()) {
+    log::warn(consumer::kConsumerComponent, "Document Vault consumer not started",
+              {{"reason", "DOCUMENT_VAULT_SQS_URL is not set"}});
+    return nullptr;
+  }
+  auto worker = std::make_unique<consumer::DocumentVaultConsumer>(sqs, *core.documents, core.clock,
+                                                                  consumer_options(config));
+  worker->start();
+  return worker;
+}
+
+const char* signal_name(int signal) { return signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+}  // namespace
+
 int run_serve(const Config& config) {
   try {
-    auto store = open_store(config);
-    if (!prepare_schema(*store, config.auto_migrate)) return 1;
-    blob::FilesystemBlobStore blobs(config.blob_dir());
-    SystemClock clock;
-    service::DocumentService documents(*store, blobs, clock);
-    http::HttpServer server(documents, *store,
+    auto core = open_core(config);
+    if (!core) return 1;
+    aws::SqsClient sqs;
+    http::HttpServer server(*core->documents, *core->store,
                             http::HttpOptions{config.http_host, config.http_port, config.max_upload_bytes});
     server.start();
-    log::info(kComponent, "docvault started", {{"port", server.port()}});
+    auto consumer = start_consumer(config, sqs, *core);
+    log::info(kComponent, "docvault started", {{"port", server.port()}, {"consumer", consumer != nullptr}});
 
     int signal = wait_for_shutdown_signal();
-    log::info(kComponent, "shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
+    if (consumer) consumer->stop();
     server.stop();
     log::info(kComponent, "docvault stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    log::error(kComponent, "docvault failed", {{"error", e.what()}});
+    return 1;
+  }
+}
+
+int run_consume(const Config& config) {
+  if (config.consumer_queue_url.empty()) {
+    std::fprintf(stderr, "docvault: invalid configuration: DOCUMENT_VAULT_SQS_URL is required by `consume`\n");
+    return 2;
+  }
+  try {
+    auto core = open_core(config);
+    if (!core) return 1;
+    aws::SqsClient sqs;
+    consumer::DocumentVaultConsumer worker(sqs, *core->documents, core->clock, consumer_options(config));
+    worker.start();
+    int signal = wait_for_shutdown_signal();
+    log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
+    worker.stop();
     return 0;
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});

@@ -1,9 +1,10 @@
 // Wiring: builds docvault's parts from a Config and runs a subcommand.
 //
 // `serve` opens the store (migrating it when DOCVAULT_AUTO_MIGRATE is true),
-// the blob store, the DocumentService and the HTTP server, then waits for
-// SIGTERM or SIGINT and shuts down in reverse order. Later workers (consumer,
-// relay) start and stop here too. Called from main's thread only.
+// the blob store, the DocumentService, the HTTP server and the entity-events
+// consumer, then waits for SIGTERM or SIGINT and stops them: the consumer
+// first (it drains in-flight messages), then HTTP. `consume` runs the
+// consumer alone. Called from main's thread only.
 #pragma once
 
 #include "app/config.h"
@@ -12,6 +13,8 @@ namespace docvault::app {
 
 // Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
 int run_serve(const Config& config);
+// The consumer alone, without HTTP (exit 2 without DOCUMENT_VAULT_SQS_URL).
+int run_consume(const Config& config);
 int run_migrate(const Config& config);
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "store/store.h"
+
 namespace docvault::app {
 namespace {
 
@@ -56,6 +58,22 @@ bool apply_http_addr(Config& c, std::string_view v) {
   return true;
 }
 
+// An http(s) URL with a host, as SQS queue URLs are.
+bool apply_queue_url(std::string& out, std::string_view v) {
+  std::string_view rest;
+  if (v.starts_with("https://")) {
+    rest = v.substr(8);
+  } else if (v.starts_with("http://")) {
+    rest = v.substr(7);
+  } else {
+    return false;
+  }
+  auto slash = rest.find('/');
+  if (slash == 0 || rest.empty() || slash == std::string_view::npos || slash + 1 == rest.size()) return false;
+  out = std::string(v);
+  return true;
+}
+
 bool apply_log_level(Config& c, std::string_view v) {
   static const std::pair<std::string_view, log::Level> kLevels[] = {
       {"trace", log::Level::trace}, {"debug", log::Level::debug}, {"info", log::Level::info},
@@ -101,6 +119,34 @@ const std::vector<Variable> kVariables = {
        c.log_format = v == "json" ? log::Format::json : log::Format::text;
        return true;
      }},
+    {"ENABLE_DOCUMENT_CONSUMER", "true", "true or false",
+     "Run the entity-events consumer inside `docvault serve`.", false,
+     [](Config& c, std::string_view v) { return parse_bool(v, c.consumer_enabled); }},
+    {"DOCUMENT_VAULT_SQS_URL", "", "an http(s) SQS queue URL",
+     "The queue subscribed to the EPR entity-events topic. Required for the consumer; without it "
+     "`serve` logs \"Document Vault consumer not started\" and serves HTTP only.", false,
+     [](Config& c, std::string_view v) { return apply_queue_url(c.consumer_queue_url, v); }},
+    {"DOCUMENT_CONSUMER_MAX_MESSAGES", "5", "an integer from 1 to 10", "Messages per ReceiveMessage call.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 10, c.consumer_max_messages); }},
+    {"DOCUMENT_CONSUMER_WAIT_TIME", "20", "an integer from 0 to 20", "Long-poll wait, in seconds.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 0, 20, c.consumer_wait_time_seconds); }},
+    {"DOCUMENT_CONSUMER_VISIBILITY_TIMEOUT", "", "an integer from 0 to 43200",
+     "Visibility timeout (seconds) asked for on receive; unset: the queue's own.", false,
+     [](Config& c, std::string_view v) {
+       int seconds = 0;
+       if (!parse_int(v, 0, 43200, seconds)) return false;
+       c.consumer_visibility_timeout_seconds = seconds;
+       return true;
+     }},
+    {"DOCUMENT_CONSUMER_CONCURRENCY", "4", "an integer from 1 to 64",
+     "Messages processed at once (never two of one entity).", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 64, c.consumer_concurrency); }},
+    {"DOCUMENT_CONSUMER_SHUTDOWN_TIMEOUT", "25", "an integer from 1 to 3600",
+     "Seconds in-flight messages get to finish after SIGTERM (below ECS's 30 s stop timeout).", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 3600, c.consumer_shutdown_timeout_seconds); }},
+    {"DOCUMENT_CONSUMER_DLQ_URL", "", "an http(s) SQS queue URL",
+     "Where rejected messages are also sent (they are always recorded in rejected_messages).", false,
+     [](Config& c, std::string_view v) { return apply_queue_url(c.consumer_dead_letter_queue_url, v); }},
 };
 
 }  // namespace
@@ -119,19 +165,10 @@ Environment process_environment() {
   };
 }
 
-std::string redact_url(std::string_view url) {
-  auto scheme = url.find("://");
-  auto at = url.rfind('@');
-  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) return std::string(url);
-  auto colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
-}
-
 namespace {
 std::string redacted(const Variable& v, std::string_view value) {
   if (!v.secret || value.empty()) return std::string(value);
-  if (v.name == "DATABASE_URL") return redact_url(value);
+  if (v.name == "DATABASE_URL") return store::redact_database_url(value);
   return "***";
 }
 }  // namespace

@@ -33,6 +33,16 @@ struct Config {
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::json;
 
+  // The entity-events consumer (the spec's names and defaults).
+  bool consumer_enabled = true;
+  std::string consumer_queue_url;  // empty: not started (HTTP still serves)
+  int consumer_max_messages = 5;
+  int consumer_wait_time_seconds = 20;
+  std::optional<int> consumer_visibility_timeout_seconds;
+  int consumer_concurrency = 4;
+  int consumer_shutdown_timeout_seconds = 25;
+  std::string consumer_dead_letter_queue_url;
+
   std::filesystem::path sqlite_path() const { return data_dir / "docvault.sqlite3"; }
   std::filesystem::path blob_dir() const { return data_dir / "blobs"; }
 };
@@ -67,8 +77,5 @@ std::string describe_config(const Environment& env);
 
 // The Markdown table of every variable, as README.md shows it.
 std::string config_markdown_table();
-
-// postgresql://user:secret@host/db -> postgresql://user:***@host/db
-std::string redact_url(std::string_view url);
 
 }  // namespace docvault::app

@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
     exit_code = config ? docvault::app::run_serve(*config) : 2;
   });
 
+  auto* consume = cli.add_subcommand("consume", "Run only the entity-events consumer until SIGTERM/SIGINT.");
+  consume->callback([&] {
+    auto config = load_or_report();
+    exit_code = config ? docvault::app::run_consume(*config) : 2;
+  });
+
   auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit.");
   migrate->callback([&] {
     auto config = load_or_report();

@@ -170,6 +170,24 @@ std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transact
   return archived;
 }
 
+bool is_handled_action(std::string_view action) { return action == kActionEntityDeleted; }
+
+EventResult DocumentService::handle_entity_event(const EntityEvent& event) {
+  const Timestamp now = clock_.now();
+  return store::write(store_, [&](store::Transaction& tx) -> EventResult {
+    store::ProcessedEvent record{event.event_id, event.source, event.action, event.entity_id, event.entity_type, now};
+    if (!tx.record_processed_event(record)) return {EventOutcome::duplicate, 0};
+    if (!event.supported_type) return {EventOutcome::unsupported_entity_type, 0};
+    auto archived = cascade_archive_by_entity(tx, EntityRef{event.entity_id, *event.supported_type},
+                                              kReasonEntityDeleted, event.event_id, Actor::system(), now);
+    return {EventOutcome::processed, archived.size()};
+  });
+}
+
+bool DocumentService::record_rejected_message(const store::RejectedMessage& message) {
+  return store::write(store_, [&](store::Transaction& tx) { return tx.record_rejected_message(message); });
+}
+
 void DocumentService::read_content(const Document& document, std::uint64_t offset, std::uint64_t length,
                                    const std::function<bool(std::string_view)>& sink) {
   blobs_.read(document.sha256, offset, length, sink);

@@ -20,6 +20,7 @@
 #include "blob/blob_store.h"
 #include "domain/clock.h"
 #include "domain/document.h"
+#include "domain/entity_event.h"
 #include "domain/events.h"
 #include "domain/result.h"
 #include "store/store.h"
@@ -39,6 +40,21 @@ struct DocumentPage {
   std::vector<Document> items;
   std::optional<std::string> next_cursor;  // opaque; absent on the last page
 };
+
+// How the handling of one incoming entity event ended.
+enum class EventOutcome {
+  processed,                // recorded, and its action applied
+  duplicate,                // its event_id was recorded before: nothing done
+  unsupported_entity_type,  // recorded, nothing to do (the spec: log and mark processed)
+};
+
+struct EventResult {
+  EventOutcome outcome;
+  std::size_t documents_archived = 0;
+};
+
+// Whether the consumer handles this action; other actions are rejected.
+bool is_handled_action(std::string_view action);
 
 inline constexpr std::size_t kDefaultPageSize = 50;
 inline constexpr std::size_t kMaxPageSize = 200;
@@ -71,6 +87,18 @@ class DocumentService {
   std::vector<Document> cascade_archive_by_entity(store::Transaction& tx, const EntityRef& entity,
                                                   std::string_view reason, std::string_view cause,
                                                   const Actor& actor, Timestamp at);
+
+  // Handles one incoming entity event in one transaction: records it in
+  // processed_events (a duplicate stops there, including one a concurrent
+  // instance committed first), then applies its action. For entity.deleted
+  // that is the cascade archive, with reason entity_deleted and the event's
+  // event_id as the cause of the outgoing events. The action must be handled
+  // (is_handled_action).
+  EventResult handle_entity_event(const EntityEvent& event);
+
+  // Keeps a message the consumer could not accept; false when that message
+  // was recorded before.
+  bool record_rejected_message(const store::RejectedMessage& message);
 
   // Streams a document's content (or the range [offset, offset+length)).
   void read_content(const Document& document, std::uint64_t offset, std::uint64_t length,

@@ -66,6 +66,18 @@ struct ProcessedEvent {
   Timestamp processed_at;
 };
 
+// A queue message the consumer could not accept, kept before it leaves the
+// queue. The body is kept byte for byte, whatever its encoding.
+struct RejectedMessage {
+  std::string message_id;
+  std::string body;
+  std::string reason;  // invalid_message, unknown_action, integrity_error, ...
+  std::string detail;
+  int receive_count = 0;
+  Timestamp rejected_at;
+  bool operator==(const RejectedMessage&) const = default;
+};
+
 class Transaction {
  public:
   virtual ~Transaction() = default;
@@ -94,6 +106,12 @@ class Transaction {
   // Records an incoming event; false when its event_id was recorded before,
   // including by a concurrent transaction that committed first.
   virtual bool record_processed_event(const ProcessedEvent& event) = 0;
+
+  // Records a rejected message; false when its message_id was recorded before
+  // (a redelivery of the same message).
+  virtual bool record_rejected_message(const RejectedMessage& message) = 0;
+  // The most recent rejections first.
+  virtual std::vector<RejectedMessage> rejected_messages(std::size_t limit) = 0;
 };
 
 class Store {
@@ -125,6 +143,11 @@ struct StoreOptions {
 };
 
 std::unique_ptr<Store> open_store(const StoreOptions& options);
+
+// The URL with any password replaced by "***", for logs, errors and `config
+// check`. Handles URIs (postgresql://user:secret@host/db, ?password=secret)
+// and keyword/value strings (password=secret).
+std::string redact_database_url(std::string_view url);
 
 // Runs `work` in a write transaction and returns what it returns.
 template <class Work>

@@ -114,11 +114,25 @@ constexpr Statement kRecordProcessedEvent{
     "VALUES ($1::uuid, $2::timestamptz, $2::timestamptz, $3, $4, $5, $6, $7) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING id"};
 
+// The body travels as a binary parameter: it is kept byte for byte, valid
+// UTF-8 or not.
+constexpr Statement kRecordRejectedMessage{
+    "record_rejected_message",
+    "INSERT INTO rejected_messages (id, message_id, body, reason, detail, receive_count, rejected_at) "
+    "VALUES ($1::uuid, $2, $3, $4, $5, $6::integer, $7::timestamptz) "
+    "ON CONFLICT (message_id) DO NOTHING RETURNING id"};
+
+constexpr Statement kRejectedMessages{
+    "rejected_messages",
+    "SELECT message_id, body, reason, detail, receive_count, " DOCVAULT_PG_TS(
+        "rejected_at") " FROM rejected_messages ORDER BY rejected_at DESC, id LIMIT $1::bigint"};
+
 constexpr Statement kPreparedStatements[] = {
     kInsertDocument,        kFindDocument,       kListDocuments,
     kListDocumentsByStatus, kListDocumentsAfter, kListDocumentsByStatusAfter,
     kArchiveDocument,       kArchiveEntityDocuments, kAppendOutbox,
-    kOutboxMessages,        kRecordProcessedEvent};
+    kOutboxMessages,        kRecordProcessedEvent,   kRecordRejectedMessage,
+    kRejectedMessages};
 
 #undef DOCVAULT_PG_LIST_PREFIX
 #undef DOCVAULT_PG_DOCUMENT_COLUMNS
@@ -468,6 +482,30 @@ class PostgresTransaction final : public Transaction {
                                              event.source, event.action, event.entity_id,
                                              event.entity_type);
       return !result.empty();
+    });
+  }
+
+  bool record_rejected_message(const RejectedMessage& m) override {
+    return call("record_rejected_message", [&] {
+      const auto result = txn_.exec_prepared(kRecordRejectedMessage.name, uuid_v4(), m.message_id,
+                                             pqxx::binarystring(m.body), m.reason, m.detail,
+                                             m.receive_count, format_timestamp(m.rejected_at));
+      return !result.empty();
+    });
+  }
+
+  std::vector<RejectedMessage> rejected_messages(std::size_t limit) override {
+    return call("rejected_messages", [&] {
+      const auto result = txn_.exec_prepared(kRejectedMessages.name, static_cast<long long>(limit));
+      std::vector<RejectedMessage> out;
+      out.reserve(result.size());
+      for (const auto& row : result) {
+        pqxx::binarystring body(row[1]);
+        out.push_back(RejectedMessage{row[0].as<std::string>(), body.str(), row[2].as<std::string>(),
+                                      row[3].as<std::string>(), row[4].as<int>(),
+                                      timestamp_field(row[5])});
+      }
+      return out;
     });
   }
 

@@ -80,9 +80,4 @@ class PostgresStore final : public Store {
   std::unique_ptr<postgres::ConnectionPool> pool_;
 };
 
-// The URL with any password replaced by "***", for logs and error messages.
-// Handles URIs (postgresql://user:secret@host/db, ?password=secret) and
-// keyword/value strings (password=secret).
-std::string redact_database_url(std::string_view url);
-
 }  // namespace docvault::store

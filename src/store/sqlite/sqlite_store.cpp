@@ -43,6 +43,10 @@ class Statement {
     check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
     return *this;
   }
+  Statement& bind_blob(int index, std::string_view bytes) {
+    check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+    return *this;
+  }
   Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
   Statement& bind(int index, std::int64_t value) {
     check(sqlite3_bind_int64(stmt_, index, value));
@@ -69,6 +73,10 @@ class Statement {
   std::optional<std::string> optional_text(int column) const {
     if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
     return text(column);
+  }
+  std::string blob(int column) const {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string();
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
 
@@ -275,6 +283,31 @@ class SqliteTransaction final : public Transaction {
     while (stmt.step()) {
     }
     return inserted;
+  }
+
+  bool record_rejected_message(const RejectedMessage& m) override {
+    auto stmt = c_.prepare(
+        "INSERT INTO rejected_messages (id, message_id, body, reason, detail, receive_count, rejected_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (message_id) DO NOTHING RETURNING id");
+    stmt.bind(1, uuid_v4()).bind(2, m.message_id).bind_blob(3, m.body).bind(4, m.reason).bind(5, m.detail);
+    stmt.bind(6, static_cast<std::int64_t>(m.receive_count)).bind(7, format_timestamp(m.rejected_at));
+    bool inserted = stmt.step();
+    while (stmt.step()) {
+    }
+    return inserted;
+  }
+
+  std::vector<RejectedMessage> rejected_messages(std::size_t limit) override {
+    auto stmt = c_.prepare(
+        "SELECT message_id, body, reason, detail, receive_count, rejected_at FROM rejected_messages"
+        " ORDER BY rejected_at DESC, id LIMIT ?1");
+    stmt.bind(1, static_cast<std::int64_t>(limit));
+    std::vector<RejectedMessage> out;
+    while (stmt.step()) {
+      out.push_back(RejectedMessage{stmt.text(0), stmt.blob(1), stmt.text(2), stmt.text(3),
+                                    static_cast<int>(stmt.integer(4)), timestamp(stmt.text(5))});
+    }
+    return out;
   }
 
  private:

@@ -8,8 +8,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "backend_fixture.h"
-#include "process.h"
+#include "docvault_instance.h"
 
 namespace docvault {
 namespace {
@@ -23,33 +22,24 @@ constexpr std::uint64_t kMaxUpload = 4096;
 class HttpApiTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    std::map<std::string, std::string> env{{"DOCVAULT_DATA_DIR", data_dir().string()},
-                                           {"DOCVAULT_MAX_UPLOAD_BYTES", std::to_string(kMaxUpload)},
-                                           {"LOG_FORMAT", "json"},
-                                           {"DATABASE_URL", ""}};
-    if (GetParam() == Backend::postgresql) {
+    storage_.emplace(GetParam(), dir_.path() / "var");
+    if (!storage_->available()) {
       DOCVAULT_REQUIRE_ENV(url, "DOCVAULT_TEST_DATABASE_URL");
-      database_.emplace(url);
-      env["DATABASE_URL"] = database_->url();
     }
-    port_ = docvault::testing::free_port();
-    env["DOCVAULT_HTTP_ADDR"] = "127.0.0.1:" + std::to_string(port_);
-    server_.emplace(docvault::testing::docvault_binary(), std::vector<std::string>{"serve"}, env,
-                    dir_.path() / "serve.log");
-    client_.emplace("127.0.0.1", port_);
+    server_.emplace(*storage_, dir_.path() / "serve.log",
+                    std::map<std::string, std::string>{{"DOCVAULT_MAX_UPLOAD_BYTES", std::to_string(kMaxUpload)},
+                                                       {"ENABLE_DOCUMENT_CONSUMER", "false"}});
+    ASSERT_TRUE(server_->ready()) << server_->output();
+    client_.emplace("127.0.0.1", server_->port());
     client_->set_read_timeout(10, 0);
-    ASSERT_TRUE(docvault::testing::wait_until([&] {
-      auto res = client_->Get("/healthz");
-      return res && res->status == 200;
-    })) << server_->output();
-    store_ = store::open_store({database_ ? database_->url() : "", data_dir() / "docvault.sqlite3", 2});
   }
 
   void TearDown() override {
     if (server_ && HasFailure()) std::cerr << "--- docvault output ---\n" << server_->output();
   }
 
-  std::filesystem::path data_dir() const { return dir_.path() / "var"; }
+  std::filesystem::path data_dir() const { return storage_->data_dir(); }
+  store::Store& store() { return storage_->store(); }
 
   httplib::Result upload(const std::string& content, const std::string& entity_id = "issuer-1",
                          const std::string& entity_type = "issuer", const std::string& filename = "report.pdf") {
@@ -78,11 +68,11 @@ class HttpApiTest : public ::testing::TestWithParam<Backend> {
   }
 
   void expect_nothing_written() {
-    auto docs = store::read(*store_, [](store::Transaction& tx) {
+    auto docs = store::read(store(), [](store::Transaction& tx) {
       return tx.list_documents({{"issuer-1", EntityType::issuer}, std::nullopt, 10, std::nullopt});
     });
     EXPECT_TRUE(docs.empty());
-    auto outbox = store::read(*store_, [](store::Transaction& tx) { return tx.outbox_messages("issuer-1"); });
+    auto outbox = store::read(store(), [](store::Transaction& tx) { return tx.outbox_messages("issuer-1"); });
     EXPECT_TRUE(outbox.empty());
     std::size_t blobs = 0;
     if (std::filesystem::exists(data_dir() / "blobs")) {
@@ -94,11 +84,9 @@ class HttpApiTest : public ::testing::TestWithParam<Backend> {
   }
 
   docvault::testing::TempDir dir_;
-  std::optional<docvault::testing::TestDatabase> database_;
-  int port_ = 0;
-  std::optional<Process> server_;
+  std::optional<docvault::testing::TestStorage> storage_;
+  std::optional<docvault::testing::DocvaultInstance> server_;
   std::optional<httplib::Client> client_;
-  std::unique_ptr<store::Store> store_;
 };
 
 TEST_P(HttpApiTest, UploadGetListDownloadArchiveRoundTrip) {
@@ -158,7 +146,7 @@ TEST_P(HttpApiTest, UploadGetListDownloadArchiveRoundTrip) {
   EXPECT_EQ(only_active["items"].size(), 0u);
 
   // created and archived: an audit event and a document event each
-  auto outbox = store::read(*store_, [](store::Transaction& tx) { return tx.outbox_messages("issuer-1"); });
+  auto outbox = store::read(store(), [](store::Transaction& tx) { return tx.outbox_messages("issuer-1"); });
   EXPECT_EQ(outbox.size(), 4u);
 }
 
@@ -236,7 +224,8 @@ TEST_P(HttpApiTest, RequestIdIsEchoedOrMinted) {
   EXPECT_EQ(given->get_header_value("X-Request-Id"), "trace-123");
   auto minted = client_->Get("/healthz");
   EXPECT_EQ(minted->get_header_value("X-Request-Id").size(), 36u);
-  EXPECT_NE(server_->output().find(R"("request_id":"trace-123")"), std::string::npos);
+  // The access log line is written after the response has gone out.
+  EXPECT_TRUE(server_->wait_for_log(R"("request_id":"trace-123")"));
 }
 
 TEST_P(HttpApiTest, HealthAndReadiness) {
@@ -251,8 +240,8 @@ TEST_P(HttpApiTest, HealthAndReadiness) {
 }
 
 TEST_P(HttpApiTest, SigtermStopsCleanly) {
-  server_->signal(SIGTERM);
-  EXPECT_EQ(server_->wait(std::chrono::seconds(5)), 0);
+  server_->process().signal(SIGTERM);
+  EXPECT_EQ(server_->process().wait(std::chrono::seconds(5)), 0);
   EXPECT_NE(server_->output().find("docvault stopped"), std::string::npos);
 }
 

@@ -61,6 +61,10 @@ class FaultyStore final : public store::Store {
     }
     std::vector<OutboxMessage> outbox_messages(std::string_view key) override { return tx_.outbox_messages(key); }
     bool record_processed_event(const store::ProcessedEvent& e) override { return tx_.record_processed_event(e); }
+    bool record_rejected_message(const store::RejectedMessage& m) override { return tx_.record_rejected_message(m); }
+    std::vector<store::RejectedMessage> rejected_messages(std::size_t limit) override {
+      return tx_.rejected_messages(limit);
+    }
 
    private:
     store::Transaction& tx_;
@@ -227,6 +231,50 @@ TEST_P(DocumentServiceTest, CascadeIsAllOrNothing) {
 
   faulty_->fail_outbox = false;
   EXPECT_EQ(service_->cascade_archive_by_entity({"issuer-1", EntityType::issuer}, kReasonEntityDeleted, "evt-1").size(), 2u);
+}
+
+EntityEvent deleted(const std::string& event_id, const std::string& entity_id, const std::string& type = "issuer") {
+  EntityEvent e{event_id, "entity_permissions_core", "entity.deleted", entity_id, type, parse_entity_type(type),
+                std::nullopt, std::nullopt};
+  return e;
+}
+
+TEST_P(DocumentServiceTest, EntityDeletedEventArchivesOnceAndRecordsTheEvent) {
+  upload("issuer-1");
+  upload("issuer-1");
+  auto first = service_->handle_entity_event(deleted("evt-1", "issuer-1"));
+  EXPECT_EQ(first.outcome, EventOutcome::processed);
+  EXPECT_EQ(first.documents_archived, 2u);
+  auto events = outbox("issuer-1");
+  ASSERT_EQ(events.size(), 8u);
+  EXPECT_EQ(events[4].event_id, outgoing_event_id("evt-1", nlohmann::json::parse(events[4].payload)["entity_id"].get<std::string>(),
+                                                   kActionDocumentArchived, Destination::sns));
+
+  auto again = service_->handle_entity_event(deleted("evt-1", "issuer-1"));
+  EXPECT_EQ(again.outcome, EventOutcome::duplicate);
+  EXPECT_EQ(outbox("issuer-1").size(), 8u);
+
+  // A new event for the same entity finds nothing left to archive.
+  auto later = service_->handle_entity_event(deleted("evt-2", "issuer-1"));
+  EXPECT_EQ(later.outcome, EventOutcome::processed);
+  EXPECT_EQ(later.documents_archived, 0u);
+}
+
+TEST_P(DocumentServiceTest, UnsupportedEntityTypeIsMarkedProcessed) {
+  auto result = service_->handle_entity_event(deleted("evt-fund", "fund-1", "fund"));
+  EXPECT_EQ(result.outcome, EventOutcome::unsupported_entity_type);
+  EXPECT_EQ(service_->handle_entity_event(deleted("evt-fund", "fund-1", "fund")).outcome, EventOutcome::duplicate);
+}
+
+TEST_P(DocumentServiceTest, AFailedEventLeavesNoTraceAndCanBeRetried) {
+  upload("issuer-1");
+  faulty_->fail_outbox = true;
+  EXPECT_THROW(service_->handle_entity_event(deleted("evt-1", "issuer-1")), store::StoreUnavailable);
+  faulty_->fail_outbox = false;
+  // Not recorded as processed: the retry does the work.
+  auto retry = service_->handle_entity_event(deleted("evt-1", "issuer-1"));
+  EXPECT_EQ(retry.outcome, EventOutcome::processed);
+  EXPECT_EQ(retry.documents_archived, 1u);
 }
 
 TEST_P(DocumentServiceTest, IdenticalContentSharesOneBlob) {

@@ -191,6 +191,20 @@ TEST_P(StoreContract, ConcurrentWritersAllCommit) {
   }
 }
 
+TEST_P(StoreContract, RejectedMessagesKeepTheBodyByteForByteOnce) {
+  const std::string body = std::string("not json \xff\xfe \x00 end", 15) + std::string(256 * 1024, 'x');
+  RejectedMessage m{"msg-1", body, "invalid_message", "body is not a JSON object", 3, at(1)};
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.record_rejected_message(m); }));
+  EXPECT_FALSE(write(store(), [&](Transaction& tx) { return tx.record_rejected_message(m); }));
+  RejectedMessage later{"msg-2", "{}", "unknown_action", "action entity.renamed", 1, at(2)};
+  write(store(), [&](Transaction& tx) { tx.record_rejected_message(later); });
+  auto stored = read(store(), [&](Transaction& tx) { return tx.rejected_messages(10); });
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0], later);
+  EXPECT_EQ(stored[1], m);
+  EXPECT_EQ(read(store(), [&](Transaction& tx) { return tx.rejected_messages(1); }).size(), 1u);
+}
+
 TEST_P(StoreContract, PingAnswers) { EXPECT_NO_THROW(store().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values(Backend::sqlite, Backend::postgresql),

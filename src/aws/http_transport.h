@@ -1,0 +1,101 @@
+// The HTTP seam of the aws layer: one request in, one response out.
+//
+// `HttpTransport` is what the SQS and SNS clients send through, so tests swap
+// in a fake and the service swaps nothing. A transport moves bytes and nothing
+// more: any HTTP status, 5xx included, is a response; only a request that got
+// no complete response (DNS, connect, TLS, timeout, a dropped connection)
+// throws, as AwsError with status 0 and code "NetworkError". Retrying and
+// signing belong to the caller (see service_client.h).
+//
+// Cancellation: `send` takes a std::stop_token. When stop is requested while
+// the request is in flight, `send` abandons it (closing its connection) and
+// throws RequestCancelled promptly, well under 100 ms, which is what lets a
+// worker stop in the middle of a 20-second SQS long poll.
+//
+// `CurlTransport` is the libcurl implementation. TLS peers are verified, the
+// proxy variables (https_proxy, no_proxy, ...) are honoured as libcurl does by
+// default, and connections are reused: each request borrows a curl handle pair
+// from a small pool, and the pair keeps its connections open between requests.
+// Thread-safety: every transport here may be called from any number of threads
+// at once; each call uses its own handles.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aws/error.h"
+#include "aws/sigv4.h"
+
+namespace docvault::aws {
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;
+  Headers headers;
+  std::string body;
+  // The whole request, connect included; zero means the transport's default.
+  // A long poll sets it above its wait time.
+  std::chrono::milliseconds timeout{0};
+};
+
+struct HttpResponse {
+  long status = 0;
+  Headers headers;  // of the final response only, in the order received
+  std::string body;
+
+  // The first header with this name, compared case-insensitively.
+  const std::string* header(std::string_view name) const;
+};
+
+// The request was abandoned because its stop token was triggered. A subclass
+// so callers that catch AwsError still see it, and callers that care tell it
+// apart from a failure: it is never retried.
+class RequestCancelled : public AwsError {
+ public:
+  RequestCancelled();
+};
+
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Throws AwsError (status 0, "NetworkError") when no complete response
+  // arrived, RequestCancelled when `stop` was triggered first.
+  virtual HttpResponse send(const HttpRequest& request, std::stop_token stop = {}) = 0;
+};
+
+struct CurlTransportOptions {
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+  // Must exceed the longest SQS long poll (20 s) unless requests set their own.
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+  // Idle handle pairs kept, each with its open connections.
+  std::size_t max_idle_handles = 8;
+  std::string user_agent = "docvault";
+};
+
+class CurlTransport final : public HttpTransport {
+ public:
+  explicit CurlTransport(CurlTransportOptions options = {});
+  ~CurlTransport() override;
+  CurlTransport(const CurlTransport&) = delete;
+  CurlTransport& operator=(const CurlTransport&) = delete;
+
+  HttpResponse send(const HttpRequest& request, std::stop_token stop = {}) override;
+
+ private:
+  // A curl multi handle with one easy handle; defined in the .cpp.
+  struct Handles;
+  std::unique_ptr<Handles> acquire();
+  void release(std::unique_ptr<Handles> handles);
+
+  CurlTransportOptions options_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<Handles>> idle_;  // guarded by pool_mutex_
+};
+
+}  // namespace docvault::aws

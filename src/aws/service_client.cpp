@@ -1,0 +1,145 @@
+#include "aws/service_client.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <utility>
+
+namespace docvault::aws {
+
+namespace {
+
+// SQS's query-compatible codes carry a namespace ("AWS.SimpleQueueService.RequestThrottled").
+std::string_view last_component(std::string_view code) {
+  auto dot = code.rfind('.');
+  return dot == std::string_view::npos ? code : code.substr(dot + 1);
+}
+
+bool is_transient_error(std::string_view code) {
+  static constexpr std::array<std::string_view, 5> kTransient = {
+      "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
+      "ServiceUnavailable"};
+  return std::find(kTransient.begin(), kTransient.end(), last_component(code)) != kTransient.end();
+}
+
+// Sleeps unless stop is requested first.
+void sleep_for(std::chrono::milliseconds delay, std::stop_token stop) {
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mutex);
+  wake.wait_for(lock, stop, delay, [] { return false; });
+}
+
+}  // namespace
+
+RetryPolicy RetryPolicy::from_environment(const Environment& environment) {
+  RetryPolicy policy;
+  if (auto text = environment("AWS_MAX_ATTEMPTS")) {
+    int value = 0;
+    auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (error == std::errc() && end == text->data() + text->size() && value > 0) {
+      policy.max_attempts = value;
+    }
+  }
+  return policy;
+}
+
+std::chrono::milliseconds RetryPolicy::delay_before(int retry) const {
+  // base * 2^(retry-1), capped before it can overflow.
+  double ceiling = static_cast<double>(base_delay.count());
+  for (int i = 1; i < retry && ceiling < static_cast<double>(max_delay.count()); ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, static_cast<double>(max_delay.count()));
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(0.0, ceiling);
+  return std::chrono::milliseconds(static_cast<long long>(jitter(generator)));
+}
+
+bool is_throttling_error(std::string_view code) {
+  static constexpr std::array<std::string_view, 15> kThrottling = {
+      "Throttling",
+      "ThrottlingException",
+      "ThrottledException",
+      "RequestThrottledException",
+      "TooManyRequestsException",
+      "ProvisionedThroughputExceededException",
+      "TransactionInProgressException",
+      "RequestLimitExceeded",
+      "BandwidthLimitExceeded",
+      "LimitExceededException",
+      "RequestThrottled",
+      "SlowDown",
+      "PriorRequestNotComplete",
+      "EC2ThrottledException",
+      "KMSThrottlingException"};
+  return std::find(kThrottling.begin(), kThrottling.end(), last_component(code)) !=
+         kThrottling.end();
+}
+
+bool is_retryable(const AwsError& error) {
+  if (dynamic_cast<const RequestCancelled*>(&error) != nullptr) return false;
+  if (dynamic_cast<const CredentialsError*>(&error) != nullptr) return false;
+  int status = error.http_status();
+  if (status == 0 || status == 429 || status >= 500) return true;
+  return is_throttling_error(error.code()) || is_transient_error(error.code());
+}
+
+ServiceClient::ServiceClient(std::string service, ServiceClientOptions options,
+                             ErrorParser parse_error)
+    : service_(std::move(service)), options_(std::move(options)), parse_error_(std::move(parse_error)) {
+  if (!options_.transport) options_.transport = std::make_shared<CurlTransport>();
+  if (!options_.credentials) {
+    CredentialsChainOptions chain;
+    chain.environment = options_.environment;
+    options_.credentials = std::make_shared<DefaultCredentialsChain>(std::move(chain));
+  }
+  retry_ = options_.retry ? *options_.retry : RetryPolicy::from_environment(options_.environment);
+  retry_.max_attempts = std::max(1, retry_.max_attempts);
+}
+
+HttpResponse ServiceClient::call(const ServiceRequest& request, std::stop_token stop) const {
+  for (int attempt_number = 1;; ++attempt_number) {
+    try {
+      return attempt(request, stop);
+    } catch (const AwsError& error) {
+      if (attempt_number >= retry_.max_attempts || !is_retryable(error)) throw;
+      sleep_for(retry_.delay_before(attempt_number), stop);
+      if (stop.stop_requested()) throw RequestCancelled();
+    }
+  }
+}
+
+HttpResponse ServiceClient::attempt(const ServiceRequest& request, std::stop_token stop) const {
+  auto url_parts = parse_url(request.endpoint.url);
+  if (!url_parts) {
+    throw AwsError(0, "InvalidConfiguration", "not an http(s) endpoint: " + request.endpoint.url);
+  }
+  // The endpoint may carry a path prefix (an override behind a gateway).
+  std::string target = url_parts->path == "/" ? request.path : url_parts->path + request.path;
+  HttpRequest http;
+  http.method = "POST";
+  http.url = url_parts->scheme + "://" + url_parts->authority + target;
+  http.timeout = request.timeout;
+  http.body = request.body;
+  http.headers.reserve(request.headers.size() + 5);
+  http.headers.push_back({"Host", url_parts->authority});
+  http.headers.insert(http.headers.end(), request.headers.begin(), request.headers.end());
+
+  auto credentials = options_.credentials->credentials();
+  Signer signer(request.endpoint.region, service_, SigningOptions::for_service(service_), key_cache_);
+  auto signed_request = signer.sign({.method = http.method,
+                                     .target = target,
+                                     .headers = http.headers,
+                                     .body = http.body,
+                                     .payload_hash = {}},
+                                    *credentials, options_.clock());
+  for (auto& header : signed_request.headers_to_add) http.headers.push_back(std::move(header));
+
+  auto response = options_.transport->send(http, stop);
+  if (response.status >= 200 && response.status < 300) return response;
+  throw parse_error_(response);
+}
+
+}  // namespace docvault::aws

@@ -1,0 +1,105 @@
+// A signed, retrying caller of one AWS service: what the SQS and SNS clients
+// share below their protocols.
+//
+// `ServiceClient::call` signs a request with SigV4 for its service and the
+// endpoint's region, sends it through the HttpTransport, and turns a non-2xx
+// response into an AwsError with the protocol's error parser. It retries as
+// the SDKs' "standard" mode does:
+//   - up to `max_attempts` attempts in all (3 by default, AWS_MAX_ATTEMPTS);
+//   - on throttling codes (Throttling, ThrottlingException, RequestThrottled,
+//     TooManyRequestsException, ProvisionedThroughputExceededException,
+//     RequestLimitExceeded, SlowDown, ...), transient codes (RequestTimeout,
+//     InternalError, ...), HTTP 429 and 5xx, and network errors (status 0);
+//     never on another 4xx, a cancellation or a credentials failure;
+//   - after a delay of random(0, min(max_delay, base_delay * 2^(retry-1))),
+//     retry = 1 before the second attempt ("full jitter"); a stop request
+//     cuts the delay short;
+//   - each attempt is signed afresh, with a new X-Amz-Date and the provider's
+//     current credentials.
+// The final failure is rethrown as it was: callers see the last AwsError.
+//
+// Thread-safety: a ServiceClient is immutable after construction; any number
+// of threads may call it at once (the transport and credentials provider it
+// holds must allow that, as the defaults do).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "aws/credentials.h"
+#include "aws/endpoint.h"
+#include "aws/error.h"
+#include "aws/http_transport.h"
+#include "aws/sigv4.h"
+
+namespace docvault::aws {
+
+struct RetryPolicy {
+  int max_attempts = 3;
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds max_delay = std::chrono::seconds(20);
+
+  // AWS_MAX_ATTEMPTS when set to a positive number, else the defaults.
+  static RetryPolicy from_environment(const Environment& environment);
+
+  // The delay before retry number `retry` (1 for the second attempt).
+  std::chrono::milliseconds delay_before(int retry) const;
+};
+
+bool is_throttling_error(std::string_view code);
+// Whether standard mode retries this failure.
+bool is_retryable(const AwsError& error);
+
+// What the clients share: construct once per process and hand to each client.
+// Null members get defaults: a CurlTransport, and the default credentials
+// chain over `environment`.
+struct ServiceClientOptions {
+  Environment environment = process_environment();
+  std::shared_ptr<HttpTransport> transport;
+  std::shared_ptr<CredentialsProvider> credentials;
+  // Unset: RetryPolicy::from_environment(environment).
+  std::optional<RetryPolicy> retry;
+  // The signing time; tests pin or advance it.
+  std::function<std::chrono::system_clock::time_point()> clock = [] {
+    return std::chrono::system_clock::now();
+  };
+};
+
+// One request of a protocol, before signing.
+struct ServiceRequest {
+  Endpoint endpoint;
+  std::string path = "/";
+  Headers headers;  // protocol headers: Content-Type, X-Amz-Target
+  std::string body;
+  std::chrono::milliseconds timeout{0};  // zero: the transport's default
+};
+
+// Builds the AwsError for a non-2xx response (status, code, message, request id).
+using ErrorParser = std::function<AwsError(const HttpResponse& response)>;
+
+class ServiceClient {
+ public:
+  // `service` is the signing name: "sqs", "sns".
+  ServiceClient(std::string service, ServiceClientOptions options, ErrorParser parse_error);
+
+  // A 2xx response, or throws the last AwsError (RequestCancelled on stop).
+  HttpResponse call(const ServiceRequest& request, std::stop_token stop = {}) const;
+
+  const std::string& service() const { return service_; }
+
+ private:
+  HttpResponse attempt(const ServiceRequest& request, std::stop_token stop) const;
+
+  std::string service_;
+  ServiceClientOptions options_;
+  RetryPolicy retry_;
+  ErrorParser parse_error_;
+  std::shared_ptr<SigningKeyCache> key_cache_ = std::make_shared<SigningKeyCache>();
+};
+
+}  // namespace docvault::aws

@@ -1,0 +1,85 @@
+// Amazon SNS over the query protocol: every call is a signed POST of an
+// application/x-www-form-urlencoded body (Action=..., Version=2010-03-31,
+// parameters percent-encoded per RFC 3986) to the service endpoint, answered
+// in XML.
+//
+// What the outbox relay needs: publish (one message, its id back) and
+// publish_batch (at most ten, answered per entry as in messaging.h: partial
+// failures are results, an entry missing from the answer is reported failed).
+// create_topic, delete_topic and subscribe serve tests and local set-up.
+// A failed call throws AwsError with the ErrorResponse's Code, Message and
+// RequestId; retries happen inside (service_client.h).
+//
+// Thread-safety: an SnsClient is immutable after construction; any number of
+// threads may call it at once. Every call takes a stop token; a stop request
+// abandons the call and throws RequestCancelled.
+#pragma once
+
+#include <map>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "aws/endpoint.h"
+#include "aws/messaging.h"
+#include "aws/service_client.h"
+
+namespace docvault::aws {
+
+struct SnsMessage {
+  std::string message;
+  std::string subject;  // optional; email subscribers see it
+  MessageAttributes attributes;
+  std::string message_group_id;          // FIFO topics
+  std::string message_deduplication_id;  // FIFO topics without content-based dedup
+};
+
+// The form parameters of a query-protocol call, in order.
+using QueryParameters = std::vector<std::pair<std::string, std::string>>;
+
+// "k=v&k=v" with keys and values percent-encoded per RFC 3986 (space as %20).
+std::string form_encode(const QueryParameters& parameters);
+
+class SnsClient {
+ public:
+  explicit SnsClient(ServiceClientOptions options = {});
+
+  // Returns the message id.
+  std::string publish(std::string_view topic_arn, const SnsMessage& message,
+                      std::stop_token stop = {}) const;
+
+  // At most ten entries (std::invalid_argument otherwise); an empty span
+  // returns an empty result without a call.
+  SendBatchResult publish_batch(std::string_view topic_arn, std::span<const SnsMessage> messages,
+                                std::stop_token stop = {}) const;
+
+  // Returns the topic ARN. Attributes as SNS names them ("FifoTopic", ...).
+  std::string create_topic(std::string_view name,
+                           const std::map<std::string, std::string>& attributes = {},
+                           std::stop_token stop = {}) const;
+  void delete_topic(std::string_view topic_arn, std::stop_token stop = {}) const;
+
+  // Returns the subscription ARN. protocol "sqs" with a queue ARN as endpoint;
+  // attributes such as {"RawMessageDelivery", "true"}.
+  std::string subscribe(std::string_view topic_arn, std::string_view protocol,
+                        std::string_view endpoint,
+                        const std::map<std::string, std::string>& attributes = {},
+                        std::stop_token stop = {}) const;
+
+ private:
+  // Posts `action` with its parameters about `resource` (an ARN, or empty)
+  // and returns the 2xx response.
+  HttpResponse post(std::string_view action, std::string_view resource,
+                    const QueryParameters& parameters, std::stop_token stop) const;
+
+  EndpointResolver endpoints_;
+  ServiceClient client_;
+};
+
+// The AwsError an SNS ErrorResponse stands for. Exposed for tests.
+AwsError parse_sns_error(const HttpResponse& response);
+
+}  // namespace docvault::aws

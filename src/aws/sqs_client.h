@@ -1,0 +1,121 @@
+// Amazon SQS over the AWS JSON 1.0 protocol: every call is a signed POST of a
+// JSON document to the service endpoint, with `X-Amz-Target: AmazonSQS.<Action>`
+// and the queue URL in the body (endpoint.h says where the request goes).
+//
+// What the consumer and the outbox relay need, and nothing more:
+//   - receive_messages: long polling; every message's body is checked against
+//     MD5OfBody, and a mismatch is reported on that message (integrity_error)
+//     rather than thrown, so the caller treats it as a poison message while
+//     the rest of the batch goes on;
+//   - delete/change-visibility/send batches of at most ten entries, answered
+//     per entry (see messaging.h): partial failures are normal results, only a
+//     failure of the whole call throws; a SendMessageBatch entry whose
+//     MD5OfMessageBody does not match what was sent is reported failed;
+//   - get_queue_attributes; and create_queue / delete_queue for tests and
+//     local set-up.
+// Failures of a whole call throw AwsError: the code from the
+// x-amzn-query-error header when present ("AWS.SimpleQueueService.NonExistentQueue"),
+// else from `__type` without its "com.amazonaws.sqs#" prefix; the request id
+// from x-amzn-RequestId. Retries happen inside (service_client.h).
+//
+// Thread-safety: an SqsClient is immutable after construction; any number of
+// threads may call it at once. Every call takes a stop token; a stop request
+// abandons the call (a long poll included) and throws RequestCancelled.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aws/endpoint.h"
+#include "aws/messaging.h"
+#include "aws/service_client.h"
+
+namespace docvault::aws {
+
+struct ReceiveMessageRequest {
+  std::string queue_url;
+  int max_messages = 10;       // 1..10
+  int wait_time_seconds = 20;  // 0..20; 0 is a short poll
+  std::optional<int> visibility_timeout_seconds;
+  std::vector<std::string> system_attribute_names = {
+      "ApproximateReceiveCount", "SentTimestamp", "ApproximateFirstReceiveTimestamp",
+      "MessageGroupId"};
+  std::vector<std::string> message_attribute_names = {"All"};
+};
+
+struct ReceivedMessage {
+  std::string message_id;
+  std::string receipt_handle;
+  std::string body;
+  std::string md5_of_body;                        // as SQS sent it
+  std::map<std::string, std::string> attributes;  // system attributes by name
+  MessageAttributes message_attributes;
+  // Set when the body does not match MD5OfBody (or SQS sent none): the
+  // message was corrupted on the way and must not be trusted.
+  std::optional<std::string> integrity_error;
+};
+
+struct VisibilityChange {
+  std::string receipt_handle;
+  int visibility_timeout_seconds = 0;  // 0..43200
+};
+
+struct OutgoingSqsMessage {
+  std::string body;
+  MessageAttributes attributes;
+  std::optional<int> delay_seconds;      // standard queues only
+  std::string message_group_id;          // FIFO queues
+  std::string message_deduplication_id;  // FIFO queues without content-based dedup
+};
+
+class SqsClient {
+ public:
+  explicit SqsClient(ServiceClientOptions options = {});
+
+  // Throws std::invalid_argument when counts or wait time are out of range.
+  std::vector<ReceivedMessage> receive_messages(const ReceiveMessageRequest& request,
+                                                std::stop_token stop = {}) const;
+
+  // At most ten entries each (std::invalid_argument otherwise); an empty span
+  // returns an empty result without a call.
+  BatchResult delete_message_batch(std::string_view queue_url,
+                                   std::span<const std::string> receipt_handles,
+                                   std::stop_token stop = {}) const;
+  BatchResult change_message_visibility_batch(std::string_view queue_url,
+                                              std::span<const VisibilityChange> changes,
+                                              std::stop_token stop = {}) const;
+  SendBatchResult send_message_batch(std::string_view queue_url,
+                                     std::span<const OutgoingSqsMessage> messages,
+                                     std::stop_token stop = {}) const;
+
+  // Attribute names such as "ApproximateNumberOfMessages", or "All".
+  std::map<std::string, std::string> get_queue_attributes(
+      std::string_view queue_url, std::span<const std::string> names,
+      std::stop_token stop = {}) const;
+
+  // Returns the queue URL. Attributes as SQS names them ("FifoQueue", "VisibilityTimeout").
+  std::string create_queue(std::string_view name,
+                           const std::map<std::string, std::string>& attributes = {},
+                           std::stop_token stop = {}) const;
+  void delete_queue(std::string_view queue_url, std::stop_token stop = {}) const;
+
+ private:
+  // Posts `action` with a serialized JSON object about `queue_url` (empty for
+  // queue-less actions) and returns the 2xx response.
+  HttpResponse post(std::string_view action, std::string_view queue_url, std::string body,
+                   std::chrono::milliseconds timeout, std::stop_token stop) const;
+
+  EndpointResolver endpoints_;
+  ServiceClient client_;
+};
+
+// The AwsError an SQS JSON error response stands for. Exposed for tests.
+AwsError parse_sqs_error(const HttpResponse& response);
+
+}  // namespace docvault::aws

@@ -1,0 +1,172 @@
+#include "consumer/acknowledger.h"
+
+#include <algorithm>
+
+#include "consumer/consumer.h"
+#include "log/log.h"
+
+namespace docvault::consumer {
+namespace {
+
+constexpr std::size_t kBatch = 10;
+constexpr int kMaxDeleteAttempts = 5;
+constexpr auto kTick = std::chrono::milliseconds(200);
+
+}  // namespace
+
+Acknowledger::Acknowledger(const aws::SqsClient& sqs, std::string queue_url, std::chrono::seconds visibility_timeout)
+    : sqs_(sqs), queue_url_(std::move(queue_url)), visibility_timeout_(visibility_timeout) {}
+
+Acknowledger::~Acknowledger() { stop(std::chrono::steady_clock::now()); }
+
+void Acknowledger::start() {
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+void Acknowledger::stop(std::chrono::steady_clock::time_point deadline) {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  wake_.notify_all();
+  thread_.join();
+  // The loop has ended; send what is left, in this thread, until the deadline.
+  while (std::chrono::steady_clock::now() < deadline && pending_deletes() > 0) flush_deletes({});
+  if (auto left = pending_deletes(); left > 0) {
+    log::warn(kConsumerComponent, "Deletes left unsent at shutdown; the messages will be redelivered",
+              {{"count", left}});
+  }
+}
+
+void Acknowledger::track(const std::string& message_id, const std::string& receipt_handle) {
+  std::lock_guard lock(mutex_);
+  tracked_[message_id] = Tracked{receipt_handle, std::chrono::steady_clock::now() + visibility_timeout_ / 2};
+}
+
+void Acknowledger::acknowledge(const std::string& message_id) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = tracked_.find(message_id);
+    if (it == tracked_.end()) return;
+    // The latest receipt handle: a heartbeat never changes it, but a delete
+    // must always use the newest one SQS gave for this message.
+    deletes_.push_back(PendingDelete{message_id, std::move(it->second.receipt_handle), 0});
+    tracked_.erase(it);
+  }
+  wake_.notify_all();
+}
+
+void Acknowledger::forget(const std::string& message_id) {
+  std::lock_guard lock(mutex_);
+  tracked_.erase(message_id);
+}
+
+std::size_t Acknowledger::pending_deletes() {
+  std::lock_guard lock(mutex_);
+  return deletes_.size();
+}
+
+void Acknowledger::release(const std::vector<std::string>& receipt_handles) {
+  for (std::size_t begin = 0; begin < receipt_handles.size(); begin += kBatch) {
+    std::vector<aws::VisibilityChange> changes;
+    for (std::size_t i = begin; i < std::min(receipt_handles.size(), begin + kBatch); ++i) {
+      changes.push_back(aws::VisibilityChange{receipt_handles[i], 0});
+    }
+    try {
+      auto result = sqs_.change_message_visibility_batch(queue_url_, changes);
+      for (const auto& failure : result.failed) {
+        log::warn(kConsumerComponent, "Could not release a message; it returns after its visibility timeout",
+                  {{"code", failure.code}, {"error", failure.message}});
+      }
+    } catch (const std::exception& e) {
+      log::warn(kConsumerComponent, "Could not release messages; they return after their visibility timeout",
+                {{"count", changes.size()}, {"error", e.what()}});
+    }
+  }
+}
+
+void Acknowledger::run(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, stop, kTick, [&] { return !deletes_.empty(); });
+    }
+    if (stop.stop_requested()) break;
+    flush_deletes(stop);
+    send_heartbeats(stop);
+  }
+}
+
+void Acknowledger::flush_deletes(std::stop_token stop) {
+  while (true) {
+    std::vector<PendingDelete> batch;
+    {
+      std::lock_guard lock(mutex_);
+      while (!deletes_.empty() && batch.size() < kBatch) {
+        batch.push_back(std::move(deletes_.front()));
+        deletes_.pop_front();
+      }
+    }
+    if (batch.empty()) return;
+    std::vector<std::string> handles;
+    for (const auto& d : batch) handles.push_back(d.receipt_handle);
+
+    std::vector<PendingDelete> retry;
+    try {
+      auto result = sqs_.delete_message_batch(queue_url_, handles, stop);
+      for (const auto& failure : result.failed) {
+        auto& d = batch[failure.index];
+        log::warn(kConsumerComponent, "Delete failed; will retry",
+                  {{"message_id", d.message_id}, {"code", failure.code}, {"error", failure.message}});
+        if (!failure.sender_fault) retry.push_back(std::move(d));
+      }
+    } catch (const aws::RequestCancelled&) {
+      retry = std::move(batch);
+    } catch (const std::exception& e) {
+      log::warn(kConsumerComponent, "DeleteMessageBatch failed; will retry", {{"error", e.what()}});
+      retry = std::move(batch);
+    }
+    if (retry.empty()) continue;
+    std::lock_guard lock(mutex_);
+    for (auto& d : retry) {
+      if (++d.attempts >= kMaxDeleteAttempts) {
+        log::error(kConsumerComponent, "Giving up deleting a processed message; its redelivery will be a duplicate",
+                   {{"message_id", d.message_id}});
+        continue;
+      }
+      deletes_.push_back(std::move(d));
+    }
+    return;  // try the rest on the next tick rather than spinning
+  }
+}
+
+void Acknowledger::send_heartbeats(std::stop_token stop) {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, std::string>> due;  // message id, receipt handle
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, tracked] : tracked_) {
+      if (tracked.next_heartbeat <= now) {
+        due.emplace_back(id, tracked.receipt_handle);
+        tracked.next_heartbeat = now + visibility_timeout_ / 2;
+      }
+    }
+  }
+  const int seconds = static_cast<int>(visibility_timeout_.count());
+  for (std::size_t begin = 0; begin < due.size(); begin += kBatch) {
+    std::vector<aws::VisibilityChange> changes;
+    for (std::size_t i = begin; i < std::min(due.size(), begin + kBatch); ++i) {
+      changes.push_back(aws::VisibilityChange{due[i].second, seconds});
+    }
+    try {
+      auto result = sqs_.change_message_visibility_batch(queue_url_, changes, stop);
+      for (const auto& failure : result.failed) {
+        log::warn(kConsumerComponent, "Visibility heartbeat failed",
+                  {{"message_id", due[begin + failure.index].first}, {"code", failure.code}});
+      }
+      log::debug(kConsumerComponent, "Visibility extended", {{"count", changes.size()}, {"seconds", seconds}});
+    } catch (const std::exception& e) {
+      log::warn(kConsumerComponent, "Visibility heartbeat failed", {{"error", e.what()}});
+    }
+  }
+}
+
+}  // namespace docvault::consumer

@@ -1,0 +1,280 @@
+#include "consumer/consumer.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "consumer/acknowledger.h"
+#include "consumer/entity_queue.h"
+#include "log/log.h"
+
+namespace docvault::consumer {
+
+struct DocumentVaultConsumer::Job {
+  aws::ReceivedMessage message;
+  std::optional<Validated<EntityEvent>> event;  // unset when the body failed its integrity check
+  int receive_count = 0;
+  std::chrono::steady_clock::time_point received_at;
+};
+
+struct DocumentVaultConsumer::Queue : EntityQueue<Job> {};
+
+namespace {
+
+int receive_count_of(const aws::ReceivedMessage& m) {
+  auto it = m.attributes.find("ApproximateReceiveCount");
+  int count = 0;
+  if (it != m.attributes.end()) std::from_chars(it->second.data(), it->second.data() + it->second.size(), count);
+  return count;
+}
+
+// The queue's own visibility timeout, when the consumer does not set one.
+std::chrono::seconds visibility_of(const aws::SqsClient& sqs, const ConsumerOptions& options) {
+  int seconds = 30;
+  if (options.visibility_timeout_seconds) {
+    seconds = *options.visibility_timeout_seconds;
+  } else {
+    try {
+      const std::vector<std::string> names{"VisibilityTimeout"};
+      auto attributes = sqs.get_queue_attributes(options.queue_url, names);
+      auto it = attributes.find("VisibilityTimeout");
+      if (it != attributes.end()) std::from_chars(it->second.data(), it->second.data() + it->second.size(), seconds);
+    } catch (const std::exception& e) {
+      log::warn(kConsumerComponent, "Could not read the queue's visibility timeout; assuming 30 s",
+                {{"error", e.what()}});
+    }
+  }
+  // Heartbeats come at half the timeout; below 2 s they would be constant.
+  return std::chrono::seconds(std::max(seconds, 2));
+}
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service::DocumentService& documents,
+                                             const Clock& clock, ConsumerOptions options)
+    : sqs_(sqs),
+      documents_(documents),
+      clock_(clock),
+      options_(std::move(options)),
+      max_in_flight_(static_cast<std::size_t>(std::max(options_.concurrency * 2, options_.max_messages * 2))),
+      queue_(std::make_unique<Queue>()) {}
+
+DocumentVaultConsumer::~DocumentVaultConsumer() { stop(); }
+
+void DocumentVaultConsumer::start() {
+  acknowledger_ = std::make_unique<Acknowledger>(sqs_, options_.queue_url, visibility_of(sqs_, options_));
+  acknowledger_->start();
+  for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
+  poller_ = std::jthread([this](std::stop_token stop) { poll(stop); });
+  log::info(kConsumerComponent, "Document Vault consumer started as background task",
+            {{"queue_url", options_.queue_url},
+             {"max_messages", options_.max_messages},
+             {"wait_time_seconds", options_.wait_time_seconds},
+             {"concurrency", options_.concurrency},
+             {"max_in_flight", max_in_flight_}});
+}
+
+void DocumentVaultConsumer::stop() {
+  if (!poller_.joinable()) return;
+  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
+  log::info(kConsumerComponent, "Document Vault consumer stopping");
+
+  // No new messages: the long poll in flight is cancelled.
+  poller_.request_stop();
+  in_flight_cv_.notify_all();
+  poller_.join();
+
+  // Messages received but not started go back to the queue at once.
+  auto unstarted = queue_->take_unstarted();
+  if (!unstarted.empty()) {
+    std::vector<std::string> handles;
+    for (const auto& job : unstarted) handles.push_back(job.message.receipt_handle);
+    acknowledger_->release(handles);
+    counters_.released += unstarted.size();
+    finish_in_flight(unstarted.size());
+    log::info(kConsumerComponent, "Released unstarted messages", {{"count", unstarted.size()}});
+  }
+
+  // Let the messages in progress finish, up to the deadline.
+  {
+    std::unique_lock lock(in_flight_mutex_);
+    if (!in_flight_cv_.wait_until(lock, deadline, [&] { return in_flight_ == 0; })) {
+      log::warn(kConsumerComponent, "Shutdown timeout reached with messages still in progress",
+                {{"in_flight", in_flight_}});
+    }
+  }
+  queue_->close();
+  workers_.clear();  // joins; a worker finishes the message it holds
+  acknowledger_->stop(deadline + std::chrono::seconds(2));
+  log::info(kConsumerComponent, "Document Vault consumer shutdown complete");
+}
+
+ConsumerStats DocumentVaultConsumer::stats() const {
+  return ConsumerStats{counters_.received, counters_.processed, counters_.duplicates, counters_.unsupported,
+                       counters_.rejected, counters_.failed, counters_.documents_archived, counters_.released};
+}
+
+void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
+  {
+    std::lock_guard lock(in_flight_mutex_);
+    in_flight_ -= std::min(count, in_flight_);
+  }
+  in_flight_cv_.notify_all();
+}
+
+void DocumentVaultConsumer::poll(std::stop_token stop) {
+  std::chrono::milliseconds backoff{0};
+  std::mutex sleep_mutex;
+  std::condition_variable_any sleep_cv;
+  const auto batch = static_cast<std::size_t>(options_.max_messages);
+
+  while (!stop.stop_requested()) {
+    {
+      // Bound the work in memory: receive only when a full batch fits.
+      std::unique_lock lock(in_flight_mutex_);
+      in_flight_cv_.wait(lock, stop, [&] { return in_flight_ + batch <= max_in_flight_; });
+    }
+    if (stop.stop_requested()) break;
+    if (backoff.count() > 0) {
+      std::unique_lock lock(sleep_mutex);
+      sleep_cv.wait_for(lock, stop, backoff, [] { return false; });
+      if (stop.stop_requested()) break;
+    }
+
+    std::vector<aws::ReceivedMessage> messages;
+    try {
+      aws::ReceiveMessageRequest request;
+      request.queue_url = options_.queue_url;
+      request.max_messages = options_.max_messages;
+      request.wait_time_seconds = options_.wait_time_seconds;
+      request.visibility_timeout_seconds = options_.visibility_timeout_seconds;
+      messages = sqs_.receive_messages(request, stop);
+      backoff = std::chrono::milliseconds{0};
+    } catch (const aws::RequestCancelled&) {
+      break;
+    } catch (const std::exception& e) {
+      backoff = std::clamp(backoff * 2, std::chrono::milliseconds(500), std::chrono::milliseconds(30000));
+      log::error(kConsumerComponent, "ReceiveMessage failed", {{"error", e.what()}, {"retry_in_ms", backoff.count()}});
+      continue;
+    }
+    if (messages.empty()) continue;
+
+    {
+      std::lock_guard lock(in_flight_mutex_);
+      in_flight_ += messages.size();
+    }
+    counters_.received += messages.size();
+    for (auto& message : messages) {
+      Job job{std::move(message), std::nullopt, 0, std::chrono::steady_clock::now()};
+      job.receive_count = receive_count_of(job.message);
+      std::string key;
+      if (!job.message.integrity_error) {
+        job.event.emplace(parse_entity_event(job.message.body));
+        if (job.event->ok()) key = "entity:" + job.event->value().entity_type + "/" + job.event->value().entity_id;
+      }
+      if (key.empty()) key = "message:" + job.message.message_id;
+      queue_->push(std::move(key), std::move(job));
+    }
+  }
+}
+
+void DocumentVaultConsumer::work() {
+  while (auto next = queue_->pop()) {
+    auto& [key, job] = *next;
+    process(job);
+    queue_->done(key);
+    finish_in_flight(1);
+  }
+}
+
+void DocumentVaultConsumer::process(Job& job) {
+  acknowledger_->track(job.message.message_id, job.message.receipt_handle);
+  if (job.message.integrity_error) {
+    return reject(job, "integrity_error", *job.message.integrity_error);
+  }
+  const auto& parsed = *job.event;
+  if (!parsed) {
+    return reject(job, "invalid_message", parsed.error().field + " " + parsed.error().message);
+  }
+  const auto& event = parsed.value();
+  if (!service::is_handled_action(event.action)) {
+    return reject(job, "unknown_action", "action " + event.action + " is not handled");
+  }
+  handle(job, event);
+}
+
+void DocumentVaultConsumer::handle(Job& job, const EntityEvent& event) {
+  try {
+    auto result = documents_.handle_entity_event(event);
+    switch (result.outcome) {
+      case service::EventOutcome::processed:
+        ++counters_.processed;
+        counters_.documents_archived += result.documents_archived;
+        log::info(kConsumerComponent, "Successfully processed entity deletion event",
+                  {{"event_id", event.event_id},
+                   {"entity_id", event.entity_id},
+                   {"entity_type", event.entity_type},
+                   {"documents_archived", result.documents_archived},
+                   {"duration_ms", elapsed_ms(job.received_at)},
+                   {"message_id", job.message.message_id}});
+        break;
+      case service::EventOutcome::duplicate:
+        ++counters_.duplicates;
+        log::info(kConsumerComponent, "Duplicate event detected",
+                  {{"event_id", event.event_id}, {"message_id", job.message.message_id},
+                   {"receive_count", job.receive_count}});
+        break;
+      case service::EventOutcome::unsupported_entity_type:
+        ++counters_.unsupported;
+        log::warn(kConsumerComponent, "Unsupported entity type; event marked processed",
+                  {{"event_id", event.event_id}, {"entity_type", event.entity_type},
+                   {"entity_id", event.entity_id}});
+        break;
+    }
+    acknowledger_->acknowledge(job.message.message_id);
+  } catch (const std::exception& e) {
+    ++counters_.failed;
+    acknowledger_->forget(job.message.message_id);
+    log::error(kConsumerComponent, "Failed to process event",
+               {{"event_id", event.event_id},
+                {"message_id", job.message.message_id},
+                {"receive_count", job.receive_count},
+                {"error", e.what()}});
+  }
+}
+
+void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std::string& detail) {
+  try {
+    documents_.record_rejected_message(store::RejectedMessage{job.message.message_id, job.message.body,
+                                                              std::string(reason), detail, job.receive_count,
+                                                              clock_.now()});
+    if (options_.dead_letter_queue_url) {
+      aws::OutgoingSqsMessage dead{job.message.body, job.message.message_attributes, std::nullopt, "", ""};
+      dead.attributes["docvault_rejection_reason"] = aws::MessageAttributeValue{"String", std::string(reason), ""};
+      std::vector<aws::OutgoingSqsMessage> one{std::move(dead)};
+      auto result = sqs_.send_message_batch(*options_.dead_letter_queue_url, one);
+      if (!result.all_succeeded()) {
+        throw std::runtime_error("dead-letter send failed: " + result.failed.front().code + " " +
+                                 result.failed.front().message);
+      }
+    }
+    ++counters_.rejected;
+    log::warn(kConsumerComponent, "Rejected message",
+              {{"message_id", job.message.message_id},
+               {"reason", reason},
+               {"detail", detail},
+               {"receive_count", job.receive_count},
+               {"dead_lettered", options_.dead_letter_queue_url.has_value()}});
+    acknowledger_->acknowledge(job.message.message_id);
+  } catch (const std::exception& e) {
+    ++counters_.failed;
+    acknowledger_->forget(job.message.message_id);
+    log::error(kConsumerComponent, "Failed to process event",
+               {{"message_id", job.message.message_id}, {"receive_count", job.receive_count}, {"error", e.what()}});
+  }
+}
+
+}  // namespace docvault::consumer

@@ -1,0 +1,119 @@
+// DocumentVaultConsumer: the background worker that turns entity events from
+// SQS into cascade archives, exactly once in effect over at-least-once
+// delivery.
+//
+// A poller thread long-polls the queue and hands messages to an EntityQueue;
+// `concurrency` worker threads process them, never two of one entity at once.
+// The next receive overlaps processing, and the poller waits while the number
+// of messages in flight is at its bound, so a slow database slows polling
+// instead of filling memory. For each message a worker:
+//   - rejects it if it cannot be trusted or understood (body corrupted, not
+//     the event contract, unknown action): the message is recorded in
+//     rejected_messages (or sent to the dead-letter queue, if one is set) and
+//     then deleted, with a log line and a count;
+//   - otherwise runs DocumentService::handle_entity_event, one transaction
+//     that records the event and archives the entity's documents with their
+//     outgoing events; then the message is acknowledged (batched delete);
+//   - on failure logs it and leaves the message for redelivery after its
+//     visibility timeout (the queue's redrive policy ends a message that
+//     keeps failing).
+// Messages in progress get visibility heartbeats (Acknowledger).
+//
+// stop() stops polling at once (the long poll is cancelled), releases
+// messages not yet started, lets those in progress finish and be
+// acknowledged within the shutdown timeout, and returns.
+//
+// Thread-safety: start() and stop() from one thread (the application's);
+// stats() from any.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "aws/sqs_client.h"
+#include "service/document_service.h"
+
+namespace docvault::consumer {
+
+// Every consumer log line carries component=DocumentVaultConsumer.
+inline constexpr std::string_view kConsumerComponent = "DocumentVaultConsumer";
+
+struct ConsumerOptions {
+  std::string queue_url;
+  int max_messages = 5;       // per receive, 1..10
+  int wait_time_seconds = 20;  // long poll, 0..20
+  std::optional<int> visibility_timeout_seconds;  // unset: the queue's own
+  int concurrency = 4;
+  std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(25);
+  std::optional<std::string> dead_letter_queue_url;
+};
+
+struct ConsumerStats {
+  std::uint64_t received = 0;
+  std::uint64_t processed = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t unsupported = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t documents_archived = 0;
+  std::uint64_t released = 0;
+};
+
+class Acknowledger;
+
+class DocumentVaultConsumer {
+ public:
+  DocumentVaultConsumer(const aws::SqsClient& sqs, service::DocumentService& documents, const Clock& clock,
+                        ConsumerOptions options);
+  ~DocumentVaultConsumer();
+  DocumentVaultConsumer(const DocumentVaultConsumer&) = delete;
+  DocumentVaultConsumer& operator=(const DocumentVaultConsumer&) = delete;
+
+  void start();
+  void stop();
+
+  ConsumerStats stats() const;
+
+ private:
+  struct Job;
+
+  void poll(std::stop_token stop);
+  void work();
+  void process(Job& job);
+  void handle(Job& job, const EntityEvent& event);
+  void reject(Job& job, std::string_view reason, const std::string& detail);
+  void finish_in_flight(std::size_t count);
+
+  const aws::SqsClient& sqs_;
+  service::DocumentService& documents_;
+  const Clock& clock_;
+  const ConsumerOptions options_;
+  const std::size_t max_in_flight_;
+
+  std::unique_ptr<Acknowledger> acknowledger_;
+  struct Queue;
+  std::unique_ptr<Queue> queue_;
+
+  std::mutex in_flight_mutex_;
+  std::condition_variable_any in_flight_cv_;
+  std::size_t in_flight_ = 0;  // received and not yet finished; guarded by in_flight_mutex_
+
+  struct Counters {
+    std::atomic<std::uint64_t> received{0}, processed{0}, duplicates{0}, unsupported{0}, rejected{0},
+        failed{0}, documents_archived{0}, released{0};
+  };
+  Counters counters_;
+
+  std::jthread poller_;
+  std::vector<std::jthread> workers_;
+};
+
+}  // namespace docvault::consumer

@@ -1,0 +1,373 @@
+// The libcurl transport and the standard-mode retries of ServiceClient,
+// against a local cpp-httplib server on 127.0.0.1 that injects failures.
+#include <gtest/gtest.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "aws/http_transport.h"
+#include "aws/service_client.h"
+#include "aws/sqs_client.h"
+#include "test_env.h"
+
+namespace docvault::aws {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A server on a free loopback port, running until destruction.
+class LocalServer {
+ public:
+  LocalServer() {
+    port_ = server.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server.listen_after_bind(); });
+    // stop() is a no-op before the accept loop runs; never race it.
+    docvault::testing::wait_until([this] { return server.is_running(); });
+  }
+  ~LocalServer() {
+    release = true;
+    server.stop();
+    thread_.join();
+  }
+  std::string url(const std::string& path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  httplib::Server server;
+  // Handlers that block poll this, so the server can always be stopped.
+  std::atomic<bool> release{false};
+
+ private:
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// Answers the headers of a 200, then drops the connection mid-body.
+void drop_connection(httplib::Response& response) {
+  response.set_content_provider(
+      100, "application/json",
+      [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+}
+
+void sqs_error(httplib::Response& response, int status, const std::string& type) {
+  response.status = status;
+  response.set_content(R"({"__type":"com.amazonaws.sqs#)" + type + R"(","message":"injected"})",
+                       "application/x-amz-json-1.0");
+}
+
+HttpRequest post(std::string url, std::string body = {}, std::chrono::milliseconds timeout = {}) {
+  HttpRequest request;
+  request.url = std::move(url);
+  request.body = std::move(body);
+  request.timeout = timeout;
+  return request;
+}
+
+// ---------------------------------------------------------------- transport
+
+TEST(CurlTransport, SendsTheRequestAndReturnsAnyStatusAsAResponse) {
+  LocalServer local;
+  local.server.Post("/echo", [](const httplib::Request& request, httplib::Response& response) {
+    response.status = 503;
+    response.set_header("x-amzn-RequestId", "rid-1");
+    response.set_content(request.get_header_value("X-Custom") + "|" + request.body, "text/plain");
+  });
+  CurlTransport transport;
+  HttpRequest request{.method = "POST",
+                      .url = local.url("/echo"),
+                      .headers = {{"X-Custom", "yes"}},
+                      .body = std::string(5000, 'b'),
+                      .timeout = {}};
+  auto response = transport.send(request);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.body, "yes|" + std::string(5000, 'b'));
+  ASSERT_NE(response.header("X-AMZN-REQUESTID"), nullptr);
+  EXPECT_EQ(*response.header("x-amzn-requestid"), "rid-1");
+}
+
+TEST(CurlTransport, ReusesConnectionsBetweenRequests) {
+  LocalServer local;
+  std::mutex mutex;
+  std::set<int> client_ports;
+  local.server.Post("/", [&](const httplib::Request& request, httplib::Response& response) {
+    std::lock_guard lock(mutex);
+    client_ports.insert(request.remote_port);
+    response.set_content("{}", "application/json");
+  });
+  CurlTransport transport;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(transport.send(post(local.url())).status, 200);
+  EXPECT_EQ(client_ports.size(), 1u) << "each request opened a new connection";
+}
+
+TEST(CurlTransport, ServesConcurrentCallers) {
+  LocalServer local;
+  local.server.Post("/", [](const httplib::Request& request, httplib::Response& response) {
+    response.set_content(request.body, "text/plain");
+  });
+  CurlTransport transport;
+  std::atomic<int> correct{0};
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 20; ++i) {
+          auto body = std::to_string(t) + ":" + std::to_string(i);
+          if (transport.send(post(local.url(), body)).body == body) ++correct;
+        }
+      });
+    }
+  }
+  EXPECT_EQ(correct.load(), 160);
+}
+
+TEST(CurlTransport, AConnectionFailureIsANetworkErrorWithStatusZero) {
+  CurlTransport transport;
+  auto url = "http://127.0.0.1:" + std::to_string(docvault::testing::free_port()) + "/";
+  try {
+    transport.send(post(url));
+    FAIL() << "no error";
+  } catch (const AwsError& error) {
+    EXPECT_EQ(error.http_status(), 0);
+    EXPECT_EQ(error.code(), "NetworkError");
+  }
+}
+
+TEST(CurlTransport, ARequestThatOutlivesItsTimeoutFails) {
+  LocalServer local;
+  local.server.Post("/", [&](const httplib::Request&, httplib::Response& response) {
+    for (int i = 0; i < 300 && !local.release; ++i) std::this_thread::sleep_for(10ms);
+    response.set_content("late", "text/plain");
+  });
+  CurlTransport transport;
+  auto start = Clock::now();
+  EXPECT_THROW(transport.send(post(local.url(), {}, 200ms)), AwsError);
+  EXPECT_LT(Clock::now() - start, 2s);
+}
+
+TEST(CurlTransport, ALongPollIsCancelledFromAnotherThreadPromptly) {
+  LocalServer local;
+  std::atomic<bool> arrived{false};
+  local.server.Post("/", [&](const httplib::Request&, httplib::Response& response) {
+    arrived = true;
+    // A 20-second long poll, cut short only when the test ends.
+    for (int i = 0; i < 2000 && !local.release; ++i) std::this_thread::sleep_for(10ms);
+    response.set_content("{}", "application/json");
+  });
+  CurlTransport transport;
+  std::stop_source stop;
+  Clock::time_point returned;
+  bool cancelled = false;
+  std::jthread poller([&] {
+    try {
+      transport.send(post(local.url(), {}, 30s), stop.get_token());
+    } catch (const RequestCancelled&) {
+      cancelled = true;
+    }
+    returned = Clock::now();
+  });
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return arrived.load(); }));
+  std::this_thread::sleep_for(100ms);
+  auto requested = Clock::now();
+  stop.request_stop();
+  poller.join();
+  auto latency = std::chrono::duration_cast<std::chrono::microseconds>(returned - requested);
+  std::printf("long-poll cancellation latency: %.3f ms\n", static_cast<double>(latency.count()) / 1000.0);
+  EXPECT_TRUE(cancelled);
+  EXPECT_LT(latency, 500ms);
+}
+
+TEST(CurlTransport, AnAlreadyCancelledRequestIsNotSent) {
+  LocalServer local;
+  std::atomic<int> calls{0};
+  local.server.Post("/", [&](const httplib::Request&, httplib::Response&) { ++calls; });
+  CurlTransport transport;
+  std::stop_source stop;
+  stop.request_stop();
+  EXPECT_THROW(transport.send(post(local.url()), stop.get_token()), RequestCancelled);
+  EXPECT_EQ(calls.load(), 0);
+}
+
+// ---------------------------------------------------------------- retries
+
+// A ServiceClient over a real CurlTransport to `local`, with no retry delay.
+struct RetryHarness {
+  LocalServer local;
+  std::atomic<int> attempts{0};
+  std::mutex mutex;
+  std::vector<std::string> amz_dates;  // guarded by mutex
+  std::atomic<int> clock_ticks{0};
+
+  ServiceClient client(RetryPolicy retry = {3, 0ms, 0ms}) {
+    ServiceClientOptions options;
+    options.environment = fixed_environment({});
+    options.transport = std::make_shared<CurlTransport>();
+    options.credentials =
+        std::make_shared<StaticCredentialsProvider>(Credentials{"AKIDEXAMPLE", "secret", "", {}});
+    options.retry = retry;
+    // Each signature one second after the last, as retries over real time would be.
+    options.clock = [this] {
+      return std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000 + clock_ticks++));
+    };
+    return ServiceClient("sqs", std::move(options), &parse_sqs_error);
+  }
+
+  // Serves POST / with `script(attempt)` (1-based).
+  void serve(std::function<void(int, httplib::Response&)> script) {
+    local.server.Post("/", [this, script](const httplib::Request& request, httplib::Response& response) {
+      {
+        std::lock_guard lock(mutex);
+        amz_dates.push_back(request.get_header_value("X-Amz-Date"));
+      }
+      script(++attempts, response);
+    });
+  }
+
+  ServiceRequest request() const {
+    return {.endpoint = {local.url(""), "us-east-1"},
+            .path = "/",
+            .headers = {{"Content-Type", "application/x-amz-json-1.0"}},
+            .body = "{}",
+            .timeout = {}};
+  }
+};
+
+void ok(httplib::Response& response) { response.set_content("{}", "application/x-amz-json-1.0"); }
+
+TEST(Retry, ServerErrorsAreRetriedAndEachAttemptIsSignedAfresh) {
+  RetryHarness harness;
+  harness.serve([](int attempt, httplib::Response& response) {
+    if (attempt == 1) return sqs_error(response, 500, "InternalError");
+    if (attempt == 2) return sqs_error(response, 503, "ServiceUnavailable");
+    ok(response);
+  });
+  EXPECT_EQ(harness.client().call(harness.request()).status, 200);
+  EXPECT_EQ(harness.attempts.load(), 3);
+  std::set<std::string> distinct(harness.amz_dates.begin(), harness.amz_dates.end());
+  EXPECT_EQ(distinct.size(), 3u) << "X-Amz-Date was reused across attempts";
+}
+
+TEST(Retry, TheLastErrorSurfacesAfterMaxAttempts) {
+  RetryHarness harness;
+  harness.serve([](int, httplib::Response& response) { sqs_error(response, 503, "ServiceUnavailable"); });
+  try {
+    harness.client().call(harness.request());
+    FAIL() << "no error";
+  } catch (const AwsError& error) {
+    EXPECT_EQ(error.http_status(), 503);
+    EXPECT_EQ(error.code(), "ServiceUnavailable");
+  }
+  EXPECT_EQ(harness.attempts.load(), 3);
+}
+
+TEST(Retry, TheAttemptLimitIsConfigurable) {
+  RetryHarness harness;
+  harness.serve([](int, httplib::Response& response) { sqs_error(response, 500, "InternalError"); });
+  EXPECT_THROW(harness.client({5, 0ms, 0ms}).call(harness.request()), AwsError);
+  EXPECT_EQ(harness.attempts.load(), 5);
+}
+
+TEST(Retry, ThrottlingIsRetried) {
+  RetryHarness harness;
+  harness.serve([](int attempt, httplib::Response& response) {
+    if (attempt == 1) return sqs_error(response, 400, "ThrottlingException");
+    ok(response);
+  });
+  harness.client().call(harness.request());
+  EXPECT_EQ(harness.attempts.load(), 2);
+}
+
+TEST(Retry, AClientErrorIsNotRetried) {
+  RetryHarness harness;
+  harness.serve([](int, httplib::Response& response) {
+    sqs_error(response, 400, "InvalidParameterValue");
+  });
+  try {
+    harness.client().call(harness.request());
+    FAIL() << "no error";
+  } catch (const AwsError& error) {
+    EXPECT_EQ(error.http_status(), 400);
+    EXPECT_EQ(error.code(), "InvalidParameterValue");
+    EXPECT_EQ(error.message(), "injected");
+  }
+  EXPECT_EQ(harness.attempts.load(), 1);
+}
+
+TEST(Retry, ADroppedConnectionIsRetried) {
+  RetryHarness harness;
+  harness.serve([](int attempt, httplib::Response& response) {
+    if (attempt == 1) return drop_connection(response);
+    ok(response);
+  });
+  EXPECT_EQ(harness.client().call(harness.request()).status, 200);
+  EXPECT_EQ(harness.attempts.load(), 2);
+}
+
+TEST(Retry, RepeatedlyDroppedConnectionsSurfaceAsANetworkError) {
+  RetryHarness harness;
+  harness.serve([](int, httplib::Response& response) { drop_connection(response); });
+  try {
+    harness.client().call(harness.request());
+    FAIL() << "no error";
+  } catch (const AwsError& error) {
+    EXPECT_EQ(error.http_status(), 0);
+    EXPECT_EQ(error.code(), "NetworkError");
+  }
+  EXPECT_EQ(harness.attempts.load(), 3);
+}
+
+TEST(Retry, AStopDuringTheBackoffEndsTheCallPromptly) {
+  RetryHarness harness;
+  harness.serve([](int, httplib::Response& response) { sqs_error(response, 503, "ServiceUnavailable"); });
+  auto client = harness.client({3, 10s, 10s});
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    docvault::testing::wait_until([&] { return harness.attempts.load() >= 1; });
+    std::this_thread::sleep_for(50ms);
+    stop.request_stop();
+  });
+  auto start = Clock::now();
+  EXPECT_THROW(client.call(harness.request(), stop.get_token()), RequestCancelled);
+  EXPECT_LT(Clock::now() - start, 3s);
+}
+
+TEST(Retry, BackoffIsFullJitterUnderACappedExponential) {
+  RetryPolicy policy{5, 100ms, 1s};
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_LE(policy.delay_before(1), 100ms);
+    EXPECT_LE(policy.delay_before(3), 400ms);
+    EXPECT_LE(policy.delay_before(30), 1s);
+  }
+  std::chrono::milliseconds longest{0};
+  for (int i = 0; i < 200; ++i) longest = std::max(longest, policy.delay_before(4));
+  EXPECT_GT(longest, 400ms) << "the jitter range never reached its upper half";
+}
+
+TEST(Retry, ClassificationFollowsStandardMode) {
+  EXPECT_TRUE(is_retryable(AwsError(400, "Throttling", "")));
+  EXPECT_TRUE(is_retryable(AwsError(400, "RequestThrottled", "")));
+  EXPECT_TRUE(is_retryable(AwsError(400, "AWS.SimpleQueueService.RequestThrottled", "")));
+  EXPECT_TRUE(is_retryable(AwsError(400, "ProvisionedThroughputExceededException", "")));
+  EXPECT_TRUE(is_retryable(AwsError(503, "SlowDown", "")));
+  EXPECT_TRUE(is_retryable(AwsError(429, "", "")));
+  EXPECT_TRUE(is_retryable(AwsError(502, "UnknownError", "")));
+  EXPECT_TRUE(is_retryable(AwsError(0, "NetworkError", "")));
+  EXPECT_FALSE(is_retryable(AwsError(400, "AWS.SimpleQueueService.NonExistentQueue", "")));
+  EXPECT_FALSE(is_retryable(AwsError(403, "InvalidClientTokenId", "")));
+  EXPECT_FALSE(is_retryable(RequestCancelled()));
+  EXPECT_FALSE(is_retryable(CredentialsError("none")));
+}
+
+TEST(Retry, MaxAttemptsComesFromTheEnvironment) {
+  EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({{"AWS_MAX_ATTEMPTS", "7"}})).max_attempts, 7);
+  EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({{"AWS_MAX_ATTEMPTS", "x"}})).max_attempts, 3);
+  EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({})).max_attempts, 3);
+}
+
+}  // namespace
+}  // namespace docvault::aws

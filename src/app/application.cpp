@@ -8,10 +8,12 @@
 
 #include "aws/sqs_client.h"
 #include "blob/filesystem_blob_store.h"
+#include "aws/sns_client.h"
 #include "consumer/consumer.h"
 #include "domain/clock.h"
 #include "http/server.h"
 #include "log/log.h"
+#include "outbox/relay.h"
 #include "service/document_service.h"
 #include "store/store.h"
 
@@ -122,25 +124,57 @@ std::unique_ptr<consumer::DocumentVaultConsumer> start_consumer(const Config& co
   return worker;
 }
 
+std::unique_ptr<outbox::OutboxRelay> make_relay(const Config& config, Core& core, const aws::SnsClient& sns,
+                                               const aws::SqsClient& sqs) {
+  outbox::RelayOptions options;
+  options.audit_topic_arn = config.audit_topic_arn;
+  options.document_events_queue_url = config.document_events_queue_url;
+  options.retention = std::chrono::hours(config.outbox_retention_hours);
+  options.lease = std::chrono::seconds(config.outbox_lease_seconds);
+  return std::make_unique<outbox::OutboxRelay>(*core.store, sns, sqs, core.clock, options);
+}
+
 const char* signal_name(int signal) { return signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+// Exit code 2 and the one-line error when the relay lacks its targets.
+bool report_relay_targets(const Config& config) {
+  if (auto error = check_relay_targets(config)) {
+    std::fprintf(stderr, "docvault: %s\n", error->message().c_str());
+    return false;
+  }
+  return true;
+}
 
 }  // namespace
 
 int run_serve(const Config& config) {
+  if (!report_relay_targets(config)) return 2;
   try {
     auto core = open_core(config);
     if (!core) return 1;
     aws::SqsClient sqs;
+    aws::SnsClient sns;
     http::HttpServer server(*core->documents, *core->store,
                             http::HttpOptions{config.http_host, config.http_port, config.max_upload_bytes});
     server.start();
     auto consumer = start_consumer(config, sqs, *core);
-    log::info(kComponent, "docvault started", {{"port", server.port()}, {"consumer", consumer != nullptr}});
+    std::unique_ptr<outbox::OutboxRelay> relay;
+    if (config.relay_enabled) {
+      relay = make_relay(config, *core, sns, sqs);
+      relay->start();
+    } else {
+      log::info(outbox::kRelayComponent, "Outbox relay not started", {{"reason", "DOCVAULT_OUTBOX_RELAY_ENABLED is false"}});
+    }
+    log::info(kComponent, "docvault started",
+              {{"port", server.port()}, {"consumer", consumer != nullptr}, {"relay", relay != nullptr}});
 
     int signal = wait_for_shutdown_signal();
     log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
+    // Stop taking work first; the relay last, so it can publish what the
+    // consumer's final transactions wrote.
     if (consumer) consumer->stop();
     server.stop();
+    if (relay) relay->stop();
     log::info(kComponent, "docvault stopped");
     return 0;
   } catch (const std::exception& e) {
@@ -163,6 +197,26 @@ int run_consume(const Config& config) {
     int signal = wait_for_shutdown_signal();
     log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
     worker.stop();
+    return 0;
+  } catch (const std::exception& e) {
+    log::error(kComponent, "docvault failed", {{"error", e.what()}});
+    return 1;
+  }
+}
+
+int run_relay(Config config) {
+  config.relay_enabled = true;
+  if (!report_relay_targets(config)) return 2;
+  try {
+    auto core = open_core(config);
+    if (!core) return 1;
+    aws::SqsClient sqs;
+    aws::SnsClient sns;
+    auto relay = make_relay(config, *core, sns, sqs);
+    relay->start();
+    int signal = wait_for_shutdown_signal();
+    log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
+    relay->stop();
     return 0;
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});

@@ -1,10 +1,11 @@
 // Wiring: builds docvault's parts from a Config and runs a subcommand.
 //
 // `serve` opens the store (migrating it when DOCVAULT_AUTO_MIGRATE is true),
-// the blob store, the DocumentService, the HTTP server and the entity-events
-// consumer, then waits for SIGTERM or SIGINT and stops them: the consumer
-// first (it drains in-flight messages), then HTTP. `consume` runs the
-// consumer alone. Called from main's thread only.
+// the blob store, the DocumentService, the HTTP server, the entity-events
+// consumer and the outbox relay, then waits for SIGTERM or SIGINT and stops
+// them: the consumer first (it drains in-flight messages), then HTTP, then
+// the relay. `consume` and `relay` run one worker alone. Called from main's
+// thread only.
 #pragma once
 
 #include "app/config.h"
@@ -15,6 +16,8 @@ namespace docvault::app {
 int run_serve(const Config& config);
 // The consumer alone, without HTTP (exit 2 without DOCUMENT_VAULT_SQS_URL).
 int run_consume(const Config& config);
+// The outbox relay alone (exit 2 without its targets).
+int run_relay(Config config);
 int run_migrate(const Config& config);
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts

@@ -74,6 +74,16 @@ bool apply_queue_url(std::string& out, std::string_view v) {
   return true;
 }
 
+bool apply_topic_arn(std::string& out, std::string_view v) {
+  // arn:<partition>:sns:<region>:<account>:<name>
+  if (!v.starts_with("arn:")) return false;
+  std::size_t parts = 1;
+  for (char c : v) parts += c == ':';
+  if (parts != 6 || v.find(":sns:") == std::string_view::npos || v.back() == ':') return false;
+  out = std::string(v);
+  return true;
+}
+
 bool apply_log_level(Config& c, std::string_view v) {
   static const std::pair<std::string_view, log::Level> kLevels[] = {
       {"trace", log::Level::trace}, {"debug", log::Level::debug}, {"info", log::Level::info},
@@ -147,6 +157,19 @@ const std::vector<Variable> kVariables = {
     {"DOCUMENT_CONSUMER_DLQ_URL", "", "an http(s) SQS queue URL",
      "Where rejected messages are also sent (they are always recorded in rejected_messages).", false,
      [](Config& c, std::string_view v) { return apply_queue_url(c.consumer_dead_letter_queue_url, v); }},
+    {"DOCVAULT_OUTBOX_RELAY_ENABLED", "true", "true or false",
+     "Run the outbox relay inside `docvault serve` (needs AUDIT_SNS_TOPIC_ARN and DOCUMENT_EVENTS_SQS_URL).", false,
+     [](Config& c, std::string_view v) { return parse_bool(v, c.relay_enabled); }},
+    {"AUDIT_SNS_TOPIC_ARN", "", "an SNS topic ARN", "Where audit events are published.", false,
+     [](Config& c, std::string_view v) { return apply_topic_arn(c.audit_topic_arn, v); }},
+    {"DOCUMENT_EVENTS_SQS_URL", "", "an http(s) SQS queue URL", "Where document events are sent.", false,
+     [](Config& c, std::string_view v) { return apply_queue_url(c.document_events_queue_url, v); }},
+    {"DOCVAULT_OUTBOX_RETENTION_HOURS", "168", "an integer from 1 to 87600",
+     "Published outbox rows are deleted after this many hours.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 87600, c.outbox_retention_hours); }},
+    {"DOCVAULT_OUTBOX_LEASE_SECONDS", "30", "an integer from 1 to 3600",
+     "How long a relay owns the rows it claimed; a relay that dies mid-batch is replaced after this.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 3600, c.outbox_lease_seconds); }},
 };
 
 }  // namespace
@@ -186,6 +209,18 @@ std::variant<Config, ConfigError> load_config(const Environment& env) {
     }
   }
   return config;
+}
+
+std::optional<ConfigError> check_relay_targets(const Config& config) {
+  if (!config.relay_enabled) return std::nullopt;
+  if (config.audit_topic_arn.empty()) {
+    return ConfigError{"AUDIT_SNS_TOPIC_ARN", "", "an SNS topic ARN (required while DOCVAULT_OUTBOX_RELAY_ENABLED is true)"};
+  }
+  if (config.document_events_queue_url.empty()) {
+    return ConfigError{"DOCUMENT_EVENTS_SQS_URL", "",
+                       "an http(s) SQS queue URL (required while DOCVAULT_OUTBOX_RELAY_ENABLED is true)"};
+  }
+  return std::nullopt;
 }
 
 std::string describe_config(const Environment& env) {

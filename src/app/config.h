@@ -43,6 +43,13 @@ struct Config {
   int consumer_shutdown_timeout_seconds = 25;
   std::string consumer_dead_letter_queue_url;
 
+  // The outbox relay.
+  bool relay_enabled = true;
+  std::string audit_topic_arn;          // required while the relay is enabled
+  std::string document_events_queue_url;  // required while the relay is enabled
+  int outbox_retention_hours = 168;
+  int outbox_lease_seconds = 30;
+
   std::filesystem::path sqlite_path() const { return data_dir / "docvault.sqlite3"; }
   std::filesystem::path blob_dir() const { return data_dir / "blobs"; }
 };
@@ -70,6 +77,10 @@ using Environment = std::function<std::optional<std::string>(std::string_view na
 Environment process_environment();
 
 std::variant<Config, ConfigError> load_config(const Environment& env);
+
+// What the relay needs and is missing, as the error start-up reports; nothing
+// when the relay is disabled or has its targets.
+std::optional<ConfigError> check_relay_targets(const Config& config);
 
 // The effective configuration, one NAME=value line per variable, with its
 // source (env or default) and secrets redacted.

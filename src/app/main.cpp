@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
     exit_code = config ? docvault::app::run_consume(*config) : 2;
   });
 
+  auto* relay = cli.add_subcommand("relay", "Run only the outbox relay until SIGTERM/SIGINT.");
+  relay->callback([&] {
+    auto config = load_or_report();
+    exit_code = config ? docvault::app::run_relay(*config) : 2;
+  });
+
   auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and exit.");
   migrate->callback([&] {
     auto config = load_or_report();

@@ -13,12 +13,15 @@
 // database cannot be reached); nothing is half-written when they do.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -78,6 +81,26 @@ struct RejectedMessage {
   bool operator==(const RejectedMessage&) const = default;
 };
 
+// One outbox row as the relay handles it.
+struct OutboxRecord {
+  std::int64_t seq = 0;
+  OutboxMessage message;
+  int attempts = 0;
+};
+
+// A row the relay could not publish (or chose not to publish yet).
+struct PublishFailure {
+  std::int64_t seq = 0;
+  std::string error;
+  Timestamp next_attempt_at;
+  bool attempted = true;  // false: held back behind an earlier failure, not tried
+};
+
+struct OutboxBacklog {
+  std::size_t pending = 0;
+  std::optional<Timestamp> oldest_pending_created_at;
+};
+
 class Transaction {
  public:
   virtual ~Transaction() = default;
@@ -102,6 +125,19 @@ class Transaction {
   virtual void append_outbox(std::span<const OutboxMessage> messages) = 0;
   // Every outbox message of one ordering key (an entity id), oldest first.
   virtual std::vector<OutboxMessage> outbox_messages(std::string_view ordering_key) = 0;
+
+  // Claims up to `limit` rows to publish, oldest first, and leases them until
+  // `lease_until` so no other relay takes them meanwhile. A row is claimable
+  // when unpublished, due (no lease or retry time in the future), and no
+  // earlier unpublished row of its ordering key is leased or waiting for a
+  // retry: events of one entity go out in order. Claims are serialised across
+  // instances, so two relays never claim one row.
+  virtual std::vector<OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) = 0;
+  virtual void mark_published(std::span<const std::int64_t> seqs, Timestamp at) = 0;
+  virtual void mark_failed(std::span<const PublishFailure> failures) = 0;
+  // Deletes at most `limit` rows published before `before`; returns how many.
+  virtual std::size_t purge_published(Timestamp before, std::size_t limit) = 0;
+  virtual OutboxBacklog outbox_backlog() = 0;
 
   // Records an incoming event; false when its event_id was recorded before,
   // including by a concurrent transaction that committed first.
@@ -133,6 +169,13 @@ class Store {
 
   virtual void read(const std::function<void(Transaction&)>& work) = 0;
   virtual void write(const std::function<void(Transaction&)>& work) = 0;
+
+  // Blocks until outbox rows may have been added since generation `seen` (a
+  // transaction of this process that appended some committed, or, on
+  // PostgreSQL, another instance's did), `timeout` passes or `stop` is
+  // requested. Returns the generation to pass next time; start with 0.
+  virtual std::uint64_t wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
+                                        std::stop_token stop) = 0;
 };
 
 struct StoreOptions {

@@ -58,13 +58,21 @@ class TestStorage {
 class DocvaultInstance {
  public:
   // Starts `docvault <subcommand>` with storage's environment, LOG_FORMAT=json,
-  // an HTTP port of its own, and `env` on top. For `serve`, waits for /healthz.
+  // an HTTP port of its own, the relay off, no queue or topic, and `env` on
+  // top. For `serve`, waits for /healthz.
   DocvaultInstance(const TestStorage& storage, const std::filesystem::path& log_path,
                    std::map<std::string, std::string> env = {}, const std::string& subcommand = "serve")
       : port_(free_port()) {
     std::map<std::string, std::string> full = storage.environment();
     full["LOG_FORMAT"] = "json";
     full["DOCVAULT_HTTP_ADDR"] = "127.0.0.1:" + std::to_string(port_);
+    // Nothing inherited from the environment scripts/test made (its shared
+    // topology): the relay and the consumer get targets only from the test.
+    full["DOCVAULT_OUTBOX_RELAY_ENABLED"] = "false";
+    for (const char* name : {"DOCUMENT_VAULT_SQS_URL", "DOCUMENT_CONSUMER_DLQ_URL", "AUDIT_SNS_TOPIC_ARN",
+                             "DOCUMENT_EVENTS_SQS_URL"}) {
+      full[name] = "";
+    }
     for (auto& [k, v] : env) full[k] = v;
     process_.emplace(docvault_binary(), std::vector<std::string>{subcommand}, full, log_path);
     if (subcommand == "serve") {

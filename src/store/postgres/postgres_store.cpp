@@ -1,6 +1,8 @@
 #include "store/postgres/postgres_store.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -24,6 +26,10 @@ using postgres::ConnectionPool;
 
 // pg_advisory_lock key held while migrating: "docvault" in ASCII.
 constexpr std::int64_t kMigrationLockKey = 0x646f637661756c74;
+// Serialises outbox claims across instances (transaction-scoped).
+constexpr std::int64_t kOutboxClaimLockKey = 0x646f63766f757462;
+// LISTEN/NOTIFY channel that wakes every instance's relay.
+constexpr const char* kOutboxChannel = "docvault_outbox";
 
 // Timestamps leave the database in exactly the form format_timestamp writes.
 #define DOCVAULT_PG_TS(column) \
@@ -127,12 +133,53 @@ constexpr Statement kRejectedMessages{
     "SELECT message_id, body, reason, detail, receive_count, " DOCVAULT_PG_TS(
         "rejected_at") " FROM rejected_messages ORDER BY rejected_at DESC, id LIMIT $1::bigint"};
 
+constexpr Statement kNotifyOutbox{"notify_outbox", "SELECT pg_notify('docvault_outbox', '')"};
+
+constexpr Statement kLockOutboxClaims{"lock_outbox_claims", "SELECT pg_advisory_xact_lock($1::bigint)"};
+
+// Earlier unpublished rows of the same ordering key that are leased or
+// waiting for a retry hold the later ones back: per-entity order.
+constexpr Statement kClaimOutbox{
+    "claim_outbox",
+    "WITH candidates AS ("
+    " SELECT o.seq FROM outbox_events o"
+    " WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1::timestamptz)"
+    " AND NOT EXISTS (SELECT 1 FROM outbox_events p WHERE p.ordering_key = o.ordering_key"
+    "   AND p.published_at IS NULL AND p.seq < o.seq AND p.next_attempt_at > $1::timestamptz)"
+    " ORDER BY o.seq LIMIT $2::bigint) "
+    "UPDATE outbox_events o SET next_attempt_at = $3::timestamptz FROM candidates c WHERE o.seq = c.seq "
+    "RETURNING o.seq, o.event_id::text, o.destination, o.target, o.ordering_key, o.payload, "
+    "o.message_attributes, " DOCVAULT_PG_TS("o.created_at") ", o.attempts"};
+
+constexpr Statement kMarkPublished{
+    "mark_published",
+    "UPDATE outbox_events SET published_at = $2::timestamptz, next_attempt_at = NULL, last_error = NULL "
+    "WHERE seq = ANY($1::bigint[])"};
+
+constexpr Statement kMarkFailed{
+    "mark_failed",
+    "UPDATE outbox_events o SET last_error = f.error, next_attempt_at = f.next_at, attempts = o.attempts + f.inc "
+    "FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[]) AS f(seq, error, next_at, inc) "
+    "WHERE o.seq = f.seq"};
+
+constexpr Statement kPurgePublished{
+    "purge_published",
+    "WITH doomed AS (SELECT seq FROM outbox_events WHERE published_at IS NOT NULL "
+    "AND published_at < $1::timestamptz ORDER BY published_at LIMIT $2::bigint) "
+    "DELETE FROM outbox_events o USING doomed d WHERE o.seq = d.seq"};
+
+constexpr Statement kOutboxBacklog{
+    "outbox_backlog",
+    "SELECT count(*), " DOCVAULT_PG_TS("min(created_at)") " FROM outbox_events WHERE published_at IS NULL"};
+
 constexpr Statement kPreparedStatements[] = {
     kInsertDocument,        kFindDocument,       kListDocuments,
     kListDocumentsByStatus, kListDocumentsAfter, kListDocumentsByStatusAfter,
     kArchiveDocument,       kArchiveEntityDocuments, kAppendOutbox,
     kOutboxMessages,        kRecordProcessedEvent,   kRecordRejectedMessage,
-    kRejectedMessages};
+    kRejectedMessages,      kNotifyOutbox,           kLockOutboxClaims,
+    kClaimOutbox,           kMarkPublished,          kMarkFailed,
+    kPurgePublished,        kOutboxBacklog};
 
 #undef DOCVAULT_PG_LIST_PREFIX
 #undef DOCVAULT_PG_DOCUMENT_COLUMNS
@@ -381,6 +428,7 @@ class PostgresTransaction final : public Transaction {
       : txn_(txn), lease_(lease) {}
 
   bool failed() const { return failed_; }
+  bool appended_outbox() const { return appended_outbox_; }
 
   void insert_document(const Document& d) override {
     call("insert_document", [&] {
@@ -446,7 +494,11 @@ class PostgresTransaction final : public Transaction {
   }
 
   void append_outbox(std::span<const OutboxMessage> messages) override {
+    if (messages.empty()) return;
     call("append_outbox", [&] {
+      // Delivered to every listening instance when this transaction commits.
+      if (!appended_outbox_) txn_.exec_prepared(kNotifyOutbox.name);
+      appended_outbox_ = true;
       for (std::size_t begin = 0; begin < messages.size();
            begin += PostgresStore::kOutboxChunkRows) {
         append_outbox_chunk(
@@ -482,6 +534,72 @@ class PostgresTransaction final : public Transaction {
                                              event.source, event.action, event.entity_id,
                                              event.entity_type);
       return !result.empty();
+    });
+  }
+
+  std::vector<OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) override {
+    return call("claim_outbox", [&] {
+      // Held until this transaction ends, so the next claimer sees the leases.
+      txn_.exec_prepared(kLockOutboxClaims.name, kOutboxClaimLockKey);
+      const auto result = txn_.exec_prepared(kClaimOutbox.name, format_timestamp(now),
+                                             static_cast<long long>(limit), format_timestamp(lease_until));
+      std::vector<OutboxRecord> out;
+      out.reserve(result.size());
+      for (const auto& row : result) {
+        out.push_back(OutboxRecord{
+            row[0].as<std::int64_t>(),
+            OutboxMessage{row[1].as<std::string>(), parse_destination(row[2].as<std::string>()),
+                          row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
+                          row[6].as<std::string>(), timestamp_field(row[7])},
+            row[8].as<int>()});
+      }
+      std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+      return out;
+    });
+  }
+
+  void mark_published(std::span<const std::int64_t> seqs, Timestamp at) override {
+    if (seqs.empty()) return;
+    call("mark_published", [&] {
+      TextArray ids(seqs.size() * 12);
+      for (auto seq : seqs) ids.add(std::to_string(seq));
+      txn_.exec_prepared(kMarkPublished.name, std::move(ids).finish(), format_timestamp(at));
+    });
+  }
+
+  void mark_failed(std::span<const PublishFailure> failures) override {
+    if (failures.empty()) return;
+    call("mark_failed", [&] {
+      std::size_t error_bytes = 0;
+      for (const auto& f : failures) error_bytes += f.error.size() + 3;
+      TextArray seqs(failures.size() * 12), errors(error_bytes), next(failures.size() * 27),
+          increments(failures.size() * 4);
+      for (const auto& f : failures) {
+        seqs.add(std::to_string(f.seq));
+        errors.add(f.error);
+        next.add(format_timestamp(f.next_attempt_at));
+        increments.add(f.attempted ? "1" : "0");
+      }
+      txn_.exec_prepared(kMarkFailed.name, std::move(seqs).finish(), std::move(errors).finish(),
+                         std::move(next).finish(), std::move(increments).finish());
+    });
+  }
+
+  std::size_t purge_published(Timestamp before, std::size_t limit) override {
+    return call("purge_published", [&] {
+      const auto result = txn_.exec_prepared(kPurgePublished.name, format_timestamp(before),
+                                             static_cast<long long>(limit));
+      return static_cast<std::size_t>(result.affected_rows());
+    });
+  }
+
+  OutboxBacklog outbox_backlog() override {
+    return call("outbox_backlog", [&] {
+      const auto result = txn_.exec_prepared(kOutboxBacklog.name);
+      const auto row = result[0];
+      OutboxBacklog backlog{row[0].as<std::size_t>(), std::nullopt};
+      if (!row[1].is_null()) backlog.oldest_pending_created_at = timestamp_field(row[1]);
+      return backlog;
     });
   }
 
@@ -557,6 +675,7 @@ class PostgresTransaction final : public Transaction {
   pqxx::transaction_base& txn_;
   ConnectionPool::Lease& lease_;
   bool failed_ = false;
+  bool appended_outbox_ = false;
 };
 
 std::unique_ptr<pqxx::connection> open_connection(const std::string& url,
@@ -608,7 +727,54 @@ PostgresStore::PostgresStore(std::string database_url, std::size_t pool_size,
       acquire_timeout);
 }
 
-PostgresStore::~PostgresStore() = default;
+PostgresStore::~PostgresStore() {
+  if (listener_.joinable()) {
+    listener_.request_stop();
+    listener_.join();
+  }
+}
+
+namespace {
+
+// Turns NOTIFYs on the outbox channel into local wake-ups.
+class OutboxReceiver final : public pqxx::notification_receiver {
+ public:
+  OutboxReceiver(pqxx::connection_base& connection, OutboxSignal& signal)
+      : pqxx::notification_receiver(connection, kOutboxChannel), signal_(signal) {}
+  void operator()(const std::string&, int) override { signal_.notify(); }
+
+ private:
+  OutboxSignal& signal_;
+};
+
+}  // namespace
+
+void PostgresStore::listen_for_outbox(std::stop_token stop) {
+  std::mutex sleep_mutex;
+  std::condition_variable_any sleep_cv;
+  while (!stop.stop_requested()) {
+    try {
+      pqxx::connection connection(database_url_);
+      OutboxReceiver receiver(connection, outbox_signal_);
+      // Rows added while not listening would otherwise wait for the slow poll.
+      outbox_signal_.notify();
+      while (!stop.stop_requested()) connection.await_notification(0, 200'000);
+    } catch (const std::exception& e) {
+      log::warn("store", "outbox LISTEN connection failed; retrying",
+                {{"error", safe_reason(e.what(), database_url_)}});
+      std::unique_lock lock(sleep_mutex);
+      sleep_cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+    }
+  }
+}
+
+std::uint64_t PostgresStore::wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
+                                             std::stop_token stop) {
+  std::call_once(listener_started_, [this] {
+    listener_ = std::jthread([this](std::stop_token s) { listen_for_outbox(s); });
+  });
+  return outbox_signal_.wait(seen, timeout, std::move(stop));
+}
 
 void PostgresStore::migrate() {
   auto lease = pool_->acquire();
@@ -695,6 +861,7 @@ void PostgresStore::run(const std::function<void(Transaction&)>& work, std::stri
                        ": a statement failed earlier in this transaction; rolled back");
     }
     guarded(lease, std::string(kind) + " commit", [&] { txn->commit(); });
+    if (transaction.appended_outbox()) outbox_signal_.notify();
     return;
   }
 }

@@ -29,11 +29,14 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "store/migrations.h"
+#include "store/outbox_signal.h"
 #include "store/store.h"
 
 namespace docvault::store {
@@ -70,7 +73,14 @@ class PostgresStore final : public Store {
   void read(const std::function<void(Transaction&)>& work) override;
   void write(const std::function<void(Transaction&)>& work) override;
 
+  // Listens (LISTEN docvault_outbox, on a connection of its own, started on
+  // the first call) so that other instances' commits wake this one too.
+  std::uint64_t wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
+                                std::stop_token stop) override;
+
  private:
+  void listen_for_outbox(std::stop_token stop);
+
   template <class PqxxTransaction>
   void run(const std::function<void(Transaction&)>& work, std::string_view kind);
 
@@ -78,6 +88,10 @@ class PostgresStore final : public Store {
   std::string redacted_url_;
   std::vector<Migration> migrations_;
   std::unique_ptr<postgres::ConnectionPool> pool_;
+
+  OutboxSignal outbox_signal_;
+  std::once_flag listener_started_;
+  std::jthread listener_;
 };
 
 }  // namespace docvault::store

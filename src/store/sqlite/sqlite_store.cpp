@@ -120,6 +120,8 @@ class Connection {
     }
   }
 
+  int changes() const { return sqlite3_changes(db_); }
+
   // A cached prepared statement for `sql`.
   Statement prepare(const std::string& sql) {
     auto it = cache_.find(sql);
@@ -240,6 +242,7 @@ class SqliteTransaction final : public Transaction {
 
   void append_outbox(std::span<const OutboxMessage> messages) override {
     if (messages.empty()) return;
+    appended_outbox_ = true;
     // The whole span travels as one JSON array parameter and goes in with one
     // INSERT ... SELECT over json_each: set-based, and no limit on bound variables.
     nlohmann::json rows = nlohmann::json::array();
@@ -270,6 +273,70 @@ class SqliteTransaction final : public Transaction {
                                   timestamp(stmt.text(6))});
     }
     return out;
+  }
+
+  std::vector<OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) override {
+    // SQLite runs one write transaction at a time, so claims never overlap.
+    auto stmt = c_.prepare(
+        "UPDATE outbox_events SET next_attempt_at = ?3 WHERE seq IN ("
+        " SELECT o.seq FROM outbox_events o"
+        " WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)"
+        " AND NOT EXISTS (SELECT 1 FROM outbox_events p WHERE p.ordering_key = o.ordering_key"
+        "   AND p.published_at IS NULL AND p.seq < o.seq AND p.next_attempt_at > ?1)"
+        " ORDER BY o.seq LIMIT ?2)"
+        " RETURNING seq, event_id, destination, target, ordering_key, payload, message_attributes, created_at,"
+        " attempts");
+    stmt.bind(1, format_timestamp(now)).bind(2, static_cast<std::int64_t>(limit)).bind(3, format_timestamp(lease_until));
+    std::vector<OutboxRecord> out;
+    while (stmt.step()) {
+      out.push_back(OutboxRecord{stmt.integer(0),
+                                 OutboxMessage{stmt.text(1), stmt.text(2) == "sns" ? Destination::sns : Destination::sqs,
+                                               stmt.text(3), stmt.text(4), stmt.text(5), stmt.text(6),
+                                               timestamp(stmt.text(7))},
+                                 static_cast<int>(stmt.integer(8))});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    return out;
+  }
+
+  void mark_published(std::span<const std::int64_t> seqs, Timestamp at) override {
+    if (seqs.empty()) return;
+    auto stmt = c_.prepare(
+        "UPDATE outbox_events SET published_at = ?2, next_attempt_at = NULL, last_error = NULL"
+        " WHERE seq IN (SELECT value FROM json_each(?1))");
+    stmt.bind(1, nlohmann::json(std::vector<std::int64_t>(seqs.begin(), seqs.end())).dump()).bind(2, format_timestamp(at));
+    stmt.step();
+  }
+
+  void mark_failed(std::span<const PublishFailure> failures) override {
+    if (failures.empty()) return;
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& f : failures) {
+      rows.push_back({f.seq, f.error, format_timestamp(f.next_attempt_at), f.attempted ? 1 : 0});
+    }
+    auto stmt = c_.prepare(
+        "UPDATE outbox_events SET last_error = f.value ->> 1, next_attempt_at = f.value ->> 2,"
+        " attempts = attempts + (f.value ->> 3)"
+        " FROM json_each(?1) AS f WHERE outbox_events.seq = f.value ->> 0");
+    stmt.bind(1, rows.dump());
+    stmt.step();
+  }
+
+  std::size_t purge_published(Timestamp before, std::size_t limit) override {
+    auto stmt = c_.prepare(
+        "DELETE FROM outbox_events WHERE seq IN (SELECT seq FROM outbox_events"
+        " WHERE published_at IS NOT NULL AND published_at < ?1 ORDER BY published_at LIMIT ?2)");
+    stmt.bind(1, format_timestamp(before)).bind(2, static_cast<std::int64_t>(limit));
+    stmt.step();
+    return static_cast<std::size_t>(c_.changes());
+  }
+
+  OutboxBacklog outbox_backlog() override {
+    auto stmt = c_.prepare("SELECT count(*), min(created_at) FROM outbox_events WHERE published_at IS NULL");
+    stmt.step();
+    OutboxBacklog backlog{static_cast<std::size_t>(stmt.integer(0)), std::nullopt};
+    if (auto oldest = stmt.optional_text(1)) backlog.oldest_pending_created_at = timestamp(*oldest);
+    return backlog;
   }
 
   bool record_processed_event(const ProcessedEvent& e) override {
@@ -310,17 +377,22 @@ class SqliteTransaction final : public Transaction {
     return out;
   }
 
+ bool appended_outbox() const { return appended_outbox_; }
+
  private:
   Connection& c_;
+  bool appended_outbox_ = false;
 };
 
 // Runs `work` between `begin` and COMMIT, rolling back if anything throws.
-void run_transaction(Connection& c, const char* begin, const std::function<void(Transaction&)>& work) {
+// Returns whether the committed work appended outbox rows.
+bool run_transaction(Connection& c, const char* begin, const std::function<void(Transaction&)>& work) {
   c.exec(begin);
   try {
     SqliteTransaction tx(c);
     work(tx);
     c.exec("COMMIT");
+    return tx.appended_outbox();
   } catch (...) {
     try {
       c.exec("ROLLBACK");
@@ -384,9 +456,18 @@ void SqliteStore::read(const std::function<void(Transaction&)>& work) {
 }
 
 void SqliteStore::write(const std::function<void(Transaction&)>& work) {
-  std::lock_guard lock(write_mutex_);
-  if (!writer_) writer_ = open_connection();
-  sqlite_detail::run_transaction(*writer_, "BEGIN IMMEDIATE", work);
+  bool appended = false;
+  {
+    std::lock_guard lock(write_mutex_);
+    if (!writer_) writer_ = open_connection();
+    appended = sqlite_detail::run_transaction(*writer_, "BEGIN IMMEDIATE", work);
+  }
+  if (appended) outbox_signal_.notify();
+}
+
+std::uint64_t SqliteStore::wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
+                                           std::stop_token stop) {
+  return outbox_signal_.wait(seen, timeout, std::move(stop));
 }
 
 void SqliteStore::ping() {

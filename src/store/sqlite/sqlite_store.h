@@ -18,6 +18,7 @@
 #include <mutex>
 #include <vector>
 
+#include "store/outbox_signal.h"
 #include "store/store.h"
 
 namespace docvault::store {
@@ -38,6 +39,8 @@ class SqliteStore final : public Store {
   void ping() override;
   void read(const std::function<void(Transaction&)>& work) override;
   void write(const std::function<void(Transaction&)>& work) override;
+  std::uint64_t wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
+                                std::stop_token stop) override;
 
  private:
   std::unique_ptr<sqlite_detail::Connection> open_connection() const;
@@ -54,6 +57,8 @@ class SqliteStore final : public Store {
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<sqlite_detail::Connection>> idle_readers_;  // guarded by readers_mutex_
   std::size_t open_readers_ = 0;                                        // guarded by readers_mutex_
+
+  OutboxSignal outbox_signal_;
 };
 
 }  // namespace docvault::store

@@ -266,6 +266,23 @@ TEST_P(ConsumerTest, PoisonMessagesAreRecordedAndTheConsumerGoesOn) {
   EXPECT_EQ(docvault.process().running(), true);
 }
 
+TEST_P(ConsumerTest, RejectedMessagesAlsoGoToTheDeadLetterQueueWhenSet) {
+  auto dlq = sqs_.create_queue(name_ + "-dlq");
+  auto& docvault = start({{"DOCUMENT_CONSUMER_DLQ_URL", dlq}});
+  publish("definitely not json");
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return rejected().size() == 1; }, 15s)) << docvault.output();
+  aws::ReceiveMessageRequest request;
+  request.queue_url = dlq;
+  request.wait_time_seconds = 5;
+  auto dead = sqs_.receive_messages(request);
+  sqs_.delete_queue(dlq);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].body, rejected()[0].body);
+  EXPECT_EQ(dead[0].message_attributes.at("docvault_rejection_reason").string_value, "invalid_message");
+  EXPECT_TRUE(docvault::testing::wait_until([&] { return queue_empty(); }, 10s));
+  EXPECT_TRUE(docvault.wait_for_log(R"("dead_lettered":true)"));
+}
+
 TEST_P(ConsumerTest, UnsupportedEntityTypeIsLoggedAndMarkedProcessed) {
   auto& docvault = start();
   publish(entity_deleted("evt-fund", "fund-1", "fund"));
@@ -382,6 +399,25 @@ TEST_P(ConsumerPostgresTest, SigtermDuringProcessingFinishesTheWorkFirst) {
   EXPECT_EQ(outbox("slow-issuer").size(), 6u);
   EXPECT_TRUE(queue_empty());
   EXPECT_NE(docvault.output().find("Successfully processed entity deletion event"), std::string::npos);
+}
+
+TEST_P(ConsumerPostgresTest, HeartbeatsKeepALongMessageFromASecondConsumer) {
+  seed("slow-issuer", 2);
+  // Each transaction takes 4 s; the visibility timeout is 2 s.
+  exec_sql("", "CREATE FUNCTION test_slow_fn() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(4); RETURN NEW; END $$"
+               " LANGUAGE plpgsql;"
+               "CREATE TRIGGER test_slow_outbox BEFORE INSERT ON outbox_events"
+               " FOR EACH STATEMENT EXECUTE FUNCTION test_slow_fn();");
+  auto& a = start({{"DOCUMENT_CONSUMER_VISIBILITY_TIMEOUT", "2"}}, "consume");
+  auto& b = start({{"DOCUMENT_CONSUMER_VISIBILITY_TIMEOUT", "2"}}, "consume");
+  publish(entity_deleted("evt-long", "slow-issuer"));
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return queue_empty(); }, 30s)) << a.output() << b.output();
+  auto logs = a.output() + b.output();
+  EXPECT_NE(logs.find("Successfully processed entity deletion event"), std::string::npos) << logs;
+  // Without heartbeats the message would reappear after 2 s and the other
+  // consumer would pick it up and find a duplicate (or wait on the row lock).
+  EXPECT_EQ(logs.find("Duplicate event detected"), std::string::npos) << logs;
+  EXPECT_EQ(outbox("slow-issuer").size(), 4u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ConsumerPostgresTest, ::testing::Values(Backend::postgresql),

@@ -7,6 +7,7 @@
 
 #include "backend_fixture.h"
 #include "blob/filesystem_blob_store.h"
+#include "forwarding_store.h"
 #include "domain/uuid.h"
 
 namespace docvault::service {
@@ -23,54 +24,24 @@ class FixedClock final : public Clock {
   Timestamp now_ = *parse_timestamp("2025-10-23T12:34:56.789Z");
 };
 
-// Wraps a store so a test can make a chosen operation fail mid-transaction.
-class FaultyStore final : public store::Store {
+// Makes the outbox append fail mid-transaction on demand.
+class FaultyStore final : public docvault::testing::ForwardingStore {
  public:
-  explicit FaultyStore(store::Store& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   bool fail_outbox = false;
 
-  std::string_view backend() const override { return inner_.backend(); }
-  void migrate() override { inner_.migrate(); }
-  std::vector<int> applied_migrations() override { return inner_.applied_migrations(); }
-  std::vector<int> known_migrations() const override { return inner_.known_migrations(); }
-  void ping() override { inner_.ping(); }
-  void read(const std::function<void(store::Transaction&)>& work) override { inner_.read(work); }
-  void write(const std::function<void(store::Transaction&)>& work) override {
-    inner_.write([&](store::Transaction& tx) {
-      Faulty faulty(tx, *this);
-      work(faulty);
-    });
+ protected:
+  std::unique_ptr<store::Transaction> wrap_transaction(store::Transaction& tx) override {
+    struct Faulty final : docvault::testing::ForwardingTransaction {
+      Faulty(store::Transaction& inner, const bool& fail) : ForwardingTransaction(inner), fail_(fail) {}
+      void append_outbox(std::span<const OutboxMessage> m) override {
+        if (fail_) throw store::StoreUnavailable("injected: connection lost");
+        ForwardingTransaction::append_outbox(m);
+      }
+      const bool& fail_;
+    };
+    return std::make_unique<Faulty>(tx, fail_outbox);
   }
-
- private:
-  class Faulty final : public store::Transaction {
-   public:
-    Faulty(store::Transaction& tx, FaultyStore& owner) : tx_(tx), owner_(owner) {}
-    void insert_document(const Document& d) override { tx_.insert_document(d); }
-    std::optional<Document> find_document(const DocumentId& id) override { return tx_.find_document(id); }
-    std::vector<Document> list_documents(const store::DocumentFilter& f) override { return tx_.list_documents(f); }
-    std::optional<Document> archive_document(const DocumentId& id, std::string_view r, Timestamp at) override {
-      return tx_.archive_document(id, r, at);
-    }
-    std::vector<Document> archive_entity_documents(const EntityRef& e, std::string_view r, Timestamp at) override {
-      return tx_.archive_entity_documents(e, r, at);
-    }
-    void append_outbox(std::span<const OutboxMessage> m) override {
-      if (owner_.fail_outbox) throw store::StoreUnavailable("injected: connection lost");
-      tx_.append_outbox(m);
-    }
-    std::vector<OutboxMessage> outbox_messages(std::string_view key) override { return tx_.outbox_messages(key); }
-    bool record_processed_event(const store::ProcessedEvent& e) override { return tx_.record_processed_event(e); }
-    bool record_rejected_message(const store::RejectedMessage& m) override { return tx_.record_rejected_message(m); }
-    std::vector<store::RejectedMessage> rejected_messages(std::size_t limit) override {
-      return tx_.rejected_messages(limit);
-    }
-
-   private:
-    store::Transaction& tx_;
-    FaultyStore& owner_;
-  };
-  store::Store& inner_;
 };
 
 class DocumentServiceTest : public docvault::testing::BackendTest {

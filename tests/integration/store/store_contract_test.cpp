@@ -1,4 +1,5 @@
 // The contract of store.h, run against SQLite and PostgreSQL alike.
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -203,6 +204,117 @@ TEST_P(StoreContract, RejectedMessagesKeepTheBodyByteForByteOnce) {
   EXPECT_EQ(stored[0], later);
   EXPECT_EQ(stored[1], m);
   EXPECT_EQ(read(store(), [&](Transaction& tx) { return tx.rejected_messages(1); }).size(), 1u);
+}
+
+OutboxMessage outbox_row(const std::string& key, int n) {
+  return OutboxMessage{uuid_v4(), n % 2 ? Destination::sqs : Destination::sns, n % 2 ? "document_events" : "audit",
+                       key, R"({"n":)" + std::to_string(n) + "}", "{}", at(n)};
+}
+
+std::vector<std::int64_t> seqs_of(const std::vector<OutboxRecord>& records) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : records) out.push_back(r.seq);
+  return out;
+}
+
+TEST_P(StoreContract, OutboxClaimsLeasePublishAndPurge) {
+  std::vector<OutboxMessage> rows{outbox_row("a", 0), outbox_row("a", 1), outbox_row("b", 2)};
+  write(store(), [&](Transaction& tx) { tx.append_outbox(rows); });
+  EXPECT_EQ(read(store(), [](Transaction& tx) { return tx.outbox_backlog(); }).pending, 3u);
+
+  auto claimed = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(100), at(130)); });
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(claimed.begin(), claimed.end(), [](auto& x, auto& y) { return x.seq < y.seq; }));
+  EXPECT_EQ(claimed[0].message, rows[0]);
+  EXPECT_EQ(claimed[0].attempts, 0);
+  // Leased: nobody else gets them until the lease runs out.
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(110), at(140)); }).empty());
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(131), at(160)); }).size(), 3u);
+
+  auto seqs = seqs_of(claimed);
+  write(store(), [&](Transaction& tx) { tx.mark_published(seqs, at(200)); });
+  auto backlog = read(store(), [](Transaction& tx) { return tx.outbox_backlog(); });
+  EXPECT_EQ(backlog.pending, 0u);
+  EXPECT_FALSE(backlog.oldest_pending_created_at);
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(1000), at(1030)); }).empty());
+
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.purge_published(at(150), 10); }), 0u);
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.purge_published(at(201), 2); }), 2u);
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.purge_published(at(201), 2); }), 1u);
+  EXPECT_TRUE(read(store(), [](Transaction& tx) { return tx.outbox_messages("a"); }).empty());
+}
+
+TEST_P(StoreContract, AFailedOutboxRowHoldsBackLaterRowsOfItsKeyOnly) {
+  std::vector<OutboxMessage> rows{outbox_row("a", 0), outbox_row("a", 1), outbox_row("b", 2)};
+  write(store(), [&](Transaction& tx) { tx.append_outbox(rows); });
+  auto claimed = write(store(), [&](Transaction& tx) { return tx.claim_outbox(1, at(100), at(130)); });
+  ASSERT_EQ(claimed.size(), 1u);
+  std::vector<PublishFailure> failed{{claimed[0].seq, "Throttling: slow down", at(300), true}};
+  write(store(), [&](Transaction& tx) { tx.mark_failed(failed); });
+
+  // "a"'s second row waits behind the first; "b" goes ahead.
+  auto next = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(200), at(230)); });
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].message.ordering_key, "b");
+  write(store(), [&](Transaction& tx) { tx.mark_published(seqs_of(next), at(201)); });
+
+  // Once the retry is due, both of "a" come back, in order, with the attempt counted.
+  auto retry = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(300), at(330)); });
+  ASSERT_EQ(retry.size(), 2u);
+  EXPECT_EQ(retry[0].seq, claimed[0].seq);
+  EXPECT_EQ(retry[0].attempts, 1);
+  EXPECT_EQ(retry[1].message, rows[1]);
+  EXPECT_EQ(retry[1].attempts, 0);
+
+  // Held back without an attempt: the count does not move.
+  std::vector<PublishFailure> held{{retry[1].seq, "held back", at(400), false}};
+  write(store(), [&](Transaction& tx) { tx.mark_failed(held); });
+  auto last = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(400), at(430)); });
+  EXPECT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[1].attempts, 0);
+}
+
+TEST_P(StoreContract, ConcurrentClaimsNeverShareARow) {
+  std::vector<OutboxMessage> rows;
+  for (int i = 0; i < 200; ++i) rows.push_back(outbox_row("k" + std::to_string(i % 17), i));
+  write(store(), [&](Transaction& tx) { tx.append_outbox(rows); });
+  std::vector<std::vector<std::int64_t>> claimed(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      while (true) {
+        auto batch = write(store(), [&](Transaction& tx) { return tx.claim_outbox(7, at(1000), at(2000)); });
+        if (batch.empty()) return;
+        auto seqs = seqs_of(batch);
+        // Published, as a relay would, so the later rows of those keys come free.
+        write(store(), [&](Transaction& tx) { tx.mark_published(seqs, at(1001)); });
+        claimed[t].insert(claimed[t].end(), seqs.begin(), seqs.end());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::int64_t> all;
+  std::size_t total = 0;
+  for (const auto& c : claimed) {
+    all.insert(c.begin(), c.end());
+    total += c.size();
+  }
+  EXPECT_EQ(total, 200u);
+  EXPECT_EQ(all.size(), 200u);
+}
+
+TEST_P(StoreContract, CommittedOutboxRowsWakeAWaiter) {
+  auto seen = store().wait_for_outbox(0, std::chrono::milliseconds(0), {});
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    write(store(), [&](Transaction& tx) { tx.append_outbox(std::vector<OutboxMessage>{outbox_row("w", 1)}); });
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto next = store().wait_for_outbox(seen, std::chrono::seconds(10), {});
+  auto waited = std::chrono::steady_clock::now() - start;
+  writer.join();
+  EXPECT_NE(next, seen);
+  EXPECT_LT(waited, std::chrono::seconds(5));
 }
 
 TEST_P(StoreContract, PingAnswers) { EXPECT_NO_THROW(store().ping()); }

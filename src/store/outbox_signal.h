@@ -1,0 +1,43 @@
+// Wakes the outbox relay when outbox rows may have been added.
+//
+// A generation counter under a mutex: a store bumps it after committing a
+// transaction that appended outbox rows (and the PostgreSQL store also when
+// another instance's NOTIFY arrives); the relay waits for it to move past the
+// generation it last saw, with a timeout as the slow fallback poll.
+//
+// Thread-safety: all members may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <stop_token>
+
+namespace docvault::store {
+
+class OutboxSignal {
+ public:
+  void notify() {
+    {
+      std::lock_guard lock(mutex_);
+      ++generation_;
+    }
+    cv_.notify_all();
+  }
+
+  // Returns the current generation once it differs from `seen`, `timeout`
+  // has passed, or `stop` was requested.
+  std::uint64_t wait(std::uint64_t seen, std::chrono::milliseconds timeout, std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, stop, timeout, [&] { return generation_ != seen; });
+    return generation_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any cv_;
+  std::uint64_t generation_ = 0;  // guarded by mutex_
+};
+
+}  // namespace docvault::store

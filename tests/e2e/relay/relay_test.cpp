@@ -1,0 +1,354 @@
+// Black-box tests of the outbox relay: docvault publishes what its
+// transactions wrote to the outbox, and a real AWS client reads it back from
+// the audit topic (through a raw-delivery sink queue) and the document-events
+// queue on the local emulator.
+#include <signal.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "aws/sns_client.h"
+#include "aws/sqs_client.h"
+#include "docvault_instance.h"
+#include "domain/events.h"
+#include "domain/uuid.h"
+
+namespace docvault {
+namespace {
+
+using docvault::testing::Backend;
+using docvault::testing::DocvaultInstance;
+using docvault::testing::TestStorage;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A topic, a queue subscribed to it and two more queues, all with this test's
+// own names on whichever emulator the clients point at.
+struct Topology {
+  std::string entity_topic, entity_queue, audit_topic, audit_sink, document_events;
+
+  static std::string unique_name() {
+    std::random_device random;
+    return "relay-test-" + std::to_string(random());
+  }
+
+  // Idempotent: creating the same names again gives the same ARNs and URLs.
+  static Topology create(const aws::SqsClient& sqs, const aws::SnsClient& sns,
+                         const std::string& name = unique_name()) {
+    const std::vector<std::string> arn{"QueueArn"};
+    Topology t;
+    t.entity_topic = sns.create_topic(name + "-entities");
+    t.entity_queue = sqs.create_queue(name + "-entities");
+    sns.subscribe(t.entity_topic, "sqs", sqs.get_queue_attributes(t.entity_queue, arn).at("QueueArn"));
+    t.audit_topic = sns.create_topic(name + "-audit");
+    t.audit_sink = sqs.create_queue(name + "-audit-sink");
+    sns.subscribe(t.audit_topic, "sqs", sqs.get_queue_attributes(t.audit_sink, arn).at("QueueArn"),
+                  {{"RawMessageDelivery", "true"}});
+    t.document_events = sqs.create_queue(name + "-document-events");
+    return t;
+  }
+
+  std::map<std::string, std::string> environment() const {
+    return {{"DOCVAULT_OUTBOX_RELAY_ENABLED", "true"},
+            {"AUDIT_SNS_TOPIC_ARN", audit_topic},
+            {"DOCUMENT_EVENTS_SQS_URL", document_events},
+            {"DOCUMENT_VAULT_SQS_URL", entity_queue},
+            {"DOCUMENT_CONSUMER_WAIT_TIME", "1"}};
+  }
+};
+
+// Receives and deletes until `expected` messages came or `timeout` passed,
+// then listens once more so that extra messages are caught too.
+std::vector<aws::ReceivedMessage> drain(const aws::SqsClient& sqs, const std::string& queue, std::size_t expected,
+                                        std::chrono::milliseconds timeout) {
+  std::vector<aws::ReceivedMessage> out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  aws::ReceiveMessageRequest request;
+  request.queue_url = queue;
+  request.max_messages = 10;
+  request.wait_time_seconds = 1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto batch = sqs.receive_messages(request);
+    std::vector<std::string> handles;
+    for (auto& m : batch) {
+      handles.push_back(m.receipt_handle);
+      out.push_back(std::move(m));
+    }
+    if (!handles.empty()) sqs.delete_message_batch(queue, handles);
+    if (out.size() >= expected && batch.empty()) break;
+  }
+  return out;
+}
+
+std::vector<OutboxMessage> archived_events(const std::string& entity_id, int documents, const std::string& cause) {
+  std::vector<OutboxMessage> out;
+  auto now = SystemClock().now();
+  for (int i = 0; i < documents; ++i) {
+    Document d;
+    d.id = uuid_v4();
+    d.entity = EntityRef{entity_id, EntityType::deal};
+    d.created_at = d.updated_at = now;
+    for (auto& m : document_change_events(d, DocumentChange{kActionDocumentArchived, kReasonEntityDeleted,
+                                                            Actor::system(), now, d.entity, cause})) {
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
+class RelayTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    DOCVAULT_REQUIRE_ENV(endpoint, "AWS_ENDPOINT_URL");
+    storage_.emplace(GetParam(), dir_.path() / "var");
+    if (!storage_->available()) {
+      DOCVAULT_REQUIRE_ENV(url, "DOCVAULT_TEST_DATABASE_URL");
+    }
+    topology_ = Topology::create(sqs_, sns_);
+  }
+
+  void TearDown() override {
+    for (auto& instance : instances_) {
+      if (HasFailure()) std::cerr << "--- docvault output ---\n" << instance->output();
+    }
+    instances_.clear();
+  }
+
+  DocvaultInstance& start(const std::string& subcommand = "serve", std::map<std::string, std::string> env = {}) {
+    for (auto& [k, v] : topology_.environment()) env.try_emplace(k, v);
+    auto log = dir_.path() / ("docvault-" + std::to_string(instances_.size()) + ".log");
+    instances_.push_back(std::make_unique<DocvaultInstance>(*storage_, log, env, subcommand));
+    auto& instance = *instances_.back();
+    EXPECT_TRUE(instance.ready()) << instance.output();
+    EXPECT_TRUE(instance.wait_for_log("Outbox relay started")) << instance.output();
+    return instance;
+  }
+
+  std::size_t pending() {
+    return store::read(storage_->store(), [](store::Transaction& tx) { return tx.outbox_backlog(); }).pending;
+  }
+
+  void append(const std::vector<OutboxMessage>& messages) {
+    store::write(storage_->store(), [&](store::Transaction& tx) { tx.append_outbox(messages); });
+  }
+
+  docvault::testing::TempDir dir_;
+  std::optional<TestStorage> storage_;
+  aws::SqsClient sqs_;
+  aws::SnsClient sns_;
+  Topology topology_;
+  std::vector<std::unique_ptr<DocvaultInstance>> instances_;
+};
+
+TEST_P(RelayTest, AnEntityDeletionReachesTheAuditTopicAndTheDocumentQueueOnce) {
+  auto& docvault = start();
+  httplib::Client http("127.0.0.1", docvault.port());
+  std::set<std::string> document_ids;
+  for (int i = 0; i < 3; ++i) {
+    httplib::MultipartFormDataItems items{{"file", "content " + std::to_string(i), "f.txt", "text/plain"},
+                                          {"entity_id", "issuer-7", "", ""},
+                                          {"entity_type", "issuer", "", ""}};
+    auto res = http.Post("/v1/documents", items);
+    ASSERT_EQ(res->status, 201);
+    document_ids.insert(json::parse(res->body)["id"].get<std::string>());
+  }
+  sns_.publish(topology_.entity_topic,
+               aws::SnsMessage{R"({"event_id":"evt-relay-1","source":"entity_permissions_core","action":"entity.deleted","entity_id":"issuer-7","entity_type":"issuer"})",
+                               "", {}, "", ""});
+
+  // 3 created + 3 archived on each channel.
+  auto audit = drain(sqs_, topology_.audit_sink, 6, 20s);
+  auto documents = drain(sqs_, topology_.document_events, 6, 20s);
+  ASSERT_EQ(audit.size(), 6u) << docvault.output();
+  ASSERT_EQ(documents.size(), 6u) << docvault.output();
+  EXPECT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }));
+
+  // Byte for byte what the outbox holds, each event once.
+  std::map<std::string, std::string> expected;
+  for (const auto& m : store::read(storage_->store(), [](store::Transaction& tx) { return tx.outbox_messages("issuer-7"); })) {
+    expected[m.event_id] = m.payload;
+  }
+  ASSERT_EQ(expected.size(), 12u);
+  std::set<std::string> seen;
+  for (const auto* channel : {&audit, &documents}) {
+    for (const auto& m : *channel) {
+      const auto& id = m.message_attributes.at("event_id").string_value;
+      EXPECT_TRUE(seen.insert(id).second) << "published twice: " << id;
+      ASSERT_TRUE(expected.contains(id)) << id;
+      EXPECT_EQ(m.body, expected[id]);
+      EXPECT_EQ(m.message_attributes.at("entity_type").string_value, "issuer");
+    }
+  }
+  std::set<std::string> archived_documents;
+  for (const auto& m : audit) {
+    auto event = json::parse(m.body);
+    EXPECT_EQ(m.message_attributes.at("action").string_value, event["action"]);
+    if (event["action"] == "document.archived") {
+      archived_documents.insert(event["entity_id"].get<std::string>());
+      EXPECT_EQ(event["details"]["reason"], "entity_deleted");
+      EXPECT_EQ(event["actor_type"], "system");
+    }
+  }
+  EXPECT_EQ(archived_documents, document_ids);
+  for (const auto& m : documents) {
+    EXPECT_EQ(m.message_attributes.at("event_type").string_value, json::parse(m.body)["event_type"]);
+  }
+}
+
+TEST_P(RelayTest, ARelayKilledMidBatchLosesNothingAndRepeatsOnlyIdenticalEvents) {
+  auto events = archived_events("deal-kill", 2500, "evt-kill");  // 5,000 rows
+  append(events);
+  auto& first = start("relay", {{"DOCVAULT_OUTBOX_LEASE_SECONDS", "2"}});
+  // Kill it as soon as it is publishing.
+  aws::ReceiveMessageRequest peek;
+  peek.queue_url = topology_.document_events;
+  peek.wait_time_seconds = 1;
+  peek.visibility_timeout_seconds = 0;  // looked at, left in the queue
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return !sqs_.receive_messages(peek).empty(); }, 20s))
+      << first.output();
+  first.process().signal(SIGKILL);
+  first.process().wait(5s);
+  ASSERT_GT(pending(), 0u) << "the relay finished before it could be killed";
+
+  start("relay", {{"DOCVAULT_OUTBOX_LEASE_SECONDS", "2"}});
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }, 60s));
+  auto received = drain(sqs_, topology_.document_events, 2500, 60s);
+  auto audit = drain(sqs_, topology_.audit_sink, 2500, 60s);
+
+  std::map<std::string, std::string> expected;
+  for (const auto& m : events) expected[m.event_id] = m.payload;
+  std::map<std::string, int> copies;
+  for (const auto* channel : {&received, &audit}) {
+    for (const auto& m : *channel) {
+      const auto& id = m.message_attributes.at("event_id").string_value;
+      ++copies[id];
+      ASSERT_TRUE(expected.contains(id));
+      EXPECT_EQ(m.body, expected[id]) << "a repeat must be identical";
+    }
+  }
+  EXPECT_EQ(copies.size(), expected.size()) << "every event arrives";
+  int duplicates = 0;
+  for (const auto& [id, n] : copies) duplicates += n - 1;
+  std::cout << "duplicates after SIGKILL: " << duplicates << " of " << expected.size() << "\n";
+}
+
+// An emulator of the test's own, on its own port, that the test can stop
+// and start without disturbing the tests running beside it.
+class PrivateEmulator {
+ public:
+  explicit PrivateEmulator(const std::filesystem::path& state)
+      : port_(docvault::testing::free_port()), state_(state) {
+    std::filesystem::create_directories(state_);
+  }
+  ~PrivateEmulator() { run("stop"); }
+  bool start() { return run("start") == 0; }
+  bool stop() { return run("stop") == 0; }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  aws::ServiceClientOptions client_options() const {
+    aws::ServiceClientOptions options;
+    options.environment = [endpoint = endpoint()](std::string_view name) -> std::optional<std::string> {
+      if (name == "AWS_ENDPOINT_URL") return endpoint;
+      if (name.starts_with("AWS_ENDPOINT_URL_")) return std::nullopt;
+      return aws::process_environment()(name);
+    };
+    return options;
+  }
+
+ private:
+  int run(const std::string& verb) const {
+    auto command = "LOCAL_AWS_PORT=" + std::to_string(port_) + " LOCAL_AWS_STATE_DIR='" + state_.string() + "' '" +
+                   (docvault::testing::source_dir() / "scripts/local-aws").string() + "' " + verb + " >/dev/null 2>>'" +
+                   (state_ / "script.log").string() + "'";
+    return std::system(command.c_str());
+  }
+  int port_;
+  std::filesystem::path state_;
+};
+
+TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
+  PrivateEmulator emulator(dir_.path() / "emulator");
+  ASSERT_TRUE(emulator.start());
+  aws::SqsClient sqs(emulator.client_options());
+  aws::SnsClient sns(emulator.client_options());
+  const auto name = Topology::unique_name();
+  auto topology = Topology::create(sqs, sns, name);
+  auto env = topology.environment();
+  env["AWS_ENDPOINT_URL"] = emulator.endpoint();
+  env["ENABLE_DOCUMENT_CONSUMER"] = "false";
+  auto log = dir_.path() / "outage.log";
+  instances_.push_back(std::make_unique<DocvaultInstance>(*storage_, log, env));
+  auto& docvault = *instances_.back();
+  ASSERT_TRUE(docvault.ready()) << docvault.output();
+
+  ASSERT_TRUE(emulator.stop());
+  httplib::Client http("127.0.0.1", docvault.port());
+  for (int i = 0; i < 3; ++i) {
+    httplib::MultipartFormDataItems items{{"file", "outage " + std::to_string(i), "f.txt", "text/plain"},
+                                          {"entity_id", "issuer-outage", "", ""},
+                                          {"entity_type", "issuer", "", ""}};
+    ASSERT_EQ(http.Post("/v1/documents", items)->status, 201);
+  }
+  ASSERT_TRUE(docvault.wait_for_log("Publishing an outbox event failed", 20s)) << docvault.output();
+  EXPECT_EQ(pending(), 6u);
+
+  // Back, empty (the emulator keeps nothing): the same names again.
+  ASSERT_TRUE(emulator.start());
+  Topology::create(sqs, sns, name);
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }, 60s)) << docvault.output();
+  auto audit = drain(sqs, topology.audit_sink, 3, 20s);
+  auto documents = drain(sqs, topology.document_events, 3, 20s);
+  EXPECT_EQ(audit.size(), 3u);
+  EXPECT_EQ(documents.size(), 3u);
+  std::set<std::string> ids;
+  for (const auto* channel : {&audit, &documents}) {
+    for (const auto& m : *channel) ids.insert(m.message_attributes.at("event_id").string_value);
+  }
+  EXPECT_EQ(ids.size(), 6u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RelayTest, ::testing::Values(Backend::sqlite, Backend::postgresql),
+                         docvault::testing::backend_name);
+
+class RelayPostgresTest : public RelayTest {};
+
+TEST_P(RelayPostgresTest, TwoRelaysOnOneDatabaseNeverPublishAnEventTwice) {
+  auto events = archived_events("deal-shared", 300, "evt-two");  // 600 rows
+  append(events);
+  start("relay");
+  start("relay");
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }, 60s));
+  auto documents = drain(sqs_, topology_.document_events, 300, 20s);
+  auto audit = drain(sqs_, topology_.audit_sink, 300, 20s);
+  std::set<std::string> ids;
+  for (const auto* channel : {&documents, &audit}) {
+    for (const auto& m : *channel) {
+      EXPECT_TRUE(ids.insert(m.message_attributes.at("event_id").string_value).second) << "published twice";
+    }
+  }
+  EXPECT_EQ(ids.size(), events.size());
+  // Both did some of the work.
+  for (auto& instance : instances_) {
+    EXPECT_NE(instance->output().find("Outbox relay started"), std::string::npos);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RelayPostgresTest, ::testing::Values(Backend::postgresql),
+                         docvault::testing::backend_name);
+
+TEST(RelayConfig, MissingTargetsStopStartUp) {
+  docvault::testing::TempDir dir;
+  docvault::testing::Process p(docvault::testing::docvault_binary(), {"serve"},
+                               {{"DOCVAULT_OUTBOX_RELAY_ENABLED", "true"},
+                                {"AUDIT_SNS_TOPIC_ARN", ""},
+                                {"DOCVAULT_DATA_DIR", (dir.path() / "var").string()}},
+                               dir.path() / "out.log");
+  EXPECT_EQ(p.wait(10s), 2);
+  EXPECT_NE(p.output().find("AUDIT_SNS_TOPIC_ARN"), std::string::npos) << p.output();
+}
+
+}  // namespace
+}  // namespace docvault

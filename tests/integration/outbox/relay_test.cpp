@@ -1,0 +1,150 @@
+// The relay in-process, against a real store and the local emulator, with
+// time under the test's control: failures, retries, hold-backs, retention.
+#include "outbox/relay.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "backend_fixture.h"
+#include "domain/uuid.h"
+
+namespace docvault::outbox {
+namespace {
+
+using docvault::testing::Backend;
+using namespace std::chrono_literals;
+
+class ManualClock final : public Clock {
+ public:
+  Timestamp now() const override { return now_; }
+  void advance(std::chrono::milliseconds by) { now_ += by; }
+
+ private:
+  Timestamp now_ = SystemClock().now();
+};
+
+class RelayIntegrationTest : public docvault::testing::BackendTest {
+ protected:
+  void SetUp() override {
+    DOCVAULT_REQUIRE_ENV(endpoint, "AWS_ENDPOINT_URL");
+    BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::random_device random;
+    name_ = "relay-it-" + std::to_string(random());
+    topic_ = sns_.create_topic(name_);
+    queue_ = sqs_.create_queue(name_);
+  }
+
+  void TearDown() override {
+    try {
+      if (!queue_.empty()) sqs_.delete_queue(queue_);
+      if (!topic_.empty()) sns_.delete_topic(topic_);
+    } catch (const std::exception&) {
+    }
+    BackendTest::TearDown();
+  }
+
+  OutboxRelay relay(const std::string& topic) {
+    RelayOptions options;
+    options.audit_topic_arn = topic;
+    options.document_events_queue_url = queue_;
+    options.retention = std::chrono::hours(1);
+    return OutboxRelay(store(), sns_, sqs_, clock_, options);
+  }
+
+  std::vector<OutboxMessage> events_for(const std::string& entity, int documents) {
+    std::vector<OutboxMessage> out;
+    for (int i = 0; i < documents; ++i) {
+      Document d;
+      d.id = uuid_v4();
+      d.entity = EntityRef{entity, EntityType::token};
+      d.created_at = d.updated_at = clock_.now();
+      for (auto& m : document_change_events(d, DocumentChange{kActionDocumentArchived, kReasonEntityDeleted,
+                                                              Actor::system(), clock_.now(), d.entity, "cause"})) {
+        out.push_back(std::move(m));
+      }
+    }
+    store::write(store(), [&](store::Transaction& tx) { tx.append_outbox(out); });
+    return out;
+  }
+
+  // Every unpublished row, as a claim far in the future would see it; the
+  // claim is rolled back, so nothing changes.
+  std::vector<store::OutboxRecord> unpublished() {
+    struct Rollback {};
+    auto later = clock_.now() + std::chrono::hours(24);
+    std::vector<store::OutboxRecord> rows;
+    try {
+      store().write([&](store::Transaction& tx) {
+        rows = tx.claim_outbox(1000, later, later);
+        throw Rollback{};
+      });
+    } catch (const Rollback&) {
+    }
+    return rows;
+  }
+
+  ManualClock clock_;
+  aws::SqsClient sqs_;
+  aws::SnsClient sns_;
+  std::string name_, topic_, queue_;
+};
+
+TEST_P(RelayIntegrationTest, PublishesEverythingDueAndMarksIt) {
+  events_for("token-1", 5);
+  auto r = relay(topic_);
+  EXPECT_EQ(r.publish_due(), 10u);
+  EXPECT_EQ(r.stats().published, 10u);
+  EXPECT_EQ(r.publish_due(), 0u);
+  EXPECT_EQ(store::read(store(), [](store::Transaction& tx) { return tx.outbox_backlog(); }).pending, 0u);
+}
+
+TEST_P(RelayIntegrationTest, AFailingDestinationKeepsItsRowsPendingAndHoldsBackTheirEntity) {
+  events_for("token-1", 12);  // 12 audit events: two PublishBatch calls
+  events_for("token-2", 1);
+  // The audit topic does not exist: every SNS call fails; SQS works.
+  auto r = relay(topic_ + "-missing");
+  EXPECT_EQ(r.publish_due(), 26u);
+  auto rows = unpublished();
+  ASSERT_EQ(rows.size(), 13u);  // the audit events
+  std::map<std::string, std::vector<int>> attempts;
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.message.destination, Destination::sns);
+    attempts[row.message.ordering_key].push_back(row.attempts);
+  }
+  // token-1's first batch was tried and failed; the rest of token-1 waited
+  // behind it, untried. token-2, in the second call, was tried.
+  EXPECT_EQ(attempts["token-1"], (std::vector<int>{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}));
+  EXPECT_EQ(attempts["token-2"], (std::vector<int>{1}));
+  EXPECT_EQ(r.stats().failed, 11u);
+  EXPECT_EQ(r.stats().published, 13u);
+
+  // Nothing is due again before the backoff has passed.
+  EXPECT_EQ(r.publish_due(), 0u);
+  // Fixed: a relay with the real topic publishes them once due.
+  clock_.advance(10min);
+  auto fixed = relay(topic_);
+  EXPECT_EQ(fixed.publish_due(), 13u);
+  EXPECT_TRUE(unpublished().empty());
+}
+
+TEST_P(RelayIntegrationTest, RetentionDeletesOnlyOldPublishedRows) {
+  events_for("token-1", 2);
+  auto r = relay(topic_);
+  r.publish_due();
+  events_for("token-2", 1);  // stays unpublished
+  clock_.advance(30min);
+  EXPECT_EQ(r.purge_expired(), 0u);
+  clock_.advance(31min);
+  EXPECT_EQ(r.purge_expired(), 4u);
+  EXPECT_EQ(unpublished().size(), 2u);
+  EXPECT_EQ(store::read(store(), [](store::Transaction& tx) { return tx.outbox_backlog(); }).pending, 2u);
+  EXPECT_TRUE(store::read(store(), [](store::Transaction& tx) { return tx.outbox_messages("token-1"); }).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RelayIntegrationTest, ::testing::Values(Backend::sqlite, Backend::postgresql),
+                         docvault::testing::backend_name);
+
+}  // namespace
+}  // namespace docvault::outbox

@@ -1,0 +1,77 @@
+// Decorators that forward every call to a real store, so a test can override
+// just the one operation it wants to break ("fail the outbox append") while
+// everything else runs against the real database. Header-only (suites that
+// use it link docvault_store).
+#pragma once
+
+#include "store/store.h"
+
+namespace docvault::testing {
+
+class ForwardingTransaction : public store::Transaction {
+ public:
+  explicit ForwardingTransaction(store::Transaction& inner) : inner_(inner) {}
+
+  void insert_document(const Document& d) override { inner_.insert_document(d); }
+  std::optional<Document> find_document(const DocumentId& id) override { return inner_.find_document(id); }
+  std::vector<Document> list_documents(const store::DocumentFilter& f) override { return inner_.list_documents(f); }
+  std::optional<Document> archive_document(const DocumentId& id, std::string_view reason, Timestamp at) override {
+    return inner_.archive_document(id, reason, at);
+  }
+  std::vector<Document> archive_entity_documents(const EntityRef& e, std::string_view reason, Timestamp at) override {
+    return inner_.archive_entity_documents(e, reason, at);
+  }
+  void append_outbox(std::span<const OutboxMessage> m) override { inner_.append_outbox(m); }
+  std::vector<OutboxMessage> outbox_messages(std::string_view key) override { return inner_.outbox_messages(key); }
+  std::vector<store::OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) override {
+    return inner_.claim_outbox(limit, now, lease_until);
+  }
+  void mark_published(std::span<const std::int64_t> seqs, Timestamp at) override { inner_.mark_published(seqs, at); }
+  void mark_failed(std::span<const store::PublishFailure> failures) override { inner_.mark_failed(failures); }
+  std::size_t purge_published(Timestamp before, std::size_t limit) override {
+    return inner_.purge_published(before, limit);
+  }
+  store::OutboxBacklog outbox_backlog() override { return inner_.outbox_backlog(); }
+  bool record_processed_event(const store::ProcessedEvent& e) override { return inner_.record_processed_event(e); }
+  bool record_rejected_message(const store::RejectedMessage& m) override { return inner_.record_rejected_message(m); }
+  std::vector<store::RejectedMessage> rejected_messages(std::size_t limit) override {
+    return inner_.rejected_messages(limit);
+  }
+
+ private:
+  store::Transaction& inner_;
+};
+
+// Forwards to `inner`; write() hands the work a transaction made by
+// wrap_transaction(), which a subclass overrides to inject its faults.
+class ForwardingStore : public store::Store {
+ public:
+  explicit ForwardingStore(store::Store& inner) : inner_(inner) {}
+
+  std::string_view backend() const override { return inner_.backend(); }
+  void migrate() override { inner_.migrate(); }
+  std::vector<int> applied_migrations() override { return inner_.applied_migrations(); }
+  std::vector<int> known_migrations() const override { return inner_.known_migrations(); }
+  void ping() override { inner_.ping(); }
+  void read(const std::function<void(store::Transaction&)>& work) override { inner_.read(work); }
+  void write(const std::function<void(store::Transaction&)>& work) override {
+    inner_.write([&](store::Transaction& tx) {
+      auto wrapped = wrap_transaction(tx);
+      work(*wrapped);
+    });
+  }
+  std::uint64_t wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
+                                std::stop_token stop) override {
+    return inner_.wait_for_outbox(seen, timeout, std::move(stop));
+  }
+
+ protected:
+  virtual std::unique_ptr<store::Transaction> wrap_transaction(store::Transaction& tx) {
+    return std::make_unique<ForwardingTransaction>(tx);
+  }
+
+ private:
+  store::Store& inner_;
+};
+
+}  // namespace docvault::testing

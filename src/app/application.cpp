@@ -6,14 +6,17 @@
 #include <filesystem>
 #include <memory>
 
+#include "aws/s3_client.h"
 #include "aws/sqs_client.h"
 #include "blob/filesystem_blob_store.h"
+#include "blob/s3_blob_store.h"
 #include "aws/sns_client.h"
 #include "consumer/consumer.h"
 #include "domain/clock.h"
 #include "http/server.h"
 #include "log/log.h"
 #include "outbox/relay.h"
+#include "service/blob_sweeper.h"
 #include "service/document_service.h"
 #include "store/store.h"
 
@@ -49,6 +52,21 @@ bool prepare_schema(store::Store& store, bool auto_migrate) {
   return true;
 }
 
+std::unique_ptr<blob::BlobStore> open_blob_store(const Config& config) {
+  if (config.blob_store == BlobBackend::filesystem) {
+    log::info(kComponent, "blob store opened", {{"backend", "filesystem"}, {"location", config.blob_dir().string()}});
+    return std::make_unique<blob::FilesystemBlobStore>(config.blob_dir());
+  }
+  auto client = std::make_shared<const aws::S3Client>(
+      aws::S3ClientOptions{.bucket = config.s3_bucket, .force_path_style = config.s3_force_path_style});
+  log::info(kComponent, "blob store opened",
+            {{"backend", "s3"}, {"bucket", config.s3_bucket}, {"prefix", config.s3_prefix}});
+  blob::S3BlobStoreOptions options;
+  options.prefix = config.s3_prefix;
+  options.encryption = {config.s3_sse, config.s3_kms_key_id};
+  return std::make_unique<blob::S3BlobStore>(std::move(client), std::move(options));
+}
+
 }  // namespace
 
 void block_shutdown_signals() {
@@ -75,7 +93,7 @@ namespace {
 // document service over them.
 struct Core {
   std::unique_ptr<store::Store> store;
-  std::unique_ptr<blob::FilesystemBlobStore> blobs;
+  std::unique_ptr<blob::BlobStore> blobs;
   SystemClock clock;
   std::unique_ptr<service::DocumentService> documents;
 };
@@ -85,7 +103,7 @@ std::unique_ptr<Core> open_core(const Config& config) {
   auto core = std::make_unique<Core>();
   core->store = open_store(config);
   if (!prepare_schema(*core->store, config.auto_migrate)) return nullptr;
-  core->blobs = std::make_unique<blob::FilesystemBlobStore>(config.blob_dir());
+  core->blobs = open_blob_store(config);
   core->documents = std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock);
   return core;
 }
@@ -155,7 +173,8 @@ int run_serve(const Config& config) {
     aws::SqsClient sqs;
     aws::SnsClient sns;
     http::HttpServer server(*core->documents, *core->store,
-                            http::HttpOptions{config.http_host, config.http_port, config.max_upload_bytes});
+                            http::HttpOptions{config.http_host, config.http_port, config.max_upload_bytes,
+                                              std::chrono::seconds(config.s3_presign_seconds)});
     server.start();
     auto consumer = start_consumer(config, sqs, *core);
     std::unique_ptr<outbox::OutboxRelay> relay;
@@ -235,6 +254,35 @@ int run_migrate(const Config& config) {
     return 0;
   } catch (const std::exception& e) {
     log::error(kComponent, "migration failed", {{"error", e.what()}});
+    return 1;
+  }
+}
+
+int run_gc_blobs(const Config& config, const GcBlobsOptions& options) {
+  try {
+    auto core = open_core(config);
+    if (!core) return 1;
+    auto grace = options.grace.value_or(std::chrono::seconds(config.blob_gc_grace_seconds));
+    service::BlobSweeper sweeper(*core->store, *core->blobs, core->clock);
+    auto now = std::chrono::system_clock::now();
+    auto report = sweeper.sweep({grace, options.apply, [&](const blob::BlobStat& orphan, bool deleted) {
+                                   auto age = std::chrono::duration_cast<std::chrono::seconds>(now - orphan.modified);
+                                   std::printf("%s %s %llu bytes, %lld s old\n", deleted ? "deleted" : "orphan",
+                                               orphan.sha256.c_str(), static_cast<unsigned long long>(orphan.size),
+                                               static_cast<long long>(age.count()));
+                                 }});
+    std::printf("%s: %zu blobs scanned, %zu referenced, %zu younger than %lld s, %zu orphaned (%llu bytes), "
+                "%zu deleted%s\n",
+                options.apply ? "applied" : "dry run", report.scanned, report.referenced, report.recent,
+                static_cast<long long>(grace.count()), report.orphans,
+                static_cast<unsigned long long>(report.orphan_bytes), report.deleted,
+                options.apply ? "" : " (run with --apply to delete)");
+    log::info(kComponent, "blob sweep finished",
+              {{"apply", options.apply}, {"scanned", report.scanned}, {"orphans", report.orphans},
+               {"deleted", report.deleted}});
+    return 0;
+  } catch (const std::exception& e) {
+    log::error(kComponent, "blob sweep failed", {{"error", e.what()}});
     return 1;
   }
 }

@@ -8,6 +8,9 @@
 // thread only.
 #pragma once
 
+#include <chrono>
+#include <optional>
+
 #include "app/config.h"
 
 namespace docvault::app {
@@ -19,6 +22,15 @@ int run_consume(const Config& config);
 // The outbox relay alone (exit 2 without its targets).
 int run_relay(Config config);
 int run_migrate(const Config& config);
+
+struct GcBlobsOptions {
+  bool apply = false;                        // false: a dry run that only reports
+  std::optional<std::chrono::seconds> grace;  // unset: DOCVAULT_BLOB_GC_GRACE_SECONDS
+};
+// `admin gc-blobs`: lists blobs no document row references and that are older
+// than the grace period (service/blob_sweeper.h), one line each on stdout,
+// then a summary; deletes them with `apply`.
+int run_gc_blobs(const Config& config, const GcBlobsOptions& options);
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
 // later, so they can be received with wait_for_shutdown_signal(). Call first

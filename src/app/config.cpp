@@ -97,6 +97,29 @@ bool apply_log_level(Config& c, std::string_view v) {
   return false;
 }
 
+// S3's rules for new buckets: 3-63 of a-z, 0-9, '.', '-', starting and ending
+// with a letter or digit.
+bool apply_bucket(Config& c, std::string_view v) {
+  if (v.size() < 3 || v.size() > 63) return false;
+  auto plain = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+  if (!plain(v.front()) || !plain(v.back())) return false;
+  for (char ch : v) {
+    if (!plain(ch) && ch != '.' && ch != '-') return false;
+  }
+  c.s3_bucket = std::string(v);
+  return true;
+}
+
+// Printable ASCII without a leading '/' (keys are "<prefix><sha256>").
+bool apply_prefix(Config& c, std::string_view v) {
+  if (v.size() > 512 || v.starts_with('/')) return false;
+  for (char ch : v) {
+    if (ch < 0x21 || ch > 0x7e) return false;
+  }
+  c.s3_prefix = std::string(v);
+  return true;
+}
+
 const std::vector<Variable> kVariables = {
     {"DATABASE_URL", "", "a postgresql:// URL",
      "PostgreSQL to use (production). Unset: a SQLite file under DOCVAULT_DATA_DIR.", true,
@@ -170,6 +193,41 @@ const std::vector<Variable> kVariables = {
     {"DOCVAULT_OUTBOX_LEASE_SECONDS", "30", "an integer from 1 to 3600",
      "How long a relay owns the rows it claimed; a relay that dies mid-batch is replaced after this.", false,
      [](Config& c, std::string_view v) { return parse_int(v, 1, 3600, c.outbox_lease_seconds); }},
+    {"DOCVAULT_BLOB_STORE", "filesystem", "filesystem or s3",
+     "Where document content lives: files under DOCVAULT_DATA_DIR/blobs, or an S3 bucket.", false,
+     [](Config& c, std::string_view v) {
+       if (v != "filesystem" && v != "s3") return false;
+       c.blob_store = v == "s3" ? BlobBackend::s3 : BlobBackend::filesystem;
+       return true;
+     }},
+    {"DOCVAULT_S3_BUCKET", "", "an S3 bucket name",
+     "The bucket of the S3 blob store (required when DOCVAULT_BLOB_STORE is s3). The endpoint comes from "
+     "AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else the region.", false, apply_bucket},
+    {"DOCVAULT_S3_PREFIX", "blobs/", "up to 512 printable ASCII characters, no leading /",
+     "Key prefix of the blobs: an object is <prefix><sha256>.", false, apply_prefix},
+    {"DOCVAULT_S3_FORCE_PATH_STYLE", "false", "true or false",
+     "Path-style addressing (<endpoint>/<bucket>/<key>), for emulators; otherwise virtual-hosted.", false,
+     [](Config& c, std::string_view v) { return parse_bool(v, c.s3_force_path_style); }},
+    {"DOCVAULT_S3_SSE", "", "AES256 or aws:kms",
+     "Server-side encryption asked for on every write; unset: the bucket's default encryption.", false,
+     [](Config& c, std::string_view v) {
+       if (v != "AES256" && v != "aws:kms") return false;
+       c.s3_sse = std::string(v);
+       return true;
+     }},
+    {"DOCVAULT_S3_KMS_KEY_ID", "", "a KMS key id, alias or ARN",
+     "The KMS key for DOCVAULT_S3_SSE=aws:kms; unset: the AWS managed key.", false,
+     [](Config& c, std::string_view v) {
+       if (v.size() > 2048) return false;
+       c.s3_kms_key_id = std::string(v);
+       return true;
+     }},
+    {"DOCVAULT_S3_PRESIGN_SECONDS", "300", "an integer from 1 to 604800",
+     "Validity of the presigned URL a download with ?redirect=true is sent to.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 604800, c.s3_presign_seconds); }},
+    {"DOCVAULT_BLOB_GC_GRACE_SECONDS", "3600", "an integer from 60 to 2592000",
+     "`docvault admin gc-blobs` leaves blobs younger than this alone (an upload may not have committed yet).",
+     false, [](Config& c, std::string_view v) { return parse_int(v, 60, 2592000, c.blob_gc_grace_seconds); }},
 };
 
 }  // namespace
@@ -207,6 +265,12 @@ std::variant<Config, ConfigError> load_config(const Environment& env) {
     if (!v.apply(config, value)) {
       return ConfigError{std::string(v.name), redacted(v, value), std::string(v.allowed)};
     }
+  }
+  if (config.blob_store == BlobBackend::s3 && config.s3_bucket.empty()) {
+    return ConfigError{"DOCVAULT_S3_BUCKET", "", "an S3 bucket name (required when DOCVAULT_BLOB_STORE is s3)"};
+  }
+  if (!config.s3_kms_key_id.empty() && config.s3_sse != "aws:kms") {
+    return ConfigError{"DOCVAULT_S3_KMS_KEY_ID", config.s3_kms_key_id, "unset unless DOCVAULT_S3_SSE is aws:kms"};
   }
   return config;
 }

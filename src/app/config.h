@@ -22,6 +22,8 @@
 
 namespace docvault::app {
 
+enum class BlobBackend { filesystem, s3 };
+
 struct Config {
   std::string database_url;  // empty: SQLite under data_dir
   std::filesystem::path data_dir;
@@ -49,6 +51,16 @@ struct Config {
   std::string document_events_queue_url;  // required while the relay is enabled
   int outbox_retention_hours = 168;
   int outbox_lease_seconds = 30;
+
+  // Content storage.
+  BlobBackend blob_store = BlobBackend::filesystem;
+  std::string s3_bucket;  // required with BlobBackend::s3
+  std::string s3_prefix = "blobs/";
+  bool s3_force_path_style = false;
+  std::string s3_sse;         // "", "AES256" or "aws:kms"
+  std::string s3_kms_key_id;  // only with aws:kms
+  int s3_presign_seconds = 300;
+  int blob_gc_grace_seconds = 3600;
 
   std::filesystem::path sqlite_path() const { return data_dir / "docvault.sqlite3"; }
   std::filesystem::path blob_dir() const { return data_dir / "blobs"; }

@@ -1,6 +1,7 @@
 // docvault: the Document Vault service. One binary, one subcommand per job.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <variant>
 
 #include <CLI/CLI.hpp>
@@ -70,6 +71,30 @@ int main(int argc, char** argv) {
       });
   config_cmd->add_subcommand("docs", "Print the table of environment variables (Markdown).")->callback([] {
     std::cout << docvault::app::config_markdown_table();
+  });
+
+  auto* admin = cli.add_subcommand("admin", "Operator tasks.");
+  admin->require_subcommand(1);
+  auto* gc_blobs = admin->add_subcommand(
+      "gc-blobs",
+      "Find blobs no document references (left by failed uploads) and older than the grace period; "
+      "a dry run unless --apply.");
+  bool gc_apply = false;
+  std::optional<long long> gc_grace_seconds;
+  gc_blobs->add_flag("--apply", gc_apply, "Delete the orphans found (default: only list them).");
+  gc_blobs->add_option("--grace-seconds", gc_grace_seconds,
+                       "Leave blobs younger than this alone (default: DOCVAULT_BLOB_GC_GRACE_SECONDS). "
+                       "Below the time an upload takes to commit, a blob being uploaded could be deleted.")
+      ->check(CLI::NonNegativeNumber);
+  gc_blobs->callback([&] {
+    auto config = load_or_report();
+    if (!config) {
+      exit_code = 2;
+      return;
+    }
+    docvault::app::GcBlobsOptions options{gc_apply, std::nullopt};
+    if (gc_grace_seconds) options.grace = std::chrono::seconds(*gc_grace_seconds);
+    exit_code = docvault::app::run_gc_blobs(*config, options);
   });
 
   try {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
 #include <stdexcept>
 #include <utility>
 
@@ -35,17 +36,53 @@ void append_header(HeaderList& list, const std::string& line) {
   list.reset(appended);
 }
 
+// What the curl callbacks of one transfer write to.
+struct Transfer {
+  HttpResponse* response = nullptr;
+  const BodySink* sink = nullptr;  // null: collect the body
+  long status = 0;                 // of the latest status line
+  bool sink_stopped = false;       // the sink asked to stop (not a failure)
+  std::exception_ptr sink_error;   // the sink threw; rethrown after the transfer
+};
+
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* out) {
-  static_cast<HttpResponse*>(out)->body.append(data, size * count);
-  return size * count;
+  auto* transfer = static_cast<Transfer*>(out);
+  std::string_view chunk(data, size * count);
+  if (transfer->sink == nullptr || transfer->status < 200 || transfer->status >= 300) {
+    transfer->response->body.append(chunk);
+    return chunk.size();
+  }
+  // Returning a short count makes curl end the transfer (CURLE_WRITE_ERROR);
+  // exceptions must not cross curl's C frames.
+  try {
+    if ((*transfer->sink)(chunk)) return chunk.size();
+    transfer->sink_stopped = true;
+  } catch (...) {
+    transfer->sink_error = std::current_exception();
+  }
+  return 0;
+}
+
+// "HTTP/1.1 206 Partial Content" -> 206; 0 when unreadable.
+long status_of(std::string_view status_line) {
+  auto space = status_line.find(' ');
+  if (space == std::string_view::npos) return 0;
+  long status = 0;
+  for (char c : status_line.substr(space + 1, 3)) {
+    if (c < '0' || c > '9') return 0;
+    status = status * 10 + (c - '0');
+  }
+  return status;
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* out) {
-  auto* response = static_cast<HttpResponse*>(out);
+  auto* transfer = static_cast<Transfer*>(out);
+  auto* response = transfer->response;
   std::string_view line(data, size * count);
   // A new status line (after a 100 Continue, say) starts a new header block.
   if (line.starts_with("HTTP/")) {
     response->headers.clear();
+    transfer->status = status_of(line);
     return line.size();
   }
   auto colon = line.find(':');
@@ -139,6 +176,9 @@ HttpResponse CurlTransport::send(const HttpRequest& request, std::stop_token sto
   append_header(header_list, "Expect:");
 
   HttpResponse response;
+  Transfer transfer;
+  transfer.response = &response;
+  if (request.body_sink) transfer.sink = &request.body_sink;
   char error_buffer[CURL_ERROR_SIZE] = {};
   auto timeout = request.timeout.count() > 0 ? request.timeout : options_.request_timeout;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
@@ -153,16 +193,22 @@ HttpResponse CurlTransport::send(const HttpRequest& request, std::stop_token sto
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list.get());
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &response);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
+  std::string_view body = request.body_view.empty() ? std::string_view(request.body) : request.body_view;
   if (request.method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "DELETE" && body.empty()) {
+    // No POSTFIELDS: curl would add a form Content-Type to a bodiless request.
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "DELETE");
   } else {
     // POSTFIELDS with an explicit size sends binary bodies intact; curl does
     // not copy it, and `request` outlives the transfer.
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     if (request.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
@@ -209,12 +255,20 @@ HttpResponse CurlTransport::send(const HttpRequest& request, std::stop_token sto
     release(std::move(handles));
     throw RequestCancelled();
   }
-  if (result != CURLE_OK) {
+  if (transfer.sink_error) {
+    // The connection may hold the rest of an unread body: do not pool it.
+    std::rethrow_exception(transfer.sink_error);
+  }
+  if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && transfer.sink_stopped)) {
     std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(result);
     release(std::move(handles));
     throw AwsError(0, "NetworkError", request.method + " " + request.url + ": " + detail);
   }
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+  if (transfer.sink_stopped) {
+    // The rest of the body is still on the wire: drop the handles, not reuse them.
+    return response;
+  }
   release(std::move(handles));
   return response;
 }

@@ -7,6 +7,12 @@
 // throws, as AwsError with status 0 and code "NetworkError". Retrying and
 // signing belong to the caller (see service_client.h).
 //
+// Large bodies: a request may lend its body (`body_view`, not copied), and a
+// response body may be streamed to a sink as it arrives (`body_sink`) instead
+// of being collected, so an S3 download of any size passes through a fixed
+// buffer. Only a 2xx body is streamed; any other body is collected for the
+// caller's error parser.
+//
 // Cancellation: `send` takes a std::stop_token. When stop is requested while
 // the request is in flight, `send` abandons it (closing its connection) and
 // throws RequestCancelled promptly, well under 100 ms, which is what lets a
@@ -22,6 +28,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -34,11 +41,22 @@
 
 namespace docvault::aws {
 
+// Receives a response body chunk by chunk; returns false to stop the transfer.
+using BodySink = std::function<bool(std::string_view chunk)>;
+
 struct HttpRequest {
-  std::string method = "POST";
+  std::string method = "POST";  // GET, HEAD, PUT, POST, DELETE
   std::string url;
   Headers headers;
   std::string body;
+  // When not empty, sent instead of `body`, without a copy: the caller keeps
+  // the bytes alive until send() returns.
+  std::string_view body_view;
+  // When set, a 2xx response body goes here instead of HttpResponse::body. A
+  // sink that returns false ends the transfer early, and send() returns the
+  // response as if it had completed; a sink that throws ends it too, and
+  // send() rethrows.
+  BodySink body_sink;
   // The whole request, connect included; zero means the transport's default.
   // A long poll sets it above its wait time.
   std::chrono::milliseconds timeout{0};

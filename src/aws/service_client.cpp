@@ -100,29 +100,45 @@ ServiceClient::ServiceClient(std::string service, ServiceClientOptions options,
 }
 
 HttpResponse ServiceClient::call(const ServiceRequest& request, std::stop_token stop) const {
+  bool streamed = false;
+  BodySink sink;
+  if (request.body_sink) {
+    sink = [&](std::string_view chunk) {
+      streamed = true;
+      return request.body_sink(chunk);
+    };
+  }
   for (int attempt_number = 1;; ++attempt_number) {
     try {
-      return attempt(request, stop);
+      return attempt(request, sink, stop);
     } catch (const AwsError& error) {
-      if (attempt_number >= retry_.max_attempts || !is_retryable(error)) throw;
+      if (attempt_number >= retry_.max_attempts || !is_retryable(error) || streamed) throw;
       sleep_for(retry_.delay_before(attempt_number), stop);
       if (stop.stop_requested()) throw RequestCancelled();
     }
   }
 }
 
-HttpResponse ServiceClient::attempt(const ServiceRequest& request, std::stop_token stop) const {
+HttpResponse ServiceClient::attempt(const ServiceRequest& request, const BodySink& sink,
+                                    std::stop_token stop) const {
   auto url_parts = parse_url(request.endpoint.url);
   if (!url_parts) {
     throw AwsError(0, "InvalidConfiguration", "not an http(s) endpoint: " + request.endpoint.url);
   }
   // The endpoint may carry a path prefix (an override behind a gateway).
   std::string target = url_parts->path == "/" ? request.path : url_parts->path + request.path;
+  if (!request.query.empty()) target += "?" + request.query;
   HttpRequest http;
-  http.method = "POST";
+  http.method = request.method;
   http.url = url_parts->scheme + "://" + url_parts->authority + target;
   http.timeout = request.timeout;
-  http.body = request.body;
+  if (request.body_view.empty()) {
+    http.body = request.body;
+  } else {
+    http.body_view = request.body_view;
+  }
+  http.body_sink = sink;
+  std::string_view body = http.body_view.empty() ? std::string_view(http.body) : http.body_view;
   http.headers.reserve(request.headers.size() + 5);
   http.headers.push_back({"Host", url_parts->authority});
   http.headers.insert(http.headers.end(), request.headers.begin(), request.headers.end());
@@ -132,14 +148,35 @@ HttpResponse ServiceClient::attempt(const ServiceRequest& request, std::stop_tok
   auto signed_request = signer.sign({.method = http.method,
                                      .target = target,
                                      .headers = http.headers,
-                                     .body = http.body,
-                                     .payload_hash = {}},
+                                     .body = body,
+                                     .payload_hash = request.payload_hash},
                                     *credentials, options_.clock());
   for (auto& header : signed_request.headers_to_add) http.headers.push_back(std::move(header));
 
   auto response = options_.transport->send(http, stop);
   if (response.status >= 200 && response.status < 300) return response;
   throw parse_error_(response);
+}
+
+std::string ServiceClient::presign(const ServiceRequest& request, std::chrono::seconds expires) const {
+  auto url_parts = parse_url(request.endpoint.url);
+  if (!url_parts) {
+    throw AwsError(0, "InvalidConfiguration", "not an http(s) endpoint: " + request.endpoint.url);
+  }
+  std::string target = url_parts->path == "/" ? request.path : url_parts->path + request.path;
+  if (!request.query.empty()) target += "?" + request.query;
+  Headers headers{{"Host", url_parts->authority}};
+  headers.insert(headers.end(), request.headers.begin(), request.headers.end());
+  auto options = SigningOptions::for_service(service_);
+  options.expires = expires;
+  Signer signer(request.endpoint.region, service_, options, key_cache_);
+  auto credentials = options_.credentials->credentials();
+  auto signed_request = signer.presign(
+      {.method = request.method, .target = target, .headers = headers, .body = {}, .payload_hash = kUnsignedPayload},
+      *credentials, options_.clock());
+  target += request.query.empty() ? "?" : "&";
+  target += signed_request.query_to_append;
+  return url_parts->scheme + "://" + url_parts->authority + target;
 }
 
 }  // namespace docvault::aws

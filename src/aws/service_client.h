@@ -73,9 +73,20 @@ struct ServiceClientOptions {
 // One request of a protocol, before signing.
 struct ServiceRequest {
   Endpoint endpoint;
-  std::string path = "/";
-  Headers headers;  // protocol headers: Content-Type, X-Amz-Target
+  std::string method = "POST";
+  std::string path = "/";  // URI-encoded as it goes on the wire
+  std::string query;       // "a=b&c" already encoded, without '?'; may be empty
+  Headers headers;         // protocol headers: Content-Type, X-Amz-Target, Range
   std::string body;
+  // When not empty, sent instead of `body` without a copy (S3 parts).
+  std::string_view body_view;
+  // The body's lowercase hex SHA-256 when the caller has it already; empty:
+  // hashed for each attempt.
+  std::string payload_hash;
+  // Streams a 2xx response body (see HttpRequest::body_sink). A streamed call
+  // is retried only while nothing has reached the sink: bytes cannot be taken
+  // back, so after the first chunk a failure is the caller's to resume.
+  BodySink body_sink;
   std::chrono::milliseconds timeout{0};  // zero: the transport's default
 };
 
@@ -90,10 +101,15 @@ class ServiceClient {
   // A 2xx response, or throws the last AwsError (RequestCancelled on stop).
   HttpResponse call(const ServiceRequest& request, std::stop_token stop = {}) const;
 
+  // The request as a presigned URL (SigV4 in the query, UNSIGNED-PAYLOAD),
+  // valid for `expires` (1 s to 7 days) from now, signed with the provider's
+  // current credentials. Only method, endpoint, path, query and headers count.
+  std::string presign(const ServiceRequest& request, std::chrono::seconds expires) const;
+
   const std::string& service() const { return service_; }
 
  private:
-  HttpResponse attempt(const ServiceRequest& request, std::stop_token stop) const;
+  HttpResponse attempt(const ServiceRequest& request, const BodySink& sink, std::stop_token stop) const;
 
   std::string service_;
   ServiceClientOptions options_;

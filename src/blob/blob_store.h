@@ -2,13 +2,18 @@
 //
 // A blob is named by the lowercase hex SHA-256 of its bytes, never by anything
 // a user supplied, so identical uploads share one blob and a name cannot be
-// used to reach outside the store. put() is idempotent. Content is written
-// before the document row that points at it commits; a blob whose transaction
-// failed is left for a sweeper, because another document may share it.
+// used to reach outside the store. put() is idempotent, and putting a blob
+// that exists refreshes its modification time: the sweeper (service/
+// blob_sweeper.h) only removes unreferenced blobs older than a grace period,
+// so content an upload has just written, or re-written, is never swept before
+// its document row commits. Content is written before that row; a blob whose
+// transaction failed is left for the sweeper, because another document may
+// share it.
 //
 // Thread-safety: implementations may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -28,6 +33,20 @@ struct BlobInfo {
   std::uint64_t size = 0;
 };
 
+// A stored blob as a listing sees it.
+struct BlobStat {
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::chrono::system_clock::time_point modified;
+};
+
+// What a direct download URL should make the response say.
+struct DownloadUrlOptions {
+  std::chrono::seconds expires{300};
+  std::string content_type;
+  std::string content_disposition;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -40,6 +59,17 @@ class BlobStore {
   // false to stop early. Throws BlobError when the blob is absent or short.
   virtual void read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
                     const std::function<bool(std::string_view chunk)>& sink) = 0;
+
+  // Size and modification time, or nothing when the blob is absent.
+  virtual std::optional<BlobStat> stat(std::string_view sha256) = 0;
+  // Every stored blob, once each, in no particular order. Anything in the
+  // store that is not named by a SHA-256 is not listed (and so never swept).
+  virtual void list(const std::function<void(const BlobStat&)>& visit) = 0;
+  // Deletes a blob; deleting an absent blob is not an error.
+  virtual void remove(std::string_view sha256) = 0;
+  // A URL from which a client may fetch the blob itself, without docvault,
+  // for `options.expires`; nothing when this store has no such URLs.
+  virtual std::optional<std::string> download_url(std::string_view sha256, const DownloadUrlOptions& options) = 0;
 };
 
 // True when `text` is 64 lowercase hex characters.

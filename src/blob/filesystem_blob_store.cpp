@@ -1,6 +1,7 @@
 #include "blob/filesystem_blob_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,8 +61,10 @@ std::filesystem::path FilesystemBlobStore::path_of(std::string_view sha256) cons
 BlobInfo FilesystemBlobStore::put(std::string_view content) {
   BlobInfo info{crypto::sha256_hex(content), content.size()};
   auto final_path = path_of(info.sha256);
+  // Present already: refresh its mtime, so the sweeper's grace period counts
+  // from this upload (a missing file falls through and is written).
+  if (::utimensat(AT_FDCWD, final_path.c_str(), nullptr, 0) == 0) return info;
   std::error_code ec;
-  if (std::filesystem::exists(final_path, ec)) return info;
 
   auto tmp = root_ / "tmp" / (uuid_v4() + ".part");
   {
@@ -122,6 +125,57 @@ void FilesystemBlobStore::read(std::string_view sha256, std::uint64_t offset, st
     length -= static_cast<std::uint64_t>(n);
     if (!sink(std::string_view(buffer.data(), static_cast<std::size_t>(n)))) return;
   }
+}
+
+namespace {
+
+std::chrono::system_clock::time_point modified_time(const struct stat& info) {
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(info.st_mtim.tv_sec) + std::chrono::nanoseconds(info.st_mtim.tv_nsec)));
+}
+
+}  // namespace
+
+std::optional<BlobStat> FilesystemBlobStore::stat(std::string_view sha256) {
+  struct stat info {};
+  if (::stat(path_of(sha256).c_str(), &info) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    fail("cannot stat the blob");
+  }
+  return BlobStat{std::string(sha256), static_cast<std::uint64_t>(info.st_size), modified_time(info)};
+}
+
+void FilesystemBlobStore::list(const std::function<void(const BlobStat&)>& visit) {
+  // <root>/<aa>/<sha256>; tmp/ and anything else not named so is skipped.
+  std::error_code ec;
+  for (std::filesystem::directory_iterator shard(root_, ec), end; !ec && shard != end; shard.increment(ec)) {
+    auto shard_name = shard->path().filename().string();
+    if (shard_name.size() != 2 || !shard->is_directory()) continue;
+    std::error_code inner;
+    for (std::filesystem::directory_iterator entry(shard->path(), inner); !inner && entry != end;
+         entry.increment(inner)) {
+      auto name = entry->path().filename().string();
+      if (!is_sha256_hex(name) || !name.starts_with(shard_name)) continue;
+      struct stat info {};
+      if (::stat(entry->path().c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
+      visit(BlobStat{name, static_cast<std::uint64_t>(info.st_size), modified_time(info)});
+    }
+    if (inner) throw BlobError("blob store: cannot list " + shard->path().string() + ": " + inner.message());
+  }
+  if (ec) throw BlobError("blob store: cannot list " + root_.string() + ": " + ec.message());
+}
+
+void FilesystemBlobStore::remove(std::string_view sha256) {
+  auto path = path_of(sha256);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return;
+    fail("cannot delete the blob");
+  }
+  fsync_directory(path.parent_path());
+}
+
+std::optional<std::string> FilesystemBlobStore::download_url(std::string_view, const DownloadUrlOptions&) {
+  return std::nullopt;
 }
 
 }  // namespace docvault::blob

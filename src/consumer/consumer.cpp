@@ -14,6 +14,7 @@ struct DocumentVaultConsumer::Job {
   std::optional<Validated<EntityEvent>> event;  // unset when the body failed its integrity check
   int receive_count = 0;
   std::chrono::steady_clock::time_point received_at;
+  std::uint64_t receive_number = 0;  // which ReceiveMessage call brought it (1, 2, ...)
 };
 
 struct DocumentVaultConsumer::Queue : EntityQueue<Job> {};
@@ -47,6 +48,11 @@ std::chrono::seconds visibility_of(const aws::SqsClient& sqs, const ConsumerOpti
   return std::chrono::seconds(std::max(seconds, 2));
 }
 
+std::string group_of(const aws::ReceivedMessage& m) {
+  auto it = m.attributes.find("MessageGroupId");
+  return it == m.attributes.end() ? std::string() : it->second;
+}
+
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
 }
@@ -59,7 +65,12 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
       documents_(documents),
       clock_(clock),
       options_(std::move(options)),
-      max_in_flight_(static_cast<std::size_t>(std::max(options_.concurrency * 2, options_.max_messages * 2))),
+      // One batch in hand beyond what the workers hold: receiving overlaps
+      // processing, and no long poll is pending while a full batch waits
+      // unstarted (a long poll cancelled on our side may still take
+      // messages on the server's, which would hide a released batch).
+      max_in_flight_(static_cast<std::size_t>(options_.concurrency + options_.max_messages)),
+      fifo_(options_.queue_url.ends_with(".fifo")),
       queue_(std::make_unique<Queue>()) {}
 
 DocumentVaultConsumer::~DocumentVaultConsumer() { stop(); }
@@ -112,6 +123,27 @@ void DocumentVaultConsumer::stop() {
   log::info(kConsumerComponent, "Document Vault consumer shutdown complete");
 }
 
+void DocumentVaultConsumer::hold_group(const Job& job) {
+  if (!fifo_) return;
+  auto group = group_of(job.message);
+  if (group.empty()) return;
+  std::lock_guard lock(held_groups_mutex_);
+  held_groups_[group] = std::max(held_groups_[group], job.receive_number);
+}
+
+bool DocumentVaultConsumer::held_back(const Job& job) {
+  if (!fifo_) return false;
+  auto group = group_of(job.message);
+  std::lock_guard lock(held_groups_mutex_);
+  auto it = held_groups_.find(group);
+  if (it == held_groups_.end()) return false;
+  // Received with (or before) the failed one: held. Received after it: the
+  // group's redelivery, in order again.
+  if (job.receive_number <= it->second) return true;
+  held_groups_.erase(it);
+  return false;
+}
+
 ConsumerStats DocumentVaultConsumer::stats() const {
   return ConsumerStats{counters_.received, counters_.processed, counters_.duplicates, counters_.unsupported,
                        counters_.rejected, counters_.failed, counters_.documents_archived, counters_.released};
@@ -127,6 +159,7 @@ void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
 
 void DocumentVaultConsumer::poll(std::stop_token stop) {
   std::chrono::milliseconds backoff{0};
+  std::uint64_t receive_number = 0;
   std::mutex sleep_mutex;
   std::condition_variable_any sleep_cv;
   const auto batch = static_cast<std::size_t>(options_.max_messages);
@@ -167,14 +200,21 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       in_flight_ += messages.size();
     }
     counters_.received += messages.size();
+    ++receive_number;
+    const auto received_at = std::chrono::steady_clock::now();
     for (auto& message : messages) {
-      Job job{std::move(message), std::nullopt, 0, std::chrono::steady_clock::now()};
+      Job job{std::move(message), std::nullopt, 0, received_at, receive_number};
       job.receive_count = receive_count_of(job.message);
       std::string key;
       if (!job.message.integrity_error) {
         job.event.emplace(parse_entity_event(job.message.body));
-        if (job.event->ok()) key = "entity:" + job.event->value().entity_type + "/" + job.event->value().entity_id;
+        if (!fifo_ && job.event->ok()) {
+          key = "entity:" + job.event->value().entity_type + "/" + job.event->value().entity_id;
+        }
       }
+      // FIFO: a group's messages run one after another, in order; standard
+      // queues: an entity's.
+      if (fifo_) key = group_of(job.message).empty() ? std::string() : "group:" + group_of(job.message);
       if (key.empty()) key = "message:" + job.message.message_id;
       queue_->push(std::move(key), std::move(job));
     }
@@ -191,6 +231,15 @@ void DocumentVaultConsumer::work() {
 }
 
 void DocumentVaultConsumer::process(Job& job) {
+  if (held_back(job)) {
+    // An earlier message of its FIFO group failed: processing this one now
+    // would break the group's order. It goes back and comes again after it.
+    acknowledger_->release({job.message.receipt_handle});
+    ++counters_.released;
+    log::info(kConsumerComponent, "Message held back behind a failed message of its group",
+              {{"message_id", job.message.message_id}, {"message_group_id", group_of(job.message)}});
+    return;
+  }
   acknowledger_->track(job.message.message_id, job.message.receipt_handle);
   if (job.message.integrity_error) {
     return reject(job, "integrity_error", *job.message.integrity_error);
@@ -227,6 +276,9 @@ void DocumentVaultConsumer::handle(Job& job, const EntityEvent& event) {
                   {{"event_id", event.event_id}, {"message_id", job.message.message_id},
                    {"receive_count", job.receive_count}});
         break;
+      case service::EventOutcome::event_id_reused:
+        return reject(job, "event_id_reused",
+                      "event_id " + event.event_id + " was processed before with a different body");
       case service::EventOutcome::unsupported_entity_type:
         ++counters_.unsupported;
         log::warn(kConsumerComponent, "Unsupported entity type; event marked processed",
@@ -238,6 +290,7 @@ void DocumentVaultConsumer::handle(Job& job, const EntityEvent& event) {
   } catch (const std::exception& e) {
     ++counters_.failed;
     acknowledger_->forget(job.message.message_id);
+    hold_group(job);
     log::error(kConsumerComponent, "Failed to process event",
                {{"event_id", event.event_id},
                 {"message_id", job.message.message_id},
@@ -272,6 +325,7 @@ void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std:
   } catch (const std::exception& e) {
     ++counters_.failed;
     acknowledger_->forget(job.message.message_id);
+    hold_group(job);
     log::error(kConsumerComponent, "Failed to process event",
                {{"message_id", job.message.message_id}, {"receive_count", job.receive_count}, {"error", e.what()}});
   }

@@ -3,7 +3,9 @@
 // delivery.
 //
 // A poller thread long-polls the queue and hands messages to an EntityQueue;
-// `concurrency` worker threads process them, never two of one entity at once.
+// `concurrency` worker threads process them, never two of one entity at once
+// (on a FIFO queue, URL ending in .fifo: never two of one MessageGroupId, in
+// order, and when one fails the rest of its group in hand waits for it).
 // The next receive overlaps processing, and the poller waits while the number
 // of messages in flight is at its bound, so a slow database slows polling
 // instead of filling memory. For each message a worker:
@@ -13,7 +15,9 @@
 //     then deleted, with a log line and a count;
 //   - otherwise runs DocumentService::handle_entity_event, one transaction
 //     that records the event and archives the entity's documents with their
-//     outgoing events; then the message is acknowledged (batched delete);
+//     outgoing events; then the message is acknowledged (batched delete). An
+//     event_id seen before with a different body is rejected
+//     (event_id_reused), never silently skipped;
 //   - on failure logs it and leaves the message for redelivery after its
 //     visibility timeout (the queue's redrive policy ends a message that
 //     keeps failing).
@@ -30,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,12 +96,17 @@ class DocumentVaultConsumer {
   void handle(Job& job, const EntityEvent& event);
   void reject(Job& job, std::string_view reason, const std::string& detail);
   void finish_in_flight(std::size_t count);
+  // FIFO queues: after a message of a group fails, the messages of that group
+  // received with it are not processed (nor deleted) but released.
+  void hold_group(const Job& job);
+  bool held_back(const Job& job);
 
   const aws::SqsClient& sqs_;
   service::DocumentService& documents_;
   const Clock& clock_;
   const ConsumerOptions options_;
   const std::size_t max_in_flight_;
+  const bool fifo_;  // the queue URL ends in .fifo
 
   std::unique_ptr<Acknowledger> acknowledger_;
   struct Queue;
@@ -111,6 +121,10 @@ class DocumentVaultConsumer {
         failed{0}, documents_archived{0}, released{0};
   };
   Counters counters_;
+
+  std::mutex held_groups_mutex_;
+  // group -> the receive that brought its failed message; guarded by held_groups_mutex_
+  std::map<std::string, std::uint64_t> held_groups_;
 
   std::jthread poller_;
   std::vector<std::jthread> workers_;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/crypto.h"
+
 namespace docvault {
 namespace {
 
@@ -66,6 +68,8 @@ Validated<EntityEvent> parse_entity_event(std::string_view body) {
     event.*rule.member = std::move(value);
   }
   event.supported_type = parse_entity_type(event.entity_type);
+  // nlohmann::json keeps object keys sorted, so dump() is canonical.
+  event.canonical_sha256 = crypto::sha256_hex(inner.dump());
   return event;
 }
 

@@ -28,6 +28,9 @@ struct EntityEvent {
   std::string entity_id;
   std::string entity_type;
   std::optional<EntityType> supported_type;  // set when entity_type is one of the five
+  // SHA-256 (hex) of the event object in canonical form (keys sorted, no
+  // whitespace): equal for redeliveries, whatever envelope carried them.
+  std::string canonical_sha256;
 
   // From the SNS envelope, when there was one.
   std::optional<std::string> topic_arn;

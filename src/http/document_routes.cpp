@@ -1,8 +1,10 @@
 #include "http/document_routes.h"
 
 #include <cctype>
+#include <charconv>
 
 #include "http/api_error.h"
+#include "log/log.h"
 
 namespace docvault::http {
 namespace {
@@ -90,9 +92,23 @@ void list(service::DocumentService& documents, const httplib::Request& req, http
                 {"next_cursor", page->next_cursor ? nlohmann::ordered_json(*page->next_cursor) : nullptr}});
 }
 
-void content(service::DocumentService& documents, const httplib::Request& req, httplib::Response& res) {
+std::optional<std::uint64_t> parse_offset(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+void content(service::DocumentService& documents, std::chrono::seconds content_url_ttl,
+             const httplib::Request& req, httplib::Response& res) {
   auto id = path_id(req, res);
   if (!id) return;
+  auto redirect = param(req, "redirect");
+  if (redirect && *redirect != "true" && *redirect != "false") {
+    respond(res, ApiError::bad_field(FieldError{"redirect", "must be true or false"}));
+    return;
+  }
   auto document = documents.get(*id);
   if (!document) {
     respond(res, ApiError::not_found("no document with this id"));
@@ -105,15 +121,55 @@ void content(service::DocumentService& documents, const httplib::Request& req, h
     res.status = 304;
     return;
   }
-  res.set_header("Content-Disposition", content_disposition(document->filename));
-  // Streamed from the blob store in chunks: a large file is never held whole.
+  auto disposition = content_disposition(document->filename);
+  // A store without direct URLs (the filesystem) ignores redirect=true and
+  // serves the bytes itself, so clients work the same against either.
+  if (redirect == "true") {
+    if (auto url = documents.content_url(*document, content_url_ttl, disposition)) {
+      res.status = 302;
+      res.set_header("Location", *url);
+      // The URL is a short-lived credential: nobody keeps it.
+      res.headers.erase("Cache-Control");
+      res.set_header("Cache-Control", "no-store");
+      return;
+    }
+  }
+  res.set_header("Content-Disposition", disposition);
+  res.set_header("Accept-Ranges", "bytes");
   auto size = document->size_bytes;
+  auto range = parse_byte_range(req.get_header_value("Range"), size);
+  if (range.kind == ByteRangeRequest::Kind::unsatisfiable) {
+    res.set_header("Content-Range", "bytes */" + std::to_string(size));
+    respond(res, ApiError{416, "range_not_satisfiable",
+                          "the range starts past the end of the content (" + std::to_string(size) + " bytes)",
+                          std::nullopt});
+    return;
+  }
+  if (range.kind == ByteRangeRequest::Kind::whole) {
+    range.offset = 0;
+    range.length = size;
+  } else {
+    res.status = 206;
+    res.set_header("Content-Range", "bytes " + std::to_string(range.offset) + "-" +
+                                        std::to_string(range.offset + range.length - 1) + "/" +
+                                        std::to_string(size));
+  }
+  // Streamed from the blob store in chunks: a large file is never held whole.
+  // The headers are gone by then, so a failure can only cut the body short
+  // (the client sees fewer bytes than Content-Length); it is logged.
   res.set_content_provider(
-      size, document->content_type,
-      [&documents, doc = *document](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-        documents.read_content(doc, offset, length,
-                               [&sink](std::string_view chunk) { return sink.write(chunk.data(), chunk.size()); });
-        return true;
+      static_cast<std::size_t>(range.length), document->content_type,
+      [&documents, doc = *document, start = range.offset](std::size_t offset, std::size_t length,
+                                                          httplib::DataSink& sink) {
+        try {
+          documents.read_content(doc, start + offset, length, [&sink](std::string_view chunk) {
+            return sink.write(chunk.data(), chunk.size());
+          });
+          return true;
+        } catch (const std::exception& e) {
+          log::error("http", "content stream failed", {{"document_id", doc.id}, {"error", e.what()}});
+          return false;
+        }
       });
 }
 
@@ -157,8 +213,38 @@ std::string content_disposition(std::string_view filename) {
   return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
+ByteRangeRequest parse_byte_range(std::string_view header, std::uint64_t size) {
+  using Kind = ByteRangeRequest::Kind;
+  constexpr std::string_view kUnit = "bytes=";
+  if (!header.starts_with(kUnit) || header.find(',') != std::string_view::npos) return {};
+  auto spec = header.substr(kUnit.size());
+  while (!spec.empty() && spec.front() == ' ') spec.remove_prefix(1);
+  while (!spec.empty() && spec.back() == ' ') spec.remove_suffix(1);
+  auto dash = spec.find('-');
+  if (dash == std::string_view::npos) return {};
+  auto first_text = spec.substr(0, dash);
+  auto last_text = spec.substr(dash + 1);
+  if (first_text.empty()) {  // "-N": the last N bytes
+    auto suffix = parse_offset(last_text);
+    if (!suffix) return {};
+    if (*suffix == 0 || size == 0) return {Kind::unsatisfiable};
+    auto length = std::min(*suffix, size);
+    return {Kind::partial, size - length, length};
+  }
+  auto first = parse_offset(first_text);
+  if (!first) return {};
+  std::uint64_t last = size == 0 ? 0 : size - 1;
+  if (!last_text.empty()) {
+    auto given = parse_offset(last_text);
+    if (!given || *given < *first) return {};
+    last = std::min(*given, last);
+  }
+  if (*first >= size) return {Kind::unsatisfiable};
+  return {Kind::partial, *first, last - *first + 1};
+}
+
 void register_document_routes(Router& router, service::DocumentService& documents,
-                              std::uint64_t max_upload_bytes) {
+                              std::uint64_t max_upload_bytes, std::chrono::seconds content_url_ttl) {
   router.route("/v1/documents",
                {{"POST", [&documents, max_upload_bytes](const httplib::Request& req, httplib::Response& res) {
                    upload(documents, max_upload_bytes, req, res);
@@ -176,8 +262,8 @@ void register_document_routes(Router& router, service::DocumentService& document
                    respond_json(res, 200, document_json(*document));
                  }}});
   router.route(R"(/v1/documents/([^/]+)/content)",
-               {{"GET", [&documents](const httplib::Request& req, httplib::Response& res) {
-                   content(documents, req, res);
+               {{"GET", [&documents, content_url_ttl](const httplib::Request& req, httplib::Response& res) {
+                   content(documents, content_url_ttl, req, res);
                  }}});
   router.route(R"(/v1/documents/([^/]+)/archive)",
                {{"POST", [&documents](const httplib::Request& req, httplib::Response& res) {

@@ -76,6 +76,12 @@ HttpServer::HttpServer(service::DocumentService& documents, store::Store& store,
 
   server_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     res.set_header(kRequestIdHeader, request_id_for(req));
+    // cpp-httplib 0.11 applies a Range header to whatever the route answers,
+    // unchecked (a JSON error sliced, a range past the end thrown out of the
+    // writer). The content route handles Range itself, so the library's
+    // parsed ranges are dropped. The request object is not const (the library
+    // owns it and hands it on as const), so clearing it is well-defined.
+    const_cast<httplib::Request&>(req).ranges.clear();
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
@@ -110,7 +116,7 @@ HttpServer::HttpServer(service::DocumentService& documents, store::Store& store,
 
   Router router(server_);
   register_health_routes(router, store);
-  register_document_routes(router, documents, options_.max_upload_bytes);
+  register_document_routes(router, documents, options_.max_upload_bytes, options_.content_url_ttl);
 }
 
 HttpServer::~HttpServer() { stop(); }

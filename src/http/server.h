@@ -9,6 +9,7 @@
 // library's worker threads; everything they touch is thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,6 +28,8 @@ struct HttpOptions {
   std::string host = "0.0.0.0";
   int port = 8080;
   std::uint64_t max_upload_bytes = 50ull * 1024 * 1024;
+  // Validity of the presigned URL a redirected download (?redirect=true) gets.
+  std::chrono::seconds content_url_ttl{300};
 };
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;

@@ -175,8 +175,13 @@ bool is_handled_action(std::string_view action) { return action == kActionEntity
 EventResult DocumentService::handle_entity_event(const EntityEvent& event) {
   const Timestamp now = clock_.now();
   return store::write(store_, [&](store::Transaction& tx) -> EventResult {
-    store::ProcessedEvent record{event.event_id, event.source, event.action, event.entity_id, event.entity_type, now};
-    if (!tx.record_processed_event(record)) return {EventOutcome::duplicate, 0};
+    store::ProcessedEvent record{event.event_id, event.source,      event.action,           event.entity_id,
+                                 event.entity_type, now, event.canonical_sha256};
+    switch (tx.record_processed_event(record)) {
+      case store::RecordOutcome::recorded: break;
+      case store::RecordOutcome::duplicate: return {EventOutcome::duplicate, 0};
+      case store::RecordOutcome::event_id_reused: return {EventOutcome::event_id_reused, 0};
+    }
     if (!event.supported_type) return {EventOutcome::unsupported_entity_type, 0};
     auto archived = cascade_archive_by_entity(tx, EntityRef{event.entity_id, *event.supported_type},
                                               kReasonEntityDeleted, event.event_id, Actor::system(), now);
@@ -191,6 +196,11 @@ bool DocumentService::record_rejected_message(const store::RejectedMessage& mess
 void DocumentService::read_content(const Document& document, std::uint64_t offset, std::uint64_t length,
                                    const std::function<bool(std::string_view)>& sink) {
   blobs_.read(document.sha256, offset, length, sink);
+}
+
+std::optional<std::string> DocumentService::content_url(const Document& document, std::chrono::seconds expires,
+                                                        std::string_view content_disposition) {
+  return blobs_.download_url(document.sha256, {expires, document.content_type, std::string(content_disposition)});
 }
 
 }  // namespace docvault::service

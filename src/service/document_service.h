@@ -10,6 +10,7 @@
 // thread-safe; call it from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -46,6 +47,7 @@ enum class EventOutcome {
   processed,                // recorded, and its action applied
   duplicate,                // its event_id was recorded before: nothing done
   unsupported_entity_type,  // recorded, nothing to do (the spec: log and mark processed)
+  event_id_reused,          // its event_id was recorded for a different event: nothing done
 };
 
 struct EventResult {
@@ -103,6 +105,12 @@ class DocumentService {
   // Streams a document's content (or the range [offset, offset+length)).
   void read_content(const Document& document, std::uint64_t offset, std::uint64_t length,
                     const std::function<bool(std::string_view)>& sink);
+
+  // A URL from which a client may fetch the content directly (a presigned S3
+  // GET, answering with the document's type and file name) for `expires`;
+  // nothing when the blob store serves no such URLs.
+  std::optional<std::string> content_url(const Document& document, std::chrono::seconds expires,
+                                         std::string_view content_disposition);
 
  private:
   store::Store& store_;

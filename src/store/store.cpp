@@ -5,6 +5,12 @@
 
 namespace docvault::store {
 
+RecordOutcome existing_event_outcome(const std::optional<std::string>& stored,
+                                     const std::optional<std::string>& incoming) {
+  if (!stored || !incoming || *stored == *incoming) return RecordOutcome::duplicate;
+  return RecordOutcome::event_id_reused;
+}
+
 std::unique_ptr<Store> open_store(const StoreOptions& options) {
   if (options.database_url.empty()) {
     return std::make_unique<SqliteStore>(options.sqlite_path, options.pool_size);

@@ -67,7 +67,21 @@ struct ProcessedEvent {
   std::optional<std::string> entity_id;
   std::optional<std::string> entity_type;
   Timestamp processed_at;
+  // SHA-256 of the event's canonical body; tells a redelivery (same body)
+  // from an event_id reused for another event.
+  std::optional<std::string> payload_sha256;
 };
+
+enum class RecordOutcome {
+  recorded,         // first time this event_id is seen
+  duplicate,        // seen before with the same body (or before bodies were hashed)
+  event_id_reused,  // seen before with a different body
+};
+
+// The outcome for an event_id already recorded with body hash `stored`. Rows
+// from before bodies were hashed count as the same event.
+RecordOutcome existing_event_outcome(const std::optional<std::string>& stored,
+                                     const std::optional<std::string>& incoming);
 
 // A queue message the consumer could not accept, kept before it leaves the
 // queue. The body is kept byte for byte, whatever its encoding.
@@ -139,15 +153,21 @@ class Transaction {
   virtual std::size_t purge_published(Timestamp before, std::size_t limit) = 0;
   virtual OutboxBacklog outbox_backlog() = 0;
 
-  // Records an incoming event; false when its event_id was recorded before,
-  // including by a concurrent transaction that committed first.
-  virtual bool record_processed_event(const ProcessedEvent& event) = 0;
+  // Records an incoming event. When its event_id was recorded before,
+  // including by a concurrent transaction that committed first, nothing is
+  // written and the stored body hash says whether this is the same event.
+  virtual RecordOutcome record_processed_event(const ProcessedEvent& event) = 0;
 
   // Records a rejected message; false when its message_id was recorded before
   // (a redelivery of the same message).
   virtual bool record_rejected_message(const RejectedMessage& message) = 0;
   // The most recent rejections first.
   virtual std::vector<RejectedMessage> rejected_messages(std::size_t limit) = 0;
+
+  // Of these blob addresses (lowercase hex SHA-256), the ones at least one
+  // document row points at, whatever its status; for the blob sweeper. Any
+  // number of addresses: the backend batches them.
+  virtual std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) = 0;
 };
 
 class Store {

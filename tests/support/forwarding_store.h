@@ -32,10 +32,15 @@ class ForwardingTransaction : public store::Transaction {
     return inner_.purge_published(before, limit);
   }
   store::OutboxBacklog outbox_backlog() override { return inner_.outbox_backlog(); }
-  bool record_processed_event(const store::ProcessedEvent& e) override { return inner_.record_processed_event(e); }
+  store::RecordOutcome record_processed_event(const store::ProcessedEvent& e) override {
+    return inner_.record_processed_event(e);
+  }
   bool record_rejected_message(const store::RejectedMessage& m) override { return inner_.record_rejected_message(m); }
   std::vector<store::RejectedMessage> rejected_messages(std::size_t limit) override {
     return inner_.rejected_messages(limit);
+  }
+  std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) override {
+    return inner_.referenced_blobs(sha256s);
   }
 
  private:

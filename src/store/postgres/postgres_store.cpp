@@ -116,9 +116,13 @@ constexpr Statement kOutboxMessages{
 constexpr Statement kRecordProcessedEvent{
     "record_processed_event",
     "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action, "
-    "entity_id, entity_type) "
-    "VALUES ($1::uuid, $2::timestamptz, $2::timestamptz, $3, $4, $5, $6, $7) "
+    "entity_id, entity_type, payload_sha256) "
+    "VALUES ($1::uuid, $2::timestamptz, $2::timestamptz, $3, $4, $5, $6, $7, $8) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING id"};
+
+// Read after a conflict: a new statement sees the row the other transaction committed.
+constexpr Statement kProcessedEventHash{
+    "processed_event_hash", "SELECT payload_sha256 FROM processed_events WHERE event_id = $1"};
 
 // The body travels as a binary parameter: it is kept byte for byte, valid
 // UTF-8 or not.
@@ -172,14 +176,19 @@ constexpr Statement kOutboxBacklog{
     "outbox_backlog",
     "SELECT count(*), " DOCVAULT_PG_TS("min(created_at)") " FROM outbox_events WHERE published_at IS NULL"};
 
+// $1 is a text array literal of SHA-256 hex values ("{a,b}": hex needs no quoting).
+constexpr Statement kReferencedBlobs{
+    "referenced_blobs",
+    "SELECT DISTINCT sha256 FROM documents WHERE sha256 = ANY($1::bpchar[])"};
+
 constexpr Statement kPreparedStatements[] = {
     kInsertDocument,        kFindDocument,       kListDocuments,
     kListDocumentsByStatus, kListDocumentsAfter, kListDocumentsByStatusAfter,
     kArchiveDocument,       kArchiveEntityDocuments, kAppendOutbox,
-    kOutboxMessages,        kRecordProcessedEvent,   kRecordRejectedMessage,
+    kOutboxMessages,        kRecordProcessedEvent,   kProcessedEventHash,    kRecordRejectedMessage,
     kRejectedMessages,      kNotifyOutbox,           kLockOutboxClaims,
     kClaimOutbox,           kMarkPublished,          kMarkFailed,
-    kPurgePublished,        kOutboxBacklog};
+    kPurgePublished,        kOutboxBacklog,          kReferencedBlobs};
 
 #undef DOCVAULT_PG_LIST_PREFIX
 #undef DOCVAULT_PG_DOCUMENT_COLUMNS
@@ -527,13 +536,17 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  bool record_processed_event(const ProcessedEvent& event) override {
+  RecordOutcome record_processed_event(const ProcessedEvent& event) override {
     return call("record_processed_event", [&] {
       const auto result = txn_.exec_prepared(kRecordProcessedEvent.name, uuid_v4(),
                                              format_timestamp(event.processed_at), event.event_id,
                                              event.source, event.action, event.entity_id,
-                                             event.entity_type);
-      return !result.empty();
+                                             event.entity_type, event.payload_sha256);
+      if (!result.empty()) return RecordOutcome::recorded;
+      const auto stored = txn_.exec_prepared(kProcessedEventHash.name, event.event_id);
+      std::optional<std::string> hash;
+      if (!stored.empty() && !stored[0][0].is_null()) hash = stored[0][0].as<std::string>();
+      return existing_event_outcome(hash, event.payload_sha256);
     });
   }
 
@@ -622,6 +635,29 @@ class PostgresTransaction final : public Transaction {
         out.push_back(RejectedMessage{row[0].as<std::string>(), body.str(), row[2].as<std::string>(),
                                       row[3].as<std::string>(), row[4].as<int>(),
                                       timestamp_field(row[5])});
+      }
+      return out;
+    });
+  }
+
+  std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) override {
+    return call("referenced_blobs", [&] {
+      constexpr std::size_t kBatch = 1000;
+      std::vector<std::string> out;
+      for (std::size_t start = 0; start < sha256s.size(); start += kBatch) {
+        std::string array = "{";
+        for (std::size_t i = start; i < std::min(sha256s.size(), start + kBatch); ++i) {
+          const auto& sha = sha256s[i];
+          // Only hex reaches the literal; anything else cannot be an address.
+          if (sha.empty() || sha.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+          if (array.size() > 1) array += ',';
+          array += sha;
+        }
+        array += '}';
+        if (array == "{}") continue;
+        for (const auto& row : txn_.exec_prepared(kReferencedBlobs.name, array)) {
+          out.push_back(row[0].as<std::string>());
+        }
       }
       return out;
     });

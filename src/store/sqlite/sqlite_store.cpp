@@ -339,17 +339,26 @@ class SqliteTransaction final : public Transaction {
     return backlog;
   }
 
-  bool record_processed_event(const ProcessedEvent& e) override {
-    auto stmt = c_.prepare(
-        "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action,"
-        " entity_id, entity_type) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING id");
-    stmt.bind(1, uuid_v4()).bind(2, format_timestamp(e.processed_at)).bind(3, e.event_id);
-    stmt.bind(4, e.source).bind(5, e.action).bind(6, e.entity_id).bind(7, e.entity_type);
-    bool inserted = stmt.step();
+  RecordOutcome record_processed_event(const ProcessedEvent& e) override {
+    {
+      auto stmt = c_.prepare(
+          "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action,"
+          " entity_id, entity_type, payload_sha256) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+          " ON CONFLICT (event_id) DO NOTHING RETURNING id");
+      stmt.bind(1, uuid_v4()).bind(2, format_timestamp(e.processed_at)).bind(3, e.event_id);
+      stmt.bind(4, e.source).bind(5, e.action).bind(6, e.entity_id).bind(7, e.entity_type).bind(8, e.payload_sha256);
+      bool inserted = stmt.step();
+      while (stmt.step()) {
+      }
+      if (inserted) return RecordOutcome::recorded;
+    }
+    auto stmt = c_.prepare("SELECT payload_sha256 FROM processed_events WHERE event_id = ?1");
+    stmt.bind(1, e.event_id);
+    std::optional<std::string> stored;
+    if (stmt.step()) stored = stmt.optional_text(0);
     while (stmt.step()) {
     }
-    return inserted;
+    return existing_event_outcome(stored, e.payload_sha256);
   }
 
   bool record_rejected_message(const RejectedMessage& m) override {
@@ -373,6 +382,22 @@ class SqliteTransaction final : public Transaction {
     while (stmt.step()) {
       out.push_back(RejectedMessage{stmt.text(0), stmt.blob(1), stmt.text(2), stmt.text(3),
                                     static_cast<int>(stmt.integer(4)), timestamp(stmt.text(5))});
+    }
+    return out;
+  }
+
+  std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) override {
+    // Well under SQLite's bound on host parameters per statement.
+    constexpr std::size_t kBatch = 500;
+    std::vector<std::string> out;
+    for (std::size_t start = 0; start < sha256s.size(); start += kBatch) {
+      auto batch = sha256s.subspan(start, std::min(kBatch, sha256s.size() - start));
+      std::string sql = "SELECT DISTINCT sha256 FROM documents WHERE sha256 IN (";
+      for (std::size_t i = 0; i < batch.size(); ++i) sql += i == 0 ? "?" : ",?";
+      sql += ")";
+      auto stmt = c_.prepare(sql);
+      for (std::size_t i = 0; i < batch.size(); ++i) stmt.bind(static_cast<int>(i + 1), batch[i]);
+      while (stmt.step()) out.push_back(stmt.text(0));
     }
     return out;
   }

@@ -352,6 +352,24 @@ TEST_P(ConsumerTest, SigtermDuringALongPollExitsAtOnce) {
   EXPECT_TRUE(docvault.wait_for_log("Document Vault consumer shutdown complete"));
 }
 
+TEST_P(ConsumerTest, AnEventIdReusedForAnotherEventIsRejected) {
+  seed("issuer-a", 1);
+  seed("issuer-b", 1);
+  auto& docvault = start();
+  publish(entity_deleted("evt-reused", "issuer-a"));
+  ASSERT_TRUE(docvault::testing::wait_until(
+      [&] { return documents("issuer-a", DocumentStatus::archived).size() == 1; }, 15s));
+  publish(entity_deleted("evt-reused", "issuer-b"));  // same id, another event
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return rejected().size() == 1; }, 15s)) << docvault.output();
+  EXPECT_EQ(rejected()[0].reason, "event_id_reused");
+  EXPECT_EQ(documents("issuer-b", DocumentStatus::active).size(), 1u);
+  EXPECT_TRUE(docvault::testing::wait_until([&] { return queue_empty(); }, 10s));
+  // A plain redelivery of the first is still just a duplicate.
+  publish(entity_deleted("evt-reused", "issuer-a"));
+  EXPECT_TRUE(docvault.wait_for_log("Duplicate event detected", 15s));
+  EXPECT_EQ(rejected().size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ConsumerTest, ::testing::Values(Backend::sqlite, Backend::postgresql),
                          docvault::testing::backend_name);
 
@@ -420,7 +438,113 @@ TEST_P(ConsumerPostgresTest, HeartbeatsKeepALongMessageFromASecondConsumer) {
   EXPECT_EQ(outbox("slow-issuer").size(), 4u);
 }
 
+TEST_P(ConsumerPostgresTest, SigtermReleasesPrefetchedMessagesAtOnce) {
+  for (int i = 0; i < 10; ++i) seed("prefetch-" + std::to_string(i), 1);
+  exec_sql("", "CREATE FUNCTION test_slow_fn() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$"
+               " LANGUAGE plpgsql;"
+               "CREATE TRIGGER test_slow_outbox BEFORE INSERT ON outbox_events"
+               " FOR EACH STATEMENT EXECUTE FUNCTION test_slow_fn();");
+  for (int i = 0; i < 10; ++i) send_raw(entity_deleted("evt-prefetch-" + std::to_string(i), "prefetch-" + std::to_string(i)));
+  // One worker, ten messages per receive: one in progress, nine waiting in hand.
+  auto& docvault = start({{"DOCUMENT_CONSUMER_CONCURRENCY", "1"}, {"DOCUMENT_CONSUMER_MAX_MESSAGES", "10"}});
+  ASSERT_TRUE(docvault::testing::wait_until([&] {
+    pqxx::connection c(storage_->database_url());
+    pqxx::nontransaction tx(c);
+    return tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")[0].as<int>() > 0;
+  }, 15s)) << docvault.output();
+  const std::vector<std::string> visible{"ApproximateNumberOfMessages"};
+  auto in_hand = 10 - std::stoi(sqs_.get_queue_attributes(queue_url_, visible).at("ApproximateNumberOfMessages"));
+  ASSERT_GE(in_hand, 2) << "the consumer did not prefetch";
+
+  const auto sent_at = std::chrono::steady_clock::now();
+  docvault.process().signal(SIGTERM);
+  // The unstarted ones are visible again at once, long before their 30 s
+  // visibility timeout (the bound leaves room for a loaded machine).
+  EXPECT_TRUE(docvault::testing::wait_until([&] {
+    return std::stoi(sqs_.get_queue_attributes(queue_url_, visible).at("ApproximateNumberOfMessages")) >= 9;
+  }, 3s));
+  std::cout << "released batch visible after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent_at).count()
+            << " ms\n";
+  EXPECT_EQ(docvault.process().wait(10s), 0);
+
+  // A new instance finishes the rest: each event processed once, none lost.
+  exec_sql("", "DROP TRIGGER test_slow_outbox ON outbox_events;");
+  auto& next = start();
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return queue_empty(); }, 20s)) << next.output();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(documents("prefetch-" + std::to_string(i), DocumentStatus::archived).size(), 1u) << i;
+  }
+  auto logs = docvault.output() + next.output();
+  EXPECT_EQ(logs.find("Duplicate event detected"), std::string::npos) << logs;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ConsumerPostgresTest, ::testing::Values(Backend::postgresql),
+                         docvault::testing::backend_name);
+
+// FIFO queues: one MessageGroupId at a time, in order; a failure stops its group.
+class ConsumerFifoTest : public ConsumerTest {
+ protected:
+  void SetUp() override {
+    ConsumerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    fifo_url_ = sqs_.create_queue(name_ + ".fifo", {{"FifoQueue", "true"}, {"VisibilityTimeout", "2"}});
+  }
+  void TearDown() override {
+    try {
+      if (!fifo_url_.empty()) sqs_.delete_queue(fifo_url_);
+    } catch (const std::exception&) {
+    }
+    ConsumerTest::TearDown();
+  }
+  void send_in_group(const std::string& group, const std::string& body, const std::string& dedup) {
+    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, group, dedup}};
+    auto result = sqs_.send_message_batch(fifo_url_, one);
+    ASSERT_TRUE(result.all_succeeded()) << result.failed.front().code << " " << result.failed.front().message;
+  }
+  std::string fifo_url_;
+};
+
+TEST_P(ConsumerFifoTest, AFailureStopsItsGroupOnlyAndOrderHoldsOnRedelivery) {
+  for (const char* e : {"a1", "a2", "a3", "b1", "b2"}) seed(e, 1);
+  // a1's transaction fails while the fault is in place.
+  exec_sql(
+      "CREATE TABLE test_fault (id INTEGER);"
+      "INSERT INTO test_fault VALUES (1);"
+      "CREATE TRIGGER test_fault_outbox BEFORE INSERT ON outbox_events"
+      " WHEN NEW.ordering_key = 'a1' AND EXISTS (SELECT 1 FROM test_fault)"
+      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+      "CREATE TABLE test_fault (id INTEGER);"
+      "INSERT INTO test_fault VALUES (1);"
+      "CREATE FUNCTION test_fault_fn() RETURNS trigger AS $$ BEGIN"
+      " IF NEW.ordering_key = 'a1' AND EXISTS (SELECT 1 FROM test_fault) THEN RAISE EXCEPTION 'injected failure'; END IF;"
+      " RETURN NEW; END $$ LANGUAGE plpgsql;"
+      "CREATE TRIGGER test_fault_outbox BEFORE INSERT ON outbox_events"
+      " FOR EACH ROW EXECUTE FUNCTION test_fault_fn();");
+  for (const char* e : {"a1", "a2", "a3"}) send_in_group("A", entity_deleted(std::string("evt-") + e, e), e);
+  for (const char* e : {"b1", "b2"}) send_in_group("B", entity_deleted(std::string("evt-") + e, e), e);
+  auto& docvault = start({{"DOCUMENT_VAULT_SQS_URL", fifo_url_}, {"DOCUMENT_CONSUMER_MAX_MESSAGES", "10"}});
+
+  // Group B goes through; group A stops at a1, and a2, a3 are not processed.
+  ASSERT_TRUE(docvault::testing::wait_until(
+      [&] { return documents("b2", DocumentStatus::archived).size() == 1; }, 15s)) << docvault.output();
+  ASSERT_TRUE(docvault.wait_for_log("Failed to process event", 15s));
+  EXPECT_EQ(documents("b1", DocumentStatus::archived).size(), 1u);
+  for (const char* e : {"a1", "a2", "a3"}) EXPECT_EQ(documents(e, DocumentStatus::active).size(), 1u) << e;
+
+  exec_sql("DELETE FROM test_fault;", "DELETE FROM test_fault;");
+  ASSERT_TRUE(docvault::testing::wait_until(
+      [&] { return documents("a3", DocumentStatus::archived).size() == 1; }, 30s)) << docvault.output();
+  // In order: a1's archive came before a2's, a2's before a3's.
+  auto archived_at = [&](const char* e) { return *documents(e, DocumentStatus::archived).at(0).archived_at; };
+  EXPECT_LE(archived_at("a1"), archived_at("a2"));
+  EXPECT_LE(archived_at("a2"), archived_at("a3"));
+  auto log = docvault.output();
+  EXPECT_LT(log.find(R"("event_id":"evt-a1","entity_id":"a1")"), log.find(R"("event_id":"evt-a2","entity_id":"a2")"));
+  EXPECT_LT(log.find(R"("event_id":"evt-a2","entity_id":"a2")"), log.find(R"("event_id":"evt-a3","entity_id":"a3")"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ConsumerFifoTest, ::testing::Values(Backend::sqlite, Backend::postgresql),
                          docvault::testing::backend_name);
 
 TEST(ConsumerConfig, WithoutAQueueUrlHttpStillServes) {

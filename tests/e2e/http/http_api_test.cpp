@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "docvault_instance.h"
+#include "domain/uuid.h"
 
 namespace docvault {
 namespace {
@@ -19,16 +20,36 @@ using nlohmann::json;
 
 constexpr std::uint64_t kMaxUpload = 4096;
 
-class HttpApiTest : public ::testing::TestWithParam<Backend> {
+// A database backend and where the content goes (the filesystem, or the
+// emulator's S3 bucket under a prefix of the test's own).
+struct Setup {
+  Backend backend;
+  bool s3 = false;
+};
+
+std::string setup_name(const ::testing::TestParamInfo<Setup>& info) {
+  return std::string(info.param.backend == Backend::sqlite ? "sqlite" : "postgresql") +
+         (info.param.s3 ? "_s3" : "_filesystem");
+}
+
+class HttpApiTest : public ::testing::TestWithParam<Setup> {
  protected:
   void SetUp() override {
-    storage_.emplace(GetParam(), dir_.path() / "var");
+    storage_.emplace(GetParam().backend, dir_.path() / "var");
     if (!storage_->available()) {
       DOCVAULT_REQUIRE_ENV(url, "DOCVAULT_TEST_DATABASE_URL");
     }
-    server_.emplace(*storage_, dir_.path() / "serve.log",
-                    std::map<std::string, std::string>{{"DOCVAULT_MAX_UPLOAD_BYTES", std::to_string(kMaxUpload)},
-                                                       {"ENABLE_DOCUMENT_CONSUMER", "false"}});
+    std::map<std::string, std::string> env{{"DOCVAULT_MAX_UPLOAD_BYTES", std::to_string(kMaxUpload)},
+                                           {"ENABLE_DOCUMENT_CONSUMER", "false"}};
+    if (GetParam().s3) {
+      DOCVAULT_REQUIRE_ENV(endpoint, "AWS_ENDPOINT_URL");
+      DOCVAULT_REQUIRE_ENV(bucket, "DOCVAULT_S3_BUCKET");
+      env.insert({{"DOCVAULT_BLOB_STORE", "s3"},
+                  {"DOCVAULT_S3_BUCKET", bucket},
+                  {"DOCVAULT_S3_PREFIX", "e2e-" + uuid_v4() + "/"},
+                  {"DOCVAULT_S3_FORCE_PATH_STYLE", "true"}});
+    }
+    server_.emplace(*storage_, dir_.path() / "serve.log", env);
     ASSERT_TRUE(server_->ready()) << server_->output();
     client_.emplace("127.0.0.1", server_->port());
     client_->set_read_timeout(10, 0);
@@ -236,7 +257,7 @@ TEST_P(HttpApiTest, HealthAndReadiness) {
   auto body = json::parse(ready->body);
   EXPECT_EQ(body["status"], "ready");
   EXPECT_EQ(body["checks"]["database"]["status"], "up");
-  EXPECT_EQ(body["checks"]["database"]["backend"], GetParam() == Backend::sqlite ? "sqlite" : "postgresql");
+  EXPECT_EQ(body["checks"]["database"]["backend"], GetParam().backend == Backend::sqlite ? "sqlite" : "postgresql");
 }
 
 TEST_P(HttpApiTest, SigtermStopsCleanly) {
@@ -245,8 +266,63 @@ TEST_P(HttpApiTest, SigtermStopsCleanly) {
   EXPECT_NE(server_->output().find("docvault stopped"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, HttpApiTest, ::testing::Values(Backend::sqlite, Backend::postgresql),
-                         docvault::testing::backend_name);
+TEST_P(HttpApiTest, RangesRedirectsAndTheirErrors) {
+  auto created = upload("0123456789");
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string path = "/v1/documents/" + json::parse(created->body)["id"].get<std::string>() + "/content";
+
+  auto middle = client_->Get(path, httplib::Headers{{"Range", "bytes=2-4"}});
+  ASSERT_EQ(middle->status, 206) << middle->body;
+  EXPECT_EQ(middle->body, "234");
+  EXPECT_EQ(middle->get_header_value("Content-Range"), "bytes 2-4/10");
+  EXPECT_EQ(middle->get_header_value("Content-Length"), "3");
+  auto tail = client_->Get(path, httplib::Headers{{"Range", "bytes=-3"}});
+  EXPECT_EQ(tail->status, 206);
+  EXPECT_EQ(tail->body, "789");
+  auto open_ended = client_->Get(path, httplib::Headers{{"Range", "bytes=7-100"}});
+  EXPECT_EQ(open_ended->status, 206);
+  EXPECT_EQ(open_ended->body, "789");
+  EXPECT_EQ(open_ended->get_header_value("Content-Range"), "bytes 7-9/10");
+  // Several ranges: the whole content, as RFC 9110 allows.
+  auto several = client_->Get(path, httplib::Headers{{"Range", "bytes=0-1,4-5"}});
+  EXPECT_EQ(several->status, 200);
+  EXPECT_EQ(several->body, "0123456789");
+
+  auto past_end = client_->Get(path, httplib::Headers{{"Range", "bytes=10-"}});
+  ASSERT_EQ(past_end->status, 416);
+  EXPECT_EQ(past_end->get_header_value("Content-Range"), "bytes */10");
+  EXPECT_EQ(json::parse(past_end->body)["error"]["code"], "range_not_satisfiable");
+  // A Range on an error answer leaves it whole.
+  auto unknown = client_->Get("/v1/documents/0b7e3c1e-2b8f-4d4a-9a57-1c2d3e4f5a6b/content",
+                              httplib::Headers{{"Range", "bytes=500-"}});
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(json::parse(unknown->body)["error"]["code"], "not_found");
+
+  EXPECT_EQ(client_->Get(path + "?redirect=maybe")->status, 400);
+  auto redirected = client_->Get(path + "?redirect=true");
+  if (!GetParam().s3) {
+    // The filesystem store has no direct URLs: redirect=true is ignored.
+    EXPECT_EQ(redirected->status, 200);
+    EXPECT_EQ(redirected->body, "0123456789");
+    return;
+  }
+  ASSERT_EQ(redirected->status, 302) << redirected->body;
+  EXPECT_EQ(redirected->get_header_value("Cache-Control"), "no-store");
+  auto location = redirected->get_header_value("Location");
+  EXPECT_NE(location.find("X-Amz-Expires=300"), std::string::npos) << location;
+  auto scheme_end = location.find("://");
+  auto path_start = location.find('/', scheme_end + 3);
+  httplib::Client plain(location.substr(0, path_start));
+  auto fetched = plain.Get(location.substr(path_start).c_str());
+  ASSERT_TRUE(fetched);
+  EXPECT_EQ(fetched->status, 200);
+  EXPECT_EQ(fetched->body, "0123456789");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HttpApiTest,
+                         ::testing::Values(Setup{Backend::sqlite, false}, Setup{Backend::postgresql, false},
+                                           Setup{Backend::sqlite, true}, Setup{Backend::postgresql, true}),
+                         setup_name);
 
 TEST(Cli, BadConfigurationExitsTwoNamingTheVariable) {
   docvault::testing::TempDir dir;

@@ -52,14 +52,14 @@ TEST_F(PostgresConcurrencyTest, ConcurrentRecordOfOneEventBlocksThenReturnsFalse
   auto store = open_store(4);
   store->migrate();
   const store::ProcessedEvent event{"evt-race", "epr-service", "issuer.deleted", "issuer-9",
-                                    "issuer", Timestamp(std::chrono::milliseconds(1000))};
+                                    "issuer", Timestamp(std::chrono::milliseconds(1000)), std::nullopt};
 
   std::promise<void> first_recorded;
   std::promise<void> second_blocked;
   auto second_blocked_future = second_blocked.get_future();
   auto first = std::async(std::launch::async, [&] {
     return store::write(*store, [&](Transaction& tx) {
-      const bool inserted = tx.record_processed_event(event);
+      const bool inserted = tx.record_processed_event(event) == store::RecordOutcome::recorded;
       first_recorded.set_value();
       second_blocked_future.wait();  // commit only once the other one waits on us
       return inserted;
@@ -67,7 +67,8 @@ TEST_F(PostgresConcurrencyTest, ConcurrentRecordOfOneEventBlocksThenReturnsFalse
   });
   first_recorded.get_future().wait();
   auto second = std::async(std::launch::async, [&] {
-    return store::write(*store, [&](Transaction& tx) { return tx.record_processed_event(event); });
+    return store::write(*store, [&](Transaction& tx) { return tx.record_processed_event(event); }) ==
+           store::RecordOutcome::recorded;
   });
   const bool waited = wait_until([&] {
     return scalar<int>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -87,7 +88,7 @@ TEST_F(PostgresConcurrencyTest, ManyThreadsRecordingOneEventYieldExactlyOneTrue)
   for (int round = 0; round < 20; ++round) {
     const store::ProcessedEvent event{"evt-" + std::to_string(round), "epr-service", "issuer.deleted",
                                       std::nullopt, std::nullopt,
-                                      Timestamp(std::chrono::milliseconds(1000))};
+                                      Timestamp(std::chrono::milliseconds(1000)), std::nullopt};
     std::barrier start(kThreads);
     std::atomic<int> inserted{0};
     std::vector<std::jthread> threads;
@@ -95,7 +96,8 @@ TEST_F(PostgresConcurrencyTest, ManyThreadsRecordingOneEventYieldExactlyOneTrue)
       threads.emplace_back([&] {
         start.arrive_and_wait();
         try {
-          if (store::write(*store, [&](Transaction& tx) { return tx.record_processed_event(event); })) {
+          if (store::write(*store, [&](Transaction& tx) { return tx.record_processed_event(event); }) ==
+              store::RecordOutcome::recorded) {
             ++inserted;
           }
         } catch (const std::exception& e) {

@@ -203,12 +203,15 @@ TEST_F(PostgresStoreTest, OutboxKeepsPayloadsByteForByteInOrderAndIgnoresKnownId
 
 TEST_F(PostgresStoreTest, RecordsAProcessedEventOnce) {
   const store::ProcessedEvent event{"evt-1", "epr-service", "issuer.deleted", "issuer-1", "issuer",
-                                    at_ms(1000)};
-  EXPECT_TRUE(store::write(*store_, [&](Transaction& tx) { return tx.record_processed_event(event); }));
-  EXPECT_FALSE(store::write(*store_, [&](Transaction& tx) { return tx.record_processed_event(event); }));
+                                    at_ms(1000), std::nullopt};
+  EXPECT_EQ(store::write(*store_, [&](Transaction& tx) { return tx.record_processed_event(event); }),
+            store::RecordOutcome::recorded);
+  EXPECT_EQ(store::write(*store_, [&](Transaction& tx) { return tx.record_processed_event(event); }),
+            store::RecordOutcome::duplicate);
   const store::ProcessedEvent without_entity{"evt-2", "epr-service", "ping", std::nullopt,
-                                             std::nullopt, at_ms(1000)};
-  EXPECT_TRUE(store::write(*store_, [&](Transaction& tx) { return tx.record_processed_event(without_entity); }));
+                                             std::nullopt, at_ms(1000), std::nullopt};
+  EXPECT_EQ(store::write(*store_, [&](Transaction& tx) { return tx.record_processed_event(without_entity); }),
+            store::RecordOutcome::recorded);
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM processed_events WHERE entity_id IS NULL"), 1);
 }
 

@@ -204,9 +204,16 @@ TEST_P(DocumentServiceTest, CascadeIsAllOrNothing) {
   EXPECT_EQ(service_->cascade_archive_by_entity({"issuer-1", EntityType::issuer}, kReasonEntityDeleted, "evt-1").size(), 2u);
 }
 
-EntityEvent deleted(const std::string& event_id, const std::string& entity_id, const std::string& type = "issuer") {
-  EntityEvent e{event_id, "entity_permissions_core", "entity.deleted", entity_id, type, parse_entity_type(type),
-                std::nullopt, std::nullopt};
+EntityEvent deleted(const std::string& event_id, const std::string& entity_id, const std::string& type = "issuer",
+                    const std::string& body_hash = std::string(64, '0')) {
+  EntityEvent e;
+  e.event_id = event_id;
+  e.source = "entity_permissions_core";
+  e.action = "entity.deleted";
+  e.entity_id = entity_id;
+  e.entity_type = type;
+  e.supported_type = parse_entity_type(type);
+  e.canonical_sha256 = body_hash;
   return e;
 }
 
@@ -229,6 +236,14 @@ TEST_P(DocumentServiceTest, EntityDeletedEventArchivesOnceAndRecordsTheEvent) {
   auto later = service_->handle_entity_event(deleted("evt-2", "issuer-1"));
   EXPECT_EQ(later.outcome, EventOutcome::processed);
   EXPECT_EQ(later.documents_archived, 0u);
+}
+
+TEST_P(DocumentServiceTest, AnEventIdReusedForAnotherEventIsToldApart) {
+  upload("issuer-1");
+  EXPECT_EQ(service_->handle_entity_event(deleted("evt-1", "issuer-1")).outcome, EventOutcome::processed);
+  auto reused = service_->handle_entity_event(deleted("evt-1", "issuer-2", "issuer", std::string(64, '9')));
+  EXPECT_EQ(reused.outcome, EventOutcome::event_id_reused);
+  EXPECT_EQ(reused.documents_archived, 0u);
 }
 
 TEST_P(DocumentServiceTest, UnsupportedEntityTypeIsMarkedProcessed) {

@@ -147,19 +147,27 @@ TEST_P(StoreContract, OutboxKeepsOrderAndIgnoresKnownEventIds) {
   EXPECT_TRUE(read(store(), [&](Transaction& tx) { return tx.outbox_messages("issuer-2"); }).empty());
 }
 
-TEST_P(StoreContract, ProcessedEventIsRecordedOnce) {
-  ProcessedEvent e{"evt-1", "entity_permissions_core", "entity.deleted", "issuer-1", "issuer", at(0)};
-  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
-  EXPECT_FALSE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
-  e.event_id = "evt-2";
-  e.entity_id.reset();
-  e.entity_type.reset();
-  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
+TEST_P(StoreContract, ProcessedEventIsRecordedOnceAndAReusedIdIsToldApart) {
+  auto record = [&](const ProcessedEvent& e) { return write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }); };
+  ProcessedEvent e{"evt-1", "entity_permissions_core", "entity.deleted", "issuer-1", "issuer", at(0), std::string(64, 'a')};
+  EXPECT_EQ(record(e), RecordOutcome::recorded);
+  EXPECT_EQ(record(e), RecordOutcome::duplicate);
+  auto other_body = e;
+  other_body.payload_sha256 = std::string(64, 'b');
+  EXPECT_EQ(record(other_body), RecordOutcome::event_id_reused);
+  // Without a hash on either side, nothing tells them apart.
+  other_body.payload_sha256.reset();
+  EXPECT_EQ(record(other_body), RecordOutcome::duplicate);
+
+  ProcessedEvent bare{"evt-2", "s", "entity.deleted", std::nullopt, std::nullopt, at(0), std::nullopt};
+  EXPECT_EQ(record(bare), RecordOutcome::recorded);
+  bare.payload_sha256 = std::string(64, 'c');
+  EXPECT_EQ(record(bare), RecordOutcome::duplicate);
 }
 
 TEST_P(StoreContract, AFailedTransactionLeavesNothing) {
   auto d = make_document(kIssuer, at(0));
-  ProcessedEvent e{"evt-rollback", "s", "entity.deleted", std::nullopt, std::nullopt, at(0)};
+  ProcessedEvent e{"evt-rollback", "s", "entity.deleted", std::nullopt, std::nullopt, at(0), std::nullopt};
   EXPECT_THROW(write(store(),
                      [&](Transaction& tx) {
                        tx.insert_document(d);
@@ -171,7 +179,7 @@ TEST_P(StoreContract, AFailedTransactionLeavesNothing) {
                std::runtime_error);
   EXPECT_FALSE(find(d.id));
   EXPECT_TRUE(read(store(), [&](Transaction& tx) { return tx.outbox_messages("issuer-1"); }).empty());
-  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }));
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.record_processed_event(e); }), RecordOutcome::recorded);
 }
 
 TEST_P(StoreContract, ConcurrentWritersAllCommit) {

@@ -83,6 +83,8 @@ TEST(CurlTransport, SendsTheRequestAndReturnsAnyStatusAsAResponse) {
                       .url = local.url("/echo"),
                       .headers = {{"X-Custom", "yes"}},
                       .body = std::string(5000, 'b'),
+                      .body_view = {},
+                      .body_sink = {},
                       .timeout = {}};
   auto response = transport.send(request);
   EXPECT_EQ(response.status, 503);
@@ -230,9 +232,14 @@ struct RetryHarness {
 
   ServiceRequest request() const {
     return {.endpoint = {local.url(""), "us-east-1"},
+            .method = "POST",
             .path = "/",
+            .query = {},
             .headers = {{"Content-Type", "application/x-amz-json-1.0"}},
             .body = "{}",
+            .body_view = {},
+            .payload_hash = {},
+            .body_sink = {},
             .timeout = {}};
   }
 };

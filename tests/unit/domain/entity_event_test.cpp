@@ -81,6 +81,21 @@ TEST(EntityEvent, PoisonMessagesNameWhatIsWrong) {
   }
 }
 
+TEST(EntityEvent, CanonicalHashIgnoresEnvelopeAndKeyOrder) {
+  auto raw = parse_entity_event(kSpecEvent);
+  auto wrapped = parse_entity_event(envelope(kSpecEvent));
+  auto reordered = parse_entity_event(
+      R"({"entity_type":"issuer","entity_id":"f47ac10b-58cc-4372-a567-0e02b2c3d479","action":"entity.deleted",)"
+      R"( "source":"entity_permissions_core","event_id":"a1b2c3d4-5678-90ab-cdef-1234567890ab"})");
+  ASSERT_TRUE(raw && wrapped && reordered);
+  EXPECT_EQ(raw->canonical_sha256.size(), 64u);
+  EXPECT_EQ(raw->canonical_sha256, wrapped->canonical_sha256);
+  EXPECT_EQ(raw->canonical_sha256, reordered->canonical_sha256);
+  auto other = nlohmann::json::parse(kSpecEvent);
+  other["entity_id"] = "someone-else";
+  EXPECT_NE(parse_entity_event(other.dump())->canonical_sha256, raw->canonical_sha256);
+}
+
 TEST(EntityEvent, AcceptsMaximumWidths) {
   auto body = nlohmann::json::parse(kSpecEvent);
   body["event_id"] = std::string(255, 'e');

@@ -202,6 +202,13 @@ queue_arn_of() {
 value[DOCUMENT_VAULT_SQS_ARN]=$(queue_arn_of DOCUMENT_VAULT_SQS_URL)
 value[DOCUMENT_EVENTS_SQS_ARN]=$(queue_arn_of DOCUMENT_EVENTS_SQS_URL)
 value[DOCUMENT_CONSUMER_DLQ_ARN]=$(queue_arn_of DOCUMENT_CONSUMER_DLQ_URL)
+# The documents bucket, only when content lives in S3: least privilege on the prefix.
+value[DOCVAULT_S3_OBJECTS_ARN]=
+value[DOCVAULT_S3_BUCKET_ARN]=
+if [[ ${value[DOCVAULT_BLOB_STORE]} == s3 ]]; then
+  value[DOCVAULT_S3_OBJECTS_ARN]="arn:$partition:s3:::${value[DOCVAULT_S3_BUCKET]}/${value[DOCVAULT_S3_PREFIX]}*"
+  value[DOCVAULT_S3_BUCKET_ARN]="arn:$partition:s3:::${value[DOCVAULT_S3_BUCKET]}"
+fi
 if [[ -n $policies_dir && -n ${value[DOCUMENT_VAULT_SQS_URL]} ]]; then
   require EPR_ENTITY_EVENTS_TOPIC_ARN "the EPR entity-events topic, for infra/iam/sqs-queue-policy.json"
 fi

@@ -254,6 +254,23 @@ TEST_F(DeployTest, ValuesDocvaultRejectsAreRefused) {
   EXPECT_EQ(registered.exit_code, 2) << "--register must refuse example values:\n" << registered.output;
 }
 
+TEST_F(DeployTest, S3StorageGrantsTheBucketPrefixOnly) {
+  TempDir policies;
+  auto result = deploy({"--example", "--policies", policies.path().string()},
+                       {{"DOCVAULT_BLOB_STORE", "s3"}, {"DOCVAULT_S3_BUCKET", "vault-docs"}, {"DOCVAULT_S3_PREFIX", "prod/"}});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto task_role = json::parse(read_file(policies.path() / "task-role-policy.json"));
+  std::map<std::string, json> by_sid;
+  for (const auto& statement : task_role.at("Statement")) by_sid[statement.at("Sid")] = statement;
+  ASSERT_TRUE(by_sid.contains("DocumentObjects")) << task_role.dump(2);
+  EXPECT_EQ(by_sid["DocumentObjects"].at("Resource"), "arn:aws:s3:::vault-docs/prod/*");
+  EXPECT_EQ(by_sid["DocumentObjects"].at("Action"),
+            json::array({"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                         "s3:ListMultipartUploadParts"}));
+  EXPECT_EQ(by_sid["ListDocumentObjects"].at("Resource"), "arn:aws:s3:::vault-docs");
+  EXPECT_EQ(by_sid["ListDocumentObjects"].at("Condition").at("StringLike").at("s3:prefix"), json::array({"prod/*"}));
+}
+
 TEST_F(DeployTest, ValuesAreEscapedIntoJson) {
   auto result = deploy({"--example"}, {{"DOCVAULT_IMAGE", R"(registry.example/a&b|c"d\e:1)"}});
   ASSERT_EQ(result.exit_code, 0) << result.output;
@@ -296,6 +313,9 @@ TEST_F(DeployTest, PoliciesGrantWhatDocvaultCalls) {
   EXPECT_EQ(granted["arn:aws:sns:us-east-1:123456789012:document-vault-audit-events"],
             std::set<std::string>{"sns:Publish"});
   EXPECT_EQ(granted.size(), 4u);
+
+  // Content on the filesystem: no bucket statements.
+  EXPECT_EQ(task_role.dump().find("s3:"), std::string::npos);
 
   auto execution = load("execution-role-policy.json").at("Statement").at(0);
   EXPECT_EQ(execution.at("Action"), "secretsmanager:GetSecretValue");

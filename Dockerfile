@@ -30,6 +30,7 @@ RUN apt-get update \
       curl \
       libcpp-httplib0.11 \
       libcurl4 \
+      libjwt0 \
       libpqxx-6.4 \
       libpugixml1v5 \
       libspdlog1.10 \

@@ -26,6 +26,11 @@
 #   ECS_TASK_ROLE_ARN         the task role: infra/iam/task-role-policy.json (required)
 #   ECS_EXECUTION_ROLE_ARN    the execution role: pulls the image, writes logs, reads
 #                             the secret (infra/iam/execution-role-policy.json) (required)
+#   DOCVAULT_JWT_SECRET_ARN   Secrets Manager secret or SSM parameter holding
+#                             DOCVAULT_JWT_SECRET, the HS256 token key (required;
+#                             for RS256/ES256 keys, ship the key file in the image
+#                             and set DOCVAULT_JWT_PUBLIC_KEY_FILE instead, editing
+#                             the template's secrets)
 #   DATABASE_URL_SECRET_ARN   Secrets Manager secret or SSM parameter holding
 #                             DATABASE_URL (required)
 #   DOCUMENT_VAULT_SQS_URL    required while ENABLE_DOCUMENT_CONSUMER is true
@@ -74,6 +79,20 @@ docvault_defaults=(
   DOCVAULT_DATA_DIR=/var/lib/docvault
   DOCVAULT_HTTP_ADDR=0.0.0.0:8080
   DOCVAULT_MAX_UPLOAD_BYTES=52428800
+  DOCVAULT_HTTP_MAX_CONNECTIONS=512
+  DOCVAULT_HTTP_THREADS=16
+  DOCVAULT_HTTP_HEADER_TIMEOUT_SECONDS=10
+  DOCVAULT_HTTP_MAX_HEADER_BYTES=16384
+  DOCVAULT_HTTP_KEEPALIVE_TIMEOUT_SECONDS=5
+  DOCVAULT_HTTP_KEEPALIVE_MAX_REQUESTS=100
+  DOCVAULT_HTTP_READ_TIMEOUT_SECONDS=10
+  DOCVAULT_HTTP_WRITE_TIMEOUT_SECONDS=30
+  DOCVAULT_AUTH=enabled
+  DOCVAULT_JWT_PUBLIC_KEY_FILE=
+  DOCVAULT_JWT_ISSUER=
+  DOCVAULT_JWT_AUDIENCE=
+  DOCVAULT_JWT_LEEWAY_SECONDS=60
+  DOCVAULT_METRICS_AUTH=open
   DOCVAULT_AUTO_MIGRATE=true
   DOCVAULT_DB_POOL_SIZE=8
   LOG_LEVEL=info
@@ -86,6 +105,11 @@ docvault_defaults=(
   DOCUMENT_CONSUMER_CONCURRENCY=4
   DOCUMENT_CONSUMER_SHUTDOWN_TIMEOUT=25
   DOCUMENT_CONSUMER_DLQ_URL=
+  DOCUMENT_CONSUMER_ACTIONS=entity.deleted,entity.suspended,entity.reinstated
+  DOCUMENT_CONSUMER_DEDUP_RETENTION_DAYS=45
+  DOCUMENT_CONSUMER_REJECTED_RETENTION_DAYS=90
+  DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE=false
+  DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS=
   DOCVAULT_OUTBOX_RELAY_ENABLED=true
   AUDIT_SNS_TOPIC_ARN=
   DOCUMENT_EVENTS_SQS_URL=
@@ -113,6 +137,7 @@ example_values=(
   ECS_TASK_ROLE_ARN=arn:aws:iam::123456789012:role/docvault-task
   ECS_EXECUTION_ROLE_ARN=arn:aws:iam::123456789012:role/docvault-task-execution
   DATABASE_URL_SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:docvault/database-url-AbCdEf
+  DOCVAULT_JWT_SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:docvault/jwt-secret-AbCdEf
   DOCUMENT_VAULT_SQS_URL=https://sqs.us-east-1.amazonaws.com/123456789012/document-vault-entity-events
   AUDIT_SNS_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:document-vault-audit-events
   DOCUMENT_EVENTS_SQS_URL=https://sqs.us-east-1.amazonaws.com/123456789012/document-vault-document-events
@@ -146,6 +171,7 @@ require DOCVAULT_IMAGE "the container image to run"
 require ECS_TASK_ROLE_ARN "the task role (infra/iam/task-role-policy.json)"
 require ECS_EXECUTION_ROLE_ARN "the execution role (pulls the image, writes logs, reads the DATABASE_URL secret)"
 require DATABASE_URL_SECRET_ARN "the Secrets Manager secret or SSM parameter holding DATABASE_URL"
+require DOCVAULT_JWT_SECRET_ARN "the Secrets Manager secret or SSM parameter holding DOCVAULT_JWT_SECRET (the HS256 key tokens are verified with)"
 if is_true "${value[ENABLE_DOCUMENT_CONSUMER]}"; then
   require DOCUMENT_VAULT_SQS_URL "the entity-events queue (required while ENABLE_DOCUMENT_CONSUMER is true)"
 fi
@@ -177,19 +203,23 @@ partition=${BASH_REMATCH[1]}
 [[ ${value[ECS_EXECUTION_ROLE_ARN]} =~ ^arn:[a-z-]+:iam::[0-9]{12}:role/ ]] ||
   input_error "ECS_EXECUTION_ROLE_ARN=\"${value[ECS_EXECUTION_ROLE_ARN]}\": expected arn:<partition>:iam::<account>:role/<name>"
 
-# What the execution role must be allowed to read the secret with. A Secrets
-# Manager valueFrom may name a JSON key (…:secret:name-AbCdEf:key::); the
-# policy names the secret itself.
-secret=${value[DATABASE_URL_SECRET_ARN]}
-if [[ $secret =~ ^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^:]+) ]]; then
-  value[DATABASE_URL_SECRET_ACTION]=secretsmanager:GetSecretValue
-  value[DATABASE_URL_SECRET_RESOURCE]=${BASH_REMATCH[1]}
-elif [[ $secret =~ ^arn:[a-z-]+:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+ ]]; then
-  value[DATABASE_URL_SECRET_ACTION]=ssm:GetParameters
-  value[DATABASE_URL_SECRET_RESOURCE]=$secret
-else
-  input_error "DATABASE_URL_SECRET_ARN=\"$secret\": expected a Secrets Manager secret ARN or an SSM parameter ARN"
-fi
+# What the execution role must be allowed to read each secret with
+# (<PREFIX>_ACTION, <PREFIX>_RESOURCE). A Secrets Manager valueFrom may name a
+# JSON key (…:secret:name-AbCdEf:key::); the policy names the secret itself.
+secret_access() {
+  local input=$1 prefix=$2 secret=${value[$1]}
+  if [[ $secret =~ ^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^:]+) ]]; then
+    value[${prefix}_ACTION]=secretsmanager:GetSecretValue
+    value[${prefix}_RESOURCE]=${BASH_REMATCH[1]}
+  elif [[ $secret =~ ^arn:[a-z-]+:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+ ]]; then
+    value[${prefix}_ACTION]=ssm:GetParameters
+    value[${prefix}_RESOURCE]=$secret
+  else
+    input_error "$input=\"$secret\": expected a Secrets Manager secret ARN or an SSM parameter ARN"
+  fi
+}
+secret_access DATABASE_URL_SECRET_ARN DATABASE_URL_SECRET
+secret_access DOCVAULT_JWT_SECRET_ARN DOCVAULT_JWT_SECRET
 
 # The queue ARN of a queue URL (…/<account>/<name>), or "" for no URL.
 queue_arn_of() {

@@ -1,5 +1,7 @@
 #include "app/application.h"
+#include "app/security.h"
 
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -14,7 +16,9 @@
 #include "consumer/consumer.h"
 #include "domain/clock.h"
 #include "http/server.h"
+#include "http/admin_routes.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "outbox/relay.h"
 #include "service/blob_sweeper.h"
 #include "service/document_service.h"
@@ -91,11 +95,32 @@ namespace {
 
 // What every long-running subcommand shares: the store, content, time and the
 // document service over them.
+// Sends a rejected message's body back to the entity-events queue.
+class SqsRedriver final : public service::MessageRedriver {
+ public:
+  SqsRedriver(const aws::SqsClient& sqs, std::string queue_url) : sqs_(sqs), queue_url_(std::move(queue_url)) {}
+  void redrive(const store::RejectedMessage& message) override {
+    std::vector<aws::OutgoingSqsMessage> one{{message.body, {}, std::nullopt, "", ""}};
+    auto result = sqs_.send_message_batch(queue_url_, one);
+    if (!result.all_succeeded()) {
+      throw std::runtime_error("redrive failed: " + result.failed.front().code + " " + result.failed.front().message);
+    }
+  }
+
+ private:
+  const aws::SqsClient& sqs_;
+  std::string queue_url_;
+};
+
 struct Core {
+  metrics::Registry metrics;
+  aws::SqsClient sqs;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<blob::BlobStore> blobs;
   SystemClock clock;
   std::unique_ptr<service::DocumentService> documents;
+  std::unique_ptr<SqsRedriver> redriver;
+  std::unique_ptr<service::AdminService> admin;
 };
 
 // On the heap and never moved: the service holds references into it.
@@ -104,9 +129,47 @@ std::unique_ptr<Core> open_core(const Config& config) {
   core->store = open_store(config);
   if (!prepare_schema(*core->store, config.auto_migrate)) return nullptr;
   core->blobs = open_blob_store(config);
-  core->documents = std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock);
+  core->documents =
+      std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock, config.consumer_actions);
+  if (!config.consumer_queue_url.empty()) {
+    core->redriver = std::make_unique<SqsRedriver>(core->sqs, config.consumer_queue_url);
+  }
+  core->admin = std::make_unique<service::AdminService>(*core->store, *core->documents, core->clock, core->redriver.get());
   return core;
 }
+
+// Deletes processed events and rejected messages past their retention: at
+// start, then every 15 minutes, in small batches.
+class Retention {
+ public:
+  Retention(service::AdminService& admin, const Config& config)
+      : admin_(admin),
+        processed_(std::chrono::hours(24) * config.dedup_retention_days),
+        rejected_(std::chrono::hours(24) * config.rejected_retention_days),
+        thread_([this](std::stop_token stop) { run(stop); }) {}
+
+ private:
+  void run(std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      try {
+        auto purged = admin_.purge_expired(processed_, rejected_);
+        if (purged.processed_events + purged.rejected_messages > 0) {
+          log::info(kComponent, "retention purged old records",
+                    {{"processed_events", purged.processed_events}, {"rejected_messages", purged.rejected_messages}});
+        }
+      } catch (const std::exception& e) {
+        log::warn(kComponent, "retention purge failed; will retry", {{"error", e.what()}});
+      }
+      std::unique_lock lock(mutex);
+      cv.wait_for(lock, stop, std::chrono::minutes(15), [] { return false; });
+    }
+  }
+  service::AdminService& admin_;
+  std::chrono::hours processed_, rejected_;
+  std::jthread thread_;
+};
 
 consumer::ConsumerOptions consumer_options(const Config& config) {
   consumer::ConsumerOptions options;
@@ -119,27 +182,55 @@ consumer::ConsumerOptions consumer_options(const Config& config) {
   if (!config.consumer_dead_letter_queue_url.empty()) {
     options.dead_letter_queue_url = config.consumer_dead_letter_queue_url;
   }
+  options.sns_verifier = sns_signature_verifier(config);
   return options;
 }
 
-// The consumer, when it is enabled and has a queue; otherwise the log line the
-// spec's troubleshooting table tells operators to look for.
-std::unique_ptr<consumer::DocumentVaultConsumer> start_consumer(const Config& config, const aws::SqsClient& sqs,
-                                                               Core& core) {
-  if (!config.consumer_enabled) {
-    log::info(consumer::kConsumerComponent, "Document Vault consumer not started",
-              {{"reason", "ENABLE_DOCUMENT_CONSUMER is false"}});
-    return nullptr;
-  }
-  if (config.consumer_queue_url.empty()) {
-    log::warn(consumer::kConsumerComponent, "Document Vault consumer not started",
-              {{"reason", "DOCUMENT_VAULT_SQS_URL is not set"}});
-    return nullptr;
-  }
-  auto worker = std::make_unique<consumer::DocumentVaultConsumer>(sqs, *core.documents, core.clock,
-                                                                  consumer_options(config));
-  worker->start();
-  return worker;
+// Why `serve` runs no consumer, or nothing when it runs one.
+std::optional<std::string> consumer_not_started_reason(const Config& config) {
+  if (!config.consumer_enabled) return "ENABLE_DOCUMENT_CONSUMER is false";
+  if (config.consumer_queue_url.empty()) return "DOCUMENT_VAULT_SQS_URL is not set";
+  return std::nullopt;
+}
+
+std::unique_ptr<consumer::DocumentVaultConsumer> make_consumer(const Config& config, const aws::SqsClient& sqs,
+                                                              Core& core) {
+  return std::make_unique<consumer::DocumentVaultConsumer>(sqs, *core.documents, core.clock, consumer_options(config),
+                                                           core.metrics);
+}
+
+// /readyz: the database, and the workers this process runs.
+std::vector<http::ReadinessCheck> readiness_checks(Core& core, const consumer::DocumentVaultConsumer* consumer,
+                                                   std::optional<std::string> consumer_reason,
+                                                   const outbox::OutboxRelay* relay) {
+  std::vector<http::ReadinessCheck> checks{http::database_readiness(*core.store)};
+  checks.push_back({"consumer", [consumer, consumer_reason](nlohmann::ordered_json& detail) {
+                      if (!consumer) {
+                        detail["state"] = "not_started";
+                        detail["reason"] = consumer_reason.value_or("");
+                        return true;  // configured so: not a fault
+                      }
+                      auto s = consumer->status();
+                      detail["state"] = s.state;
+                      detail["circuit_breaker"] = s.breaker;
+                      if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
+                      detail["seconds_since_last_poll"] = s.seconds_since_last_poll;
+                      return s.state == "running";
+                    }});
+  checks.push_back({"relay", [relay](nlohmann::ordered_json& detail) {
+                      if (!relay) {
+                        detail["state"] = "not_started";
+                        return true;
+                      }
+                      auto s = relay->status();
+                      detail["state"] = s.state;
+                      detail["circuit_breaker"] = s.breaker;
+                      if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
+                      detail["pending_events"] = s.pending;
+                      detail["oldest_pending_age_seconds"] = s.oldest_pending_age_seconds;
+                      return s.state == "running";
+                    }});
+  return checks;
 }
 
 std::unique_ptr<outbox::OutboxRelay> make_relay(const Config& config, Core& core, const aws::SnsClient& sns,
@@ -149,7 +240,7 @@ std::unique_ptr<outbox::OutboxRelay> make_relay(const Config& config, Core& core
   options.document_events_queue_url = config.document_events_queue_url;
   options.retention = std::chrono::hours(config.outbox_retention_hours);
   options.lease = std::chrono::seconds(config.outbox_lease_seconds);
-  return std::make_unique<outbox::OutboxRelay>(*core.store, sns, sqs, core.clock, options);
+  return std::make_unique<outbox::OutboxRelay>(*core.store, sns, sqs, core.clock, options, core.metrics);
 }
 
 const char* signal_name(int signal) { return signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
@@ -167,19 +258,41 @@ bool report_relay_targets(const Config& config) {
 
 int run_serve(const Config& config) {
   if (!report_relay_targets(config)) return 2;
+  auto jwt_verifier = load_jwt_verifier(config);
+  if (auto* error = std::get_if<ConfigError>(&jwt_verifier)) {
+    std::fprintf(stderr, "docvault: %s\n", error->message().c_str());
+    return 2;
+  }
   try {
     auto core = open_core(config);
     if (!core) return 1;
-    aws::SqsClient sqs;
+    const aws::SqsClient& sqs = core->sqs;
     aws::SnsClient sns;
-    http::HttpServer server(*core->documents, *core->store,
-                            http::HttpOptions{config.http_host, config.http_port, config.max_upload_bytes,
-                                              std::chrono::seconds(config.s3_presign_seconds)});
+    auto consumer_reason = consumer_not_started_reason(config);
+    auto consumer = consumer_reason ? nullptr : make_consumer(config, sqs, *core);
+    auto relay = config.relay_enabled ? make_relay(config, *core, sns, sqs) : nullptr;
+    Retention retention(*core->admin, config);
+
+    http::HttpOptions http_options;
+    http_options.host = config.http_host;
+    http_options.port = config.http_port;
+    http_options.max_upload_bytes = config.max_upload_bytes;
+    http_options.content_url_ttl = std::chrono::seconds(config.s3_presign_seconds);
+    http_options.metrics = &core->metrics;
+    http_options.admin = core->admin.get();
+    http_options.readiness = readiness_checks(*core, consumer.get(), consumer_reason, relay.get());
+    http_options.jwt_verifier = std::get<std::shared_ptr<const auth::JwtVerifier>>(jwt_verifier);
+    http_options.metrics_require_token = config.metrics_auth_required;
+    http_options.limits = http_limits(config);
+    http::HttpServer server(*core->documents, std::move(http_options));
     server.start();
-    auto consumer = start_consumer(config, sqs, *core);
-    std::unique_ptr<outbox::OutboxRelay> relay;
-    if (config.relay_enabled) {
-      relay = make_relay(config, *core, sns, sqs);
+    if (consumer) {
+      consumer->start();
+    } else {
+      // The line the spec's troubleshooting table tells operators to look for.
+      log::warn(consumer::kConsumerComponent, "Document Vault consumer not started", {{"reason", *consumer_reason}});
+    }
+    if (relay) {
       relay->start();
     } else {
       log::info(outbox::kRelayComponent, "Outbox relay not started", {{"reason", "DOCVAULT_OUTBOX_RELAY_ENABLED is false"}});
@@ -210,12 +323,12 @@ int run_consume(const Config& config) {
   try {
     auto core = open_core(config);
     if (!core) return 1;
-    aws::SqsClient sqs;
-    consumer::DocumentVaultConsumer worker(sqs, *core->documents, core->clock, consumer_options(config));
-    worker.start();
+    Retention retention(*core->admin, config);
+    auto worker = make_consumer(config, core->sqs, *core);
+    worker->start();
     int signal = wait_for_shutdown_signal();
     log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
-    worker.stop();
+    worker->stop();
     return 0;
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});
@@ -229,9 +342,8 @@ int run_relay(Config config) {
   try {
     auto core = open_core(config);
     if (!core) return 1;
-    aws::SqsClient sqs;
     aws::SnsClient sns;
-    auto relay = make_relay(config, *core, sns, sqs);
+    auto relay = make_relay(config, *core, sns, core->sqs);
     relay->start();
     int signal = wait_for_shutdown_signal();
     log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
@@ -239,6 +351,66 @@ int run_relay(Config config) {
     return 0;
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});
+    return 1;
+  }
+}
+
+int run_admin(const Config& config, const AdminCommand& command) {
+  try {
+    auto core = open_core(config);
+    if (!core) return 1;
+    auto print = [](const nlohmann::ordered_json& j) { std::printf("%s\n", j.dump(2).c_str()); };
+    auto invalid = [](const FieldError& e) {
+      std::fprintf(stderr, "docvault: %s %s\n", e.field.c_str(), e.message.c_str());
+      return 2;
+    };
+    auto not_found = [](const char* what) {
+      std::fprintf(stderr, "docvault: %s\n", what);
+      return 1;
+    };
+    switch (command.kind) {
+      case AdminCommand::Kind::processed_events: {
+        auto events = core->admin->processed_events(command.query);
+        if (!events) return invalid(events.error());
+        nlohmann::ordered_json items = nlohmann::ordered_json::array();
+        for (const auto& e : events.value()) items.push_back(http::processed_event_json(e));
+        print({{"items", std::move(items)}});
+        return 0;
+      }
+      case AdminCommand::Kind::replay: {
+        auto result = core->admin->replay(command.id);
+        if (!result) return not_found("no processed event with this event_id");
+        print(http::replay_json(*result));
+        return 0;
+      }
+      case AdminCommand::Kind::republish: {
+        auto result = core->admin->republish(command.entity_id, command.document_id);
+        if (!result) return invalid(result.error());
+        if (!result.value()) return not_found("no document with this id");
+        print({{"requeued_events", *result.value()}});
+        return 0;
+      }
+      case AdminCommand::Kind::rejected_messages: {
+        nlohmann::ordered_json items = nlohmann::ordered_json::array();
+        for (const auto& m : core->admin->rejected_messages(command.limit)) items.push_back(http::rejected_message_json(m));
+        print({{"items", std::move(items)}});
+        return 0;
+      }
+      case AdminCommand::Kind::redrive:
+        switch (core->admin->redrive(command.id)) {
+          case service::RedriveOutcome::redriven:
+            print({{"redriven", true}});
+            return 0;
+          case service::RedriveOutcome::not_found:
+            return not_found("no rejected message with this message_id");
+          case service::RedriveOutcome::no_queue:
+            std::fprintf(stderr, "docvault: invalid configuration: DOCUMENT_VAULT_SQS_URL is required by `admin redrive`\n");
+            return 2;
+        }
+    }
+    return 1;
+  } catch (const std::exception& e) {
+    log::error(kComponent, "admin command failed", {{"error", e.what()}});
     return 1;
   }
 }

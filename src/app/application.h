@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "app/config.h"
+#include "service/admin_service.h"
 
 namespace docvault::app {
 
@@ -31,6 +32,16 @@ struct GcBlobsOptions {
 // than the grace period (service/blob_sweeper.h), one line each on stdout,
 // then a summary; deletes them with `apply`.
 int run_gc_blobs(const Config& config, const GcBlobsOptions& options);
+
+// `docvault admin …`: the admin API's twins, printing the same JSON.
+struct AdminCommand {
+  enum class Kind { processed_events, replay, republish, rejected_messages, redrive } kind;
+  service::ProcessedEventQuery query;  // processed_events
+  std::string id;                      // replay: event_id; redrive: message_id
+  std::optional<std::string> entity_id, document_id;  // republish
+  std::size_t limit = 100;             // rejected_messages
+};
+int run_admin(const Config& config, const AdminCommand& command);
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
 // later, so they can be received with wait_for_shutdown_signal(). Call first

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "service/document_service.h"
 #include "store/store.h"
 
 namespace docvault::app {
@@ -120,6 +121,35 @@ bool apply_prefix(Config& c, std::string_view v) {
   return true;
 }
 
+// Comma-separated SNS topic ARNs, each checked as AUDIT_SNS_TOPIC_ARN is.
+bool apply_topic_arns(std::vector<std::string>& out, std::string_view v) {
+  std::vector<std::string> arns;
+  while (!v.empty()) {
+    auto comma = v.find(',');
+    auto item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    std::string arn;
+    if (!apply_topic_arn(arn, item)) return false;
+    arns.push_back(std::move(arn));
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  if (arns.empty()) return false;
+  out = std::move(arns);
+  return true;
+}
+
+// Printable ASCII without spaces (issuers and audiences are URIs or names).
+bool apply_claim_value(std::string& out, std::string_view v) {
+  if (v.size() > 1024) return false;
+  for (char ch : v) {
+    if (ch < 0x21 || ch > 0x7e) return false;
+  }
+  out = std::string(v);
+  return true;
+}
+
 const std::vector<Variable> kVariables = {
     {"DATABASE_URL", "", "a postgresql:// URL",
      "PostgreSQL to use (production). Unset: a SQLite file under DOCVAULT_DATA_DIR.", true,
@@ -137,6 +167,70 @@ const std::vector<Variable> kVariables = {
      "Largest document accepted by an upload (50 MiB by default); larger ones get 413.", false,
      [](Config& c, std::string_view v) {
        return parse_int<std::uint64_t>(v, 1, 1ull << 30, c.max_upload_bytes);
+     }},
+    {"DOCVAULT_HTTP_MAX_CONNECTIONS", "512", "an integer from 1 to 900",
+     "Connections open at once (waiting for a request or being served); beyond it new ones get 503.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 900, c.http_max_connections); }},
+    {"DOCVAULT_HTTP_THREADS", "16", "an integer from 1 to 256",
+     "Requests served at once. Connections still sending their headers, or idle between requests, hold no "
+     "thread.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 256, c.http_threads); }},
+    {"DOCVAULT_HTTP_HEADER_TIMEOUT_SECONDS", "10", "an integer from 1 to 300",
+     "A request's line and headers must arrive within this; slower clients get 408 and are disconnected.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 300, c.http_header_timeout_seconds); }},
+    {"DOCVAULT_HTTP_MAX_HEADER_BYTES", "16384", "an integer from 1024 to 1048576",
+     "Largest request line and headers together; larger ones get 431.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1024, 1 << 20, c.http_max_header_bytes); }},
+    {"DOCVAULT_HTTP_KEEPALIVE_TIMEOUT_SECONDS", "5", "an integer from 1 to 300",
+     "An idle keep-alive connection is closed after this.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 300, c.http_keep_alive_timeout_seconds); }},
+    {"DOCVAULT_HTTP_KEEPALIVE_MAX_REQUESTS", "100", "an integer from 1 to 100000",
+     "Requests served on one connection before it is closed.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 100000, c.http_keep_alive_max_requests); }},
+    {"DOCVAULT_HTTP_READ_TIMEOUT_SECONDS", "10", "an integer from 1 to 3600",
+     "Longest wait for the next bytes of a request body; past it a body must also average 16 KiB/s.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 3600, c.http_read_timeout_seconds); }},
+    {"DOCVAULT_HTTP_WRITE_TIMEOUT_SECONDS", "30", "an integer from 1 to 3600",
+     "Longest wait for a client to take the next bytes of a response.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 3600, c.http_write_timeout_seconds); }},
+    {"DOCVAULT_AUTH", "enabled", "enabled or disabled",
+     "Bearer-token authentication of /v1. `disabled` (local use only) lets every request in as anonymous; "
+     "`serve` logs a warning.", false,
+     [](Config& c, std::string_view v) {
+       if (v != "enabled" && v != "disabled") return false;
+       c.auth_enabled = v == "enabled";
+       return true;
+     }},
+    {"DOCVAULT_JWT_SECRET", "", "at least 32 bytes",
+     "HS256 secret tokens are verified with (or DOCVAULT_JWT_PUBLIC_KEY_FILE; one is required while "
+     "DOCVAULT_AUTH is enabled).", true,
+     [](Config& c, std::string_view v) {
+       if (v.size() < 32) return false;
+       c.jwt_secret = std::string(v);
+       return true;
+     }},
+    {"DOCVAULT_JWT_PUBLIC_KEY_FILE", "", "a file path",
+     "RS256/ES256: a PEM public key or certificate, or a JWKS file (keys chosen by kid). Read at start-up.",
+     false,
+     [](Config& c, std::string_view v) {
+       c.jwt_public_key_file = std::string(v);
+       return true;
+     }},
+    {"DOCVAULT_JWT_ISSUER", "", "printable ASCII, no spaces",
+     "When set, a token's iss must equal it.", false,
+     [](Config& c, std::string_view v) { return apply_claim_value(c.jwt_issuer, v); }},
+    {"DOCVAULT_JWT_AUDIENCE", "", "printable ASCII, no spaces",
+     "When set, a token's aud (a string or an array) must be or contain it.", false,
+     [](Config& c, std::string_view v) { return apply_claim_value(c.jwt_audience, v); }},
+    {"DOCVAULT_JWT_LEEWAY_SECONDS", "60", "an integer from 0 to 600",
+     "Clock skew allowed when checking a token's exp and nbf.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 0, 600, c.jwt_leeway_seconds); }},
+    {"DOCVAULT_METRICS_AUTH", "open", "open or required",
+     "`required`: /metrics needs a token with the metrics:read scope (needs DOCVAULT_AUTH enabled).", false,
+     [](Config& c, std::string_view v) {
+       if (v != "open" && v != "required") return false;
+       c.metrics_auth_required = v == "required";
+       return true;
      }},
     {"DOCVAULT_AUTO_MIGRATE", "true", "true or false",
      "Apply pending database migrations at start-up (otherwise run `docvault migrate`).", false,
@@ -180,6 +274,38 @@ const std::vector<Variable> kVariables = {
     {"DOCUMENT_CONSUMER_DLQ_URL", "", "an http(s) SQS queue URL",
      "Where rejected messages are also sent (they are always recorded in rejected_messages).", false,
      [](Config& c, std::string_view v) { return apply_queue_url(c.consumer_dead_letter_queue_url, v); }},
+    {"DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE", "false", "true or false",
+     "Verify each message's SNS signature (SignatureVersion 1 or 2, certificate from sns.<region>.amazonaws.com "
+     "over https) and its TopicArn; messages that fail, and raw deliveries, are rejected. Off by default: "
+     "emulators sign nothing.", false,
+     [](Config& c, std::string_view v) { return parse_bool(v, c.consumer_verify_sns_signature); }},
+    {"DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS", "", "comma-separated SNS topic ARNs",
+     "Topics whose messages are accepted when signatures are verified (required then).", false,
+     [](Config& c, std::string_view v) { return apply_topic_arns(c.consumer_allowed_topic_arns, v); }},
+    {"DOCUMENT_CONSUMER_ACTIONS", "entity.deleted,entity.suspended,entity.reinstated",
+     "a comma-separated list of entity.deleted, entity.suspended, entity.reinstated",
+     "Entity actions the consumer handles (archive, suspend, lift the suspension); others are rejected as unknown.",
+     false,
+     [](Config& c, std::string_view v) {
+       c.consumer_actions.clear();
+       while (!v.empty()) {
+         auto comma = v.find(',');
+         auto name = v.substr(0, comma);
+         while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+         while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+         if (!service::find_entity_action(name)) return false;
+         c.consumer_actions.emplace_back(name);
+         v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+       }
+       return !c.consumer_actions.empty();
+     }},
+    {"DOCUMENT_CONSUMER_DEDUP_RETENTION_DAYS", "45", "an integer from 1 to 3650",
+     "processed_events rows are kept this long: longer than a duplicate can arrive (SQS keeps a message up to "
+     "14 days, SNS retries delivery for up to 23).", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 3650, c.dedup_retention_days); }},
+    {"DOCUMENT_CONSUMER_REJECTED_RETENTION_DAYS", "90", "an integer from 1 to 3650",
+     "rejected_messages rows are kept this long.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 3650, c.rejected_retention_days); }},
     {"DOCVAULT_OUTBOX_RELAY_ENABLED", "true", "true or false",
      "Run the outbox relay inside `docvault serve` (needs AUDIT_SNS_TOPIC_ARN and DOCUMENT_EVENTS_SQS_URL).", false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.relay_enabled); }},
@@ -269,6 +395,17 @@ std::variant<Config, ConfigError> load_config(const Environment& env) {
   if (config.blob_store == BlobBackend::s3 && config.s3_bucket.empty()) {
     return ConfigError{"DOCVAULT_S3_BUCKET", "", "an S3 bucket name (required when DOCVAULT_BLOB_STORE is s3)"};
   }
+  if (!config.jwt_secret.empty() && !config.jwt_public_key_file.empty()) {
+    return ConfigError{"DOCVAULT_JWT_PUBLIC_KEY_FILE", config.jwt_public_key_file.string(),
+                       "unset while DOCVAULT_JWT_SECRET is set (one key kind at a time)"};
+  }
+  if (config.metrics_auth_required && !config.auth_enabled) {
+    return ConfigError{"DOCVAULT_METRICS_AUTH", "required", "open while DOCVAULT_AUTH is disabled"};
+  }
+  if (config.consumer_verify_sns_signature && config.consumer_allowed_topic_arns.empty()) {
+    return ConfigError{"DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS", "",
+                       "comma-separated SNS topic ARNs (required while DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE is true)"};
+  }
   if (!config.s3_kms_key_id.empty() && config.s3_sse != "aws:kms") {
     return ConfigError{"DOCVAULT_S3_KMS_KEY_ID", config.s3_kms_key_id, "unset unless DOCVAULT_S3_SSE is aws:kms"};
   }
@@ -285,6 +422,13 @@ std::optional<ConfigError> check_relay_targets(const Config& config) {
                        "an http(s) SQS queue URL (required while DOCVAULT_OUTBOX_RELAY_ENABLED is true)"};
   }
   return std::nullopt;
+}
+
+std::optional<ConfigError> check_auth(const Config& config) {
+  if (!config.auth_enabled || !config.jwt_secret.empty() || !config.jwt_public_key_file.empty()) return std::nullopt;
+  return ConfigError{"DOCVAULT_JWT_SECRET", "",
+                     "an HS256 secret, or DOCVAULT_JWT_PUBLIC_KEY_FILE, or DOCVAULT_AUTH=disabled (`serve` needs "
+                     "a key to authenticate callers)"};
 }
 
 std::string describe_config(const Environment& env) {

@@ -35,6 +35,25 @@ struct Config {
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::json;
 
+  // Authentication of the HTTP API (one of secret or key file while enabled).
+  bool auth_enabled = true;
+  std::string jwt_secret;                    // HS256
+  std::filesystem::path jwt_public_key_file;  // RS256/ES256: PEM key or certificate, or JWKS
+  std::string jwt_issuer;                    // empty: not checked
+  std::string jwt_audience;                  // empty: not checked
+  int jwt_leeway_seconds = 60;
+  bool metrics_auth_required = false;
+
+  // HTTP limits (http/connection_gate.h).
+  int http_max_connections = 512;
+  int http_threads = 16;
+  int http_header_timeout_seconds = 10;
+  int http_keep_alive_timeout_seconds = 5;
+  int http_keep_alive_max_requests = 100;
+  int http_max_header_bytes = 16384;
+  int http_read_timeout_seconds = 10;
+  int http_write_timeout_seconds = 30;
+
   // The entity-events consumer (the spec's names and defaults).
   bool consumer_enabled = true;
   std::string consumer_queue_url;  // empty: not started (HTTP still serves)
@@ -44,6 +63,11 @@ struct Config {
   int consumer_concurrency = 4;
   int consumer_shutdown_timeout_seconds = 25;
   std::string consumer_dead_letter_queue_url;
+  std::vector<std::string> consumer_actions;  // entity actions handled; others are rejected
+  int dedup_retention_days = 45;     // processed_events kept at least this long
+  int rejected_retention_days = 90;  // rejected_messages
+  bool consumer_verify_sns_signature = false;
+  std::vector<std::string> consumer_allowed_topic_arns;  // required while verifying
 
   // The outbox relay.
   bool relay_enabled = true;
@@ -93,6 +117,10 @@ std::variant<Config, ConfigError> load_config(const Environment& env);
 // What the relay needs and is missing, as the error start-up reports; nothing
 // when the relay is disabled or has its targets.
 std::optional<ConfigError> check_relay_targets(const Config& config);
+
+// What `serve` needs to authenticate callers and is missing: a key, unless
+// DOCVAULT_AUTH=disabled; nothing when it has one.
+std::optional<ConfigError> check_auth(const Config& config);
 
 // The effective configuration, one NAME=value line per variable, with its
 // source (env or default) and secrets redacted.

@@ -75,6 +75,41 @@ int main(int argc, char** argv) {
 
   auto* admin = cli.add_subcommand("admin", "Operator tasks.");
   admin->require_subcommand(1);
+  // The admin API's twins (docvault admin <verb> --help); each prints JSON.
+  docvault::app::AdminCommand admin_command{};
+  auto run_admin = [&](docvault::app::AdminCommand::Kind kind) {
+    return [&, kind] {
+      auto config = load_or_report();
+      if (!config) {
+        exit_code = 2;
+        return;
+      }
+      admin_command.kind = kind;
+      exit_code = docvault::app::run_admin(*config, admin_command);
+    };
+  };
+  using Kind = docvault::app::AdminCommand::Kind;
+  auto* processed = admin->add_subcommand("processed-events", "List processed events, newest first.");
+  processed->add_option("--entity-id", admin_command.query.entity_id, "Only this entity's events.");
+  processed->add_option("--entity-type", admin_command.query.entity_type, "Only this entity type's events.");
+  processed->add_option("--since", admin_command.query.since, "Recorded at or after (2025-10-23T12:34:56.789Z).");
+  processed->add_option("--until", admin_command.query.until, "Recorded before.");
+  processed->add_option("--limit", admin_command.query.limit, "At most this many (1-1000, default 100).");
+  processed->callback(run_admin(Kind::processed_events));
+  auto* replay = admin->add_subcommand("replay", "Run a processed event's cascade again (idempotent).");
+  replay->add_option("event_id", admin_command.id, "The event_id.")->required();
+  replay->callback(run_admin(Kind::replay));
+  auto* republish = admin->add_subcommand("republish", "Publish an entity's or a document's outbox events again.");
+  auto* by_entity = republish->add_option("--entity-id", admin_command.entity_id, "Every event of this entity.");
+  republish->add_option("--document-id", admin_command.document_id, "Every event of this document.")->excludes(by_entity);
+  republish->callback(run_admin(Kind::republish));
+  auto* rejected = admin->add_subcommand("rejected-messages", "List rejected messages, newest first.");
+  rejected->add_option("--limit", admin_command.limit, "At most this many (default 100).")->check(CLI::Range(1, 1000));
+  rejected->callback(run_admin(Kind::rejected_messages));
+  auto* redrive = admin->add_subcommand("redrive", "Send a rejected message back to DOCUMENT_VAULT_SQS_URL.");
+  redrive->add_option("message_id", admin_command.id, "The rejected message's id.")->required();
+  redrive->callback(run_admin(Kind::redrive));
+
   auto* gc_blobs = admin->add_subcommand(
       "gc-blobs",
       "Find blobs no document references (left by failed uploads) and older than the grace period; "

@@ -102,6 +102,31 @@ AwsError parse_sns_error(const HttpResponse& response) {
                   std::move(request_id));
 }
 
+SendBatchResult parse_publish_batch_response(const HttpResponse& response, std::size_t count) {
+  auto document = parse_xml(response, "PublishBatch");
+  pugi::xml_node result_node = document.document_element().child("PublishBatchResult");
+
+  SendBatchResult result;
+  std::vector<bool> seen(count, false);
+  for (pugi::xml_node member : result_node.child("Successful").children("member")) {
+    auto index = batch_entry_index(member.child("Id").text().as_string(), count);
+    if (!index || seen[*index]) continue;
+    seen[*index] = true;
+    result.successful.push_back({*index, member.child("MessageId").text().as_string(),
+                                 member.child("SequenceNumber").text().as_string()});
+  }
+  for (pugi::xml_node member : result_node.child("Failed").children("member")) {
+    auto index = batch_entry_index(member.child("Id").text().as_string(), count);
+    if (!index || seen[*index]) continue;
+    seen[*index] = true;
+    result.failed.push_back({*index, member.child("Code").text().as_string(),
+                             member.child("Message").text().as_string(),
+                             member.child("SenderFault").text().as_bool()});
+  }
+  report_missing_entries(seen, result.failed);
+  return result;
+}
+
 SnsClient::SnsClient(ServiceClientOptions options)
     : endpoints_("sns", options.environment), client_("sns", std::move(options), &parse_sns_error) {}
 
@@ -147,29 +172,8 @@ SendBatchResult SnsClient::publish_batch(std::string_view topic_arn,
     parameters.emplace_back(prefix + "Id", std::to_string(i));
     add_message(parameters, prefix, messages[i]);
   }
-  auto response = post("PublishBatch", topic_arn, parameters, stop);
-  auto document = parse_xml(response, "PublishBatch");
-  pugi::xml_node result_node = document.document_element().child("PublishBatchResult");
-
-  SendBatchResult result;
-  std::vector<bool> seen(messages.size(), false);
-  for (pugi::xml_node member : result_node.child("Successful").children("member")) {
-    auto index = batch_entry_index(member.child("Id").text().as_string(), messages.size());
-    if (!index || seen[*index]) continue;
-    seen[*index] = true;
-    result.successful.push_back({*index, member.child("MessageId").text().as_string(),
-                                 member.child("SequenceNumber").text().as_string()});
-  }
-  for (pugi::xml_node member : result_node.child("Failed").children("member")) {
-    auto index = batch_entry_index(member.child("Id").text().as_string(), messages.size());
-    if (!index || seen[*index]) continue;
-    seen[*index] = true;
-    result.failed.push_back({*index, member.child("Code").text().as_string(),
-                             member.child("Message").text().as_string(),
-                             member.child("SenderFault").text().as_bool()});
-  }
-  report_missing_entries(seen, result.failed);
-  return result;
+  return parse_publish_batch_response(post("PublishBatch", topic_arn, parameters, stop),
+                                      messages.size());
 }
 
 std::string SnsClient::create_topic(std::string_view name,

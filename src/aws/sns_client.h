@@ -82,4 +82,9 @@ class SnsClient {
 // The AwsError an SNS ErrorResponse stands for. Exposed for tests.
 AwsError parse_sns_error(const HttpResponse& response);
 
+// The per-entry outcome of a 2xx PublishBatch response for `count` entries
+// sent; AwsError("InvalidResponse") when the body is not XML. What
+// publish_batch does with the answer, exposed for tests and fuzzing.
+SendBatchResult parse_publish_batch_response(const HttpResponse& response, std::size_t count);
+
 }  // namespace docvault::aws

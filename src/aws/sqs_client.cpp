@@ -127,6 +127,44 @@ AwsError parse_sqs_error(const HttpResponse& response) {
                   request_id ? *request_id : "");
 }
 
+std::vector<ReceivedMessage> parse_receive_message_response(const HttpResponse& raw) {
+  auto response = parse_response(raw, "ReceiveMessage");
+
+  std::vector<ReceivedMessage> messages;
+  auto list = response.find("Messages");
+  if (list == response.end() || !list->is_array()) return messages;
+  messages.reserve(list->size());
+  for (const auto& entry : *list) {
+    if (!entry.is_object()) continue;
+    ReceivedMessage message;
+    message.message_id = string_field(entry, "MessageId");
+    message.receipt_handle = string_field(entry, "ReceiptHandle");
+    message.body = string_field(entry, "Body");
+    message.md5_of_body = string_field(entry, "MD5OfBody");
+    if (auto attributes = entry.find("Attributes");
+        attributes != entry.end() && attributes->is_object()) {
+      for (const auto& [name, value] : attributes->items()) {
+        if (value.is_string()) message.attributes[name] = value.get<std::string>();
+      }
+    }
+    if (auto attributes = entry.find("MessageAttributes"); attributes != entry.end()) {
+      message.message_attributes = attributes_from_json(*attributes);
+    }
+    if (message.md5_of_body.empty()) {
+      message.integrity_error = "SQS sent no MD5OfBody";
+    } else if (auto actual = crypto::md5_hex(message.body); actual != message.md5_of_body) {
+      message.integrity_error =
+          "body MD5 " + actual + " does not match MD5OfBody " + message.md5_of_body;
+    }
+    messages.push_back(std::move(message));
+  }
+  return messages;
+}
+
+BatchResult parse_batch_response(const HttpResponse& response, std::size_t count) {
+  return plain_batch(parse_response(response, "batch call"), count);
+}
+
 SqsClient::SqsClient(ServiceClientOptions options)
     : endpoints_("sqs", options.environment), client_("sqs", std::move(options), &parse_sqs_error) {}
 
@@ -161,38 +199,8 @@ std::vector<ReceivedMessage> SqsClient::receive_messages(const ReceiveMessageReq
   auto timeout = request.wait_time_seconds > 0
                      ? std::chrono::milliseconds(std::chrono::seconds(request.wait_time_seconds + 15))
                      : std::chrono::milliseconds(0);
-  auto raw = post("ReceiveMessage", request.queue_url, body.dump(), timeout, stop);
-  auto response = parse_response(raw, "ReceiveMessage");
-
-  std::vector<ReceivedMessage> messages;
-  auto list = response.find("Messages");
-  if (list == response.end() || !list->is_array()) return messages;
-  messages.reserve(list->size());
-  for (const auto& entry : *list) {
-    if (!entry.is_object()) continue;
-    ReceivedMessage message;
-    message.message_id = string_field(entry, "MessageId");
-    message.receipt_handle = string_field(entry, "ReceiptHandle");
-    message.body = string_field(entry, "Body");
-    message.md5_of_body = string_field(entry, "MD5OfBody");
-    if (auto attributes = entry.find("Attributes");
-        attributes != entry.end() && attributes->is_object()) {
-      for (const auto& [name, value] : attributes->items()) {
-        if (value.is_string()) message.attributes[name] = value.get<std::string>();
-      }
-    }
-    if (auto attributes = entry.find("MessageAttributes"); attributes != entry.end()) {
-      message.message_attributes = attributes_from_json(*attributes);
-    }
-    if (message.md5_of_body.empty()) {
-      message.integrity_error = "SQS sent no MD5OfBody";
-    } else if (auto actual = crypto::md5_hex(message.body); actual != message.md5_of_body) {
-      message.integrity_error =
-          "body MD5 " + actual + " does not match MD5OfBody " + message.md5_of_body;
-    }
-    messages.push_back(std::move(message));
-  }
-  return messages;
+  return parse_receive_message_response(
+      post("ReceiveMessage", request.queue_url, body.dump(), timeout, stop));
 }
 
 BatchResult SqsClient::delete_message_batch(std::string_view queue_url,

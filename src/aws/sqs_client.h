@@ -118,4 +118,14 @@ class SqsClient {
 // The AwsError an SQS JSON error response stands for. Exposed for tests.
 AwsError parse_sqs_error(const HttpResponse& response);
 
+// The messages of a 2xx ReceiveMessage response, each checked against its
+// MD5OfBody; AwsError("InvalidResponse") when the body is not a JSON object.
+// What receive_messages does with the answer, exposed for tests and fuzzing.
+std::vector<ReceivedMessage> parse_receive_message_response(const HttpResponse& response);
+
+// The per-entry outcome of a 2xx DeleteMessageBatch or
+// ChangeMessageVisibilityBatch response for `count` entries sent; exposed for
+// tests and fuzzing.
+BatchResult parse_batch_response(const HttpResponse& response, std::size_t count);
+
 }  // namespace docvault::aws

@@ -19,6 +19,45 @@ struct DocumentVaultConsumer::Job {
 
 struct DocumentVaultConsumer::Queue : EntityQueue<Job> {};
 
+// The consumer's metrics, looked up once.
+struct DocumentVaultConsumer::Instruments {
+  explicit Instruments(metrics::Registry& r)
+      : registry(r),
+        received(r.counter("docvault_consumer_messages_received_total", "Messages received from SQS.")),
+        processed(r.counter("docvault_consumer_events_processed_total",
+                            "Entity events handled (recorded in processed_events and applied).")),
+        duplicates(r.counter("docvault_consumer_duplicates_total", "Events whose event_id was processed before.")),
+        unsupported(r.counter("docvault_consumer_unsupported_entity_type_total",
+                              "Events for an unsupported entity_type, marked processed.")),
+        released(r.counter("docvault_consumer_messages_released_total",
+                           "Messages made visible again unprocessed (shutdown, FIFO hold-back).")),
+        documents_archived(r.counter("docvault_documents_archived_total", "Documents archived by entity events.")),
+        processing_seconds(r.histogram("docvault_consumer_processing_seconds",
+                                       "From receive to acknowledgement, per message.", metrics::latency_buckets())),
+        batch_size(r.histogram("docvault_consumer_receive_batch_size", "Messages per non-empty receive.",
+                               {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})),
+        message_age(r.histogram("docvault_consumer_message_age_seconds",
+                                "Age of a message when received (now - SentTimestamp).",
+                                {0.01, 0.1, 1, 5, 15, 60, 300, 900, 3600, 86400})),
+        in_flight(r.gauge("docvault_consumer_in_flight_messages", "Messages received and not yet finished.")),
+        breaker_open(r.gauge("docvault_consumer_circuit_open", "1 while the consumer's circuit breaker is open.")) {}
+
+  metrics::Counter& rejected(std::string_view reason) {
+    return registry.counter("docvault_consumer_messages_rejected_total",
+                            "Messages recorded in rejected_messages, by reason.", {{"reason", std::string(reason)}});
+  }
+  metrics::Counter& failed(std::string_view reason) {
+    return registry.counter("docvault_consumer_messages_failed_total",
+                            "Messages left for redelivery after a failure, by reason.",
+                            {{"reason", std::string(reason)}});
+  }
+
+  metrics::Registry& registry;
+  metrics::Counter &received, &processed, &duplicates, &unsupported, &released, &documents_archived;
+  metrics::Histogram &processing_seconds, &batch_size, &message_age;
+  metrics::Gauge &in_flight, &breaker_open;
+};
+
 namespace {
 
 int receive_count_of(const aws::ReceivedMessage& m) {
@@ -53,6 +92,11 @@ std::string group_of(const aws::ReceivedMessage& m) {
   return it == m.attributes.end() ? std::string() : it->second;
 }
 
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
 }
@@ -60,7 +104,7 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
 }  // namespace
 
 DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service::DocumentService& documents,
-                                             const Clock& clock, ConsumerOptions options)
+                                             const Clock& clock, ConsumerOptions options, metrics::Registry& metrics)
     : sqs_(sqs),
       documents_(documents),
       clock_(clock),
@@ -71,7 +115,18 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
       // messages on the server's, which would hide a released batch).
       max_in_flight_(static_cast<std::size_t>(options_.concurrency + options_.max_messages)),
       fifo_(options_.queue_url.ends_with(".fifo")),
-      queue_(std::make_unique<Queue>()) {}
+      queue_(std::make_unique<Queue>()),
+      metrics_(std::make_unique<Instruments>(metrics)),
+      // One failure of the database or SQS is enough to stop pulling: each
+      // message received meanwhile would fail and count toward the DLQ.
+      breaker_(std::string(kConsumerComponent),
+               resilience::CircuitBreaker::Options{.failure_threshold = 1,
+                                                   .base_delay = std::chrono::milliseconds(1000),
+                                                   .max_delay = std::chrono::milliseconds(30'000)}) {
+  metrics.gauge_callback("docvault_consumer_seconds_since_last_poll",
+                         "Seconds since a receive last returned (grows while polling is stuck or paused).",
+                         [this] { return status().seconds_since_last_poll; });
+}
 
 DocumentVaultConsumer::~DocumentVaultConsumer() { stop(); }
 
@@ -79,6 +134,8 @@ void DocumentVaultConsumer::start() {
   acknowledger_ = std::make_unique<Acknowledger>(sqs_, options_.queue_url, visibility_of(sqs_, options_));
   acknowledger_->start();
   for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
+  last_poll_ms_ = steady_ms();
+  running_ = true;
   poller_ = std::jthread([this](std::stop_token stop) { poll(stop); });
   log::info(kConsumerComponent, "Document Vault consumer started as background task",
             {{"queue_url", options_.queue_url},
@@ -104,7 +161,7 @@ void DocumentVaultConsumer::stop() {
     std::vector<std::string> handles;
     for (const auto& job : unstarted) handles.push_back(job.message.receipt_handle);
     acknowledger_->release(handles);
-    counters_.released += unstarted.size();
+    metrics_->released.inc(static_cast<double>(unstarted.size()));
     finish_in_flight(unstarted.size());
     log::info(kConsumerComponent, "Released unstarted messages", {{"count", unstarted.size()}});
   }
@@ -120,6 +177,7 @@ void DocumentVaultConsumer::stop() {
   queue_->close();
   workers_.clear();  // joins; a worker finishes the message it holds
   acknowledger_->stop(deadline + std::chrono::seconds(2));
+  running_ = false;
   log::info(kConsumerComponent, "Document Vault consumer shutdown complete");
 }
 
@@ -144,21 +202,60 @@ bool DocumentVaultConsumer::held_back(const Job& job) {
   return false;
 }
 
-ConsumerStats DocumentVaultConsumer::stats() const {
-  return ConsumerStats{counters_.received, counters_.processed, counters_.duplicates, counters_.unsupported,
-                       counters_.rejected, counters_.failed, counters_.documents_archived, counters_.released};
+ConsumerStatus DocumentVaultConsumer::status() const {
+  ConsumerStatus s;
+  auto breaker = breaker_.state();
+  s.breaker = std::string(resilience::to_string(breaker));
+  s.state = !running_ ? "stopped" : breaker == resilience::CircuitBreaker::State::closed ? "running" : "paused";
+  s.last_failure = breaker_.last_failure();
+  s.seconds_since_last_poll = static_cast<double>(steady_ms() - last_poll_ms_.load()) / 1000.0;
+  return s;
+}
+
+void DocumentVaultConsumer::count_failure(const std::exception& e) {
+  metrics_->failed(dynamic_cast<const store::StoreError*>(&e) ? "database" : "other").inc();
+  // Only an unreachable database pauses everything; an error of one
+  // message's transaction is that message's problem.
+  if (dynamic_cast<const store::StoreUnavailable*>(&e)) dependency_failed("database", e);
+}
+
+void DocumentVaultConsumer::dependency_failed(std::string_view what, const std::exception& e) {
+  breaker_.record_failure(std::string(what) + ": " + e.what());
+  metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
+}
+
+bool DocumentVaultConsumer::wait_for_dependencies(std::stop_token stop) {
+  std::mutex sleep_mutex;
+  std::condition_variable_any sleep_cv;
+  while (!stop.stop_requested()) {
+    if (breaker_.state() == resilience::CircuitBreaker::State::closed) return true;
+    if (breaker_.allow()) {
+      // Half-open: probe the database before pulling any message.
+      try {
+        documents_.check_database();
+        return true;  // the receive that follows probes SQS
+      } catch (const std::exception& e) {
+        dependency_failed("database", e);
+        continue;
+      }
+    }
+    std::unique_lock lock(sleep_mutex);
+    sleep_cv.wait_until(lock, stop, std::chrono::steady_clock::now() + std::chrono::milliseconds(100),
+                        [] { return false; });
+  }
+  return false;
 }
 
 void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
   {
     std::lock_guard lock(in_flight_mutex_);
     in_flight_ -= std::min(count, in_flight_);
+    metrics_->in_flight.set(static_cast<double>(in_flight_));
   }
   in_flight_cv_.notify_all();
 }
 
 void DocumentVaultConsumer::poll(std::stop_token stop) {
-  std::chrono::milliseconds backoff{0};
   std::uint64_t receive_number = 0;
   std::mutex sleep_mutex;
   std::condition_variable_any sleep_cv;
@@ -171,11 +268,8 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       in_flight_cv_.wait(lock, stop, [&] { return in_flight_ + batch <= max_in_flight_; });
     }
     if (stop.stop_requested()) break;
-    if (backoff.count() > 0) {
-      std::unique_lock lock(sleep_mutex);
-      sleep_cv.wait_for(lock, stop, backoff, [] { return false; });
-      if (stop.stop_requested()) break;
-    }
+    // While the database or SQS is down, pull nothing.
+    if (!wait_for_dependencies(stop)) break;
 
     std::vector<aws::ReceivedMessage> messages;
     try {
@@ -185,21 +279,37 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       request.wait_time_seconds = options_.wait_time_seconds;
       request.visibility_timeout_seconds = options_.visibility_timeout_seconds;
       messages = sqs_.receive_messages(request, stop);
-      backoff = std::chrono::milliseconds{0};
+      last_poll_ms_ = steady_ms();
+      if (breaker_.state() == resilience::CircuitBreaker::State::half_open) breaker_.record_success();
     } catch (const aws::RequestCancelled&) {
       break;
     } catch (const std::exception& e) {
-      backoff = std::clamp(backoff * 2, std::chrono::milliseconds(500), std::chrono::milliseconds(30000));
-      log::error(kConsumerComponent, "ReceiveMessage failed", {{"error", e.what()}, {"retry_in_ms", backoff.count()}});
+      log::error(kConsumerComponent, "ReceiveMessage failed", {{"error", e.what()}});
+      dependency_failed("sqs", e);
+      // Below the breaker's threshold, still do not spin.
+      std::unique_lock lock(sleep_mutex);
+      sleep_cv.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
       continue;
     }
+    metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
     if (messages.empty()) continue;
 
     {
       std::lock_guard lock(in_flight_mutex_);
       in_flight_ += messages.size();
+      metrics_->in_flight.set(static_cast<double>(in_flight_));
     }
-    counters_.received += messages.size();
+    metrics_->received.inc(static_cast<double>(messages.size()));
+    metrics_->batch_size.observe(static_cast<double>(messages.size()));
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& m : messages) {
+      if (auto it = m.attributes.find("SentTimestamp"); it != m.attributes.end()) {
+        std::int64_t sent = 0;
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), sent);
+        if (sent > 0) metrics_->message_age.observe(static_cast<double>(std::max<std::int64_t>(0, now_ms - sent)) / 1000.0);
+      }
+    }
     ++receive_number;
     const auto received_at = std::chrono::steady_clock::now();
     for (auto& message : messages) {
@@ -231,11 +341,18 @@ void DocumentVaultConsumer::work() {
 }
 
 void DocumentVaultConsumer::process(Job& job) {
+  if (breaker_.state() != resilience::CircuitBreaker::State::closed) {
+    // The database or SQS is down: working this message would only fail and
+    // bring it closer to the dead-letter queue. It goes back untouched.
+    acknowledger_->release({job.message.receipt_handle});
+    metrics_->released.inc();
+    return;
+  }
   if (held_back(job)) {
     // An earlier message of its FIFO group failed: processing this one now
     // would break the group's order. It goes back and comes again after it.
     acknowledger_->release({job.message.receipt_handle});
-    ++counters_.released;
+    metrics_->released.inc();
     log::info(kConsumerComponent, "Message held back behind a failed message of its group",
               {{"message_id", job.message.message_id}, {"message_group_id", group_of(job.message)}});
     return;
@@ -244,12 +361,29 @@ void DocumentVaultConsumer::process(Job& job) {
   if (job.message.integrity_error) {
     return reject(job, "integrity_error", *job.message.integrity_error);
   }
+  if (options_.sns_verifier) {
+    try {
+      if (auto invalid = options_.sns_verifier->verify(job.message.body)) {
+        return reject(job, "invalid_signature", *invalid);
+      }
+    } catch (const std::exception& e) {
+      // The signing certificate could not be fetched: not the message's
+      // fault, so it is left to come back after its visibility timeout.
+      count_failure(e);
+      acknowledger_->forget(job.message.message_id);
+      hold_group(job);
+      log::error(kConsumerComponent, "Failed to process event",
+                 {{"message_id", job.message.message_id}, {"receive_count", job.receive_count},
+                  {"error", e.what()}});
+      return;
+    }
+  }
   const auto& parsed = *job.event;
   if (!parsed) {
     return reject(job, "invalid_message", parsed.error().field + " " + parsed.error().message);
   }
   const auto& event = parsed.value();
-  if (!service::is_handled_action(event.action)) {
+  if (!documents_.handles(event.action)) {
     return reject(job, "unknown_action", "action " + event.action + " is not handled");
   }
   handle(job, event);
@@ -260,18 +394,22 @@ void DocumentVaultConsumer::handle(Job& job, const EntityEvent& event) {
     auto result = documents_.handle_entity_event(event);
     switch (result.outcome) {
       case service::EventOutcome::processed:
-        ++counters_.processed;
-        counters_.documents_archived += result.documents_archived;
-        log::info(kConsumerComponent, "Successfully processed entity deletion event",
+        metrics_->processed.inc();
+        metrics_->documents_archived.inc(static_cast<double>(result.documents_archived));
+        log::info(kConsumerComponent,
+                  event.action == kActionEntityDeleted ? "Successfully processed entity deletion event"
+                                                       : "Successfully processed entity event",
                   {{"event_id", event.event_id},
                    {"entity_id", event.entity_id},
                    {"entity_type", event.entity_type},
-                   {"documents_archived", result.documents_archived},
+                   {"action", event.action},
+                   {event.action == kActionEntityDeleted ? "documents_archived" : "documents_changed",
+                    result.documents_archived},
                    {"duration_ms", elapsed_ms(job.received_at)},
                    {"message_id", job.message.message_id}});
         break;
       case service::EventOutcome::duplicate:
-        ++counters_.duplicates;
+        metrics_->duplicates.inc();
         log::info(kConsumerComponent, "Duplicate event detected",
                   {{"event_id", event.event_id}, {"message_id", job.message.message_id},
                    {"receive_count", job.receive_count}});
@@ -280,15 +418,17 @@ void DocumentVaultConsumer::handle(Job& job, const EntityEvent& event) {
         return reject(job, "event_id_reused",
                       "event_id " + event.event_id + " was processed before with a different body");
       case service::EventOutcome::unsupported_entity_type:
-        ++counters_.unsupported;
+        metrics_->unsupported.inc();
         log::warn(kConsumerComponent, "Unsupported entity type; event marked processed",
                   {{"event_id", event.event_id}, {"entity_type", event.entity_type},
                    {"entity_id", event.entity_id}});
         break;
     }
     acknowledger_->acknowledge(job.message.message_id);
+    breaker_.record_success();
+    metrics_->processing_seconds.observe(static_cast<double>(elapsed_ms(job.received_at)) / 1000.0);
   } catch (const std::exception& e) {
-    ++counters_.failed;
+    count_failure(e);
     acknowledger_->forget(job.message.message_id);
     hold_group(job);
     log::error(kConsumerComponent, "Failed to process event",
@@ -314,7 +454,7 @@ void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std:
                                  result.failed.front().message);
       }
     }
-    ++counters_.rejected;
+    metrics_->rejected(reason).inc();
     log::warn(kConsumerComponent, "Rejected message",
               {{"message_id", job.message.message_id},
                {"reason", reason},
@@ -323,7 +463,7 @@ void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std:
                {"dead_lettered", options_.dead_letter_queue_url.has_value()}});
     acknowledger_->acknowledge(job.message.message_id);
   } catch (const std::exception& e) {
-    ++counters_.failed;
+    count_failure(e);
     acknowledger_->forget(job.message.message_id);
     hold_group(job);
     log::error(kConsumerComponent, "Failed to process event",

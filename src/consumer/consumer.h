@@ -27,8 +27,11 @@
 // messages not yet started, lets those in progress finish and be
 // acknowledged within the shutdown timeout, and returns.
 //
+// Counts, latencies and the breaker's state go to the metrics registry
+// (docvault_consumer_*); status() is what /readyz shows.
+//
 // Thread-safety: start() and stop() from one thread (the application's);
-// stats() from any.
+// status() from any.
 #pragma once
 
 #include <atomic>
@@ -43,7 +46,10 @@
 #include <thread>
 #include <vector>
 
+#include "aws/sns_signature.h"
 #include "aws/sqs_client.h"
+#include "metrics/metrics.h"
+#include "resilience/circuit_breaker.h"
 #include "service/document_service.h"
 
 namespace docvault::consumer {
@@ -59,25 +65,27 @@ struct ConsumerOptions {
   int concurrency = 4;
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(25);
   std::optional<std::string> dead_letter_queue_url;
+  // When set, every message must be a correctly signed SNS Notification from
+  // an allowed topic; others (raw deliveries too) are rejected as
+  // invalid_signature.
+  std::shared_ptr<const aws::SnsSignatureVerifier> sns_verifier;
 };
 
-struct ConsumerStats {
-  std::uint64_t received = 0;
-  std::uint64_t processed = 0;
-  std::uint64_t duplicates = 0;
-  std::uint64_t unsupported = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t documents_archived = 0;
-  std::uint64_t released = 0;
+// What /readyz reports.
+struct ConsumerStatus {
+  std::string state;         // running, paused (circuit open), stopped
+  std::string breaker;       // closed, open, half_open
+  std::string last_failure;  // why the breaker last counted a failure
+  double seconds_since_last_poll = 0;
 };
 
 class Acknowledger;
 
 class DocumentVaultConsumer {
  public:
+  // Metrics go to `metrics` (docvault_consumer_*), which must outlive the consumer.
   DocumentVaultConsumer(const aws::SqsClient& sqs, service::DocumentService& documents, const Clock& clock,
-                        ConsumerOptions options);
+                        ConsumerOptions options, metrics::Registry& metrics);
   ~DocumentVaultConsumer();
   DocumentVaultConsumer(const DocumentVaultConsumer&) = delete;
   DocumentVaultConsumer& operator=(const DocumentVaultConsumer&) = delete;
@@ -85,10 +93,11 @@ class DocumentVaultConsumer {
   void start();
   void stop();
 
-  ConsumerStats stats() const;
+  ConsumerStatus status() const;
 
  private:
   struct Job;
+  struct Instruments;
 
   void poll(std::stop_token stop);
   void work();
@@ -96,6 +105,15 @@ class DocumentVaultConsumer {
   void handle(Job& job, const EntityEvent& event);
   void reject(Job& job, std::string_view reason, const std::string& detail);
   void finish_in_flight(std::size_t count);
+  // Counts a message that failed, by reason, and tells the breaker if the
+  // database is unreachable.
+  void count_failure(const std::exception& e);
+  // A failure of the database or SQS (not of the message): counts toward
+  // opening the circuit breaker.
+  void dependency_failed(std::string_view what, const std::exception& e);
+  // Waits while the breaker is open; true when a probe of the database
+  // succeeded (or none was needed) and receiving may go ahead.
+  bool wait_for_dependencies(std::stop_token stop);
   // FIFO queues: after a message of a group fails, the messages of that group
   // received with it are not processed (nor deleted) but released.
   void hold_group(const Job& job);
@@ -116,11 +134,10 @@ class DocumentVaultConsumer {
   std::condition_variable_any in_flight_cv_;
   std::size_t in_flight_ = 0;  // received and not yet finished; guarded by in_flight_mutex_
 
-  struct Counters {
-    std::atomic<std::uint64_t> received{0}, processed{0}, duplicates{0}, unsupported{0}, rejected{0},
-        failed{0}, documents_archived{0}, released{0};
-  };
-  Counters counters_;
+  std::unique_ptr<Instruments> metrics_;
+  resilience::CircuitBreaker breaker_;
+  std::atomic<bool> running_{false};
+  std::atomic<std::int64_t> last_poll_ms_{0};  // steady clock, when the last receive returned
 
   std::mutex held_groups_mutex_;
   // group -> the receive that brought its failed message; guarded by held_groups_mutex_

@@ -25,6 +25,8 @@ std::optional<DocumentStatus> parse_document_status(std::string_view text);
 // Why a document was archived: the spec's cascade reason and the API's own.
 inline constexpr std::string_view kReasonEntityDeleted = "entity_deleted";
 inline constexpr std::string_view kReasonManual = "manual";
+inline constexpr std::string_view kReasonEntitySuspended = "entity_suspended";
+inline constexpr std::string_view kReasonEntityReinstated = "entity_reinstated";
 
 // A document id that has been checked: canonical lowercase UUID text.
 class DocumentId {
@@ -50,6 +52,9 @@ struct Document {
   DocumentStatus status = DocumentStatus::active;
   std::optional<Timestamp> archived_at;
   std::optional<std::string> archive_reason;
+  // Set while the document's entity is suspended: hidden from listings, its
+  // content refused (423), its metadata still readable.
+  std::optional<Timestamp> suspended_at;
   Timestamp created_at;
   Timestamp updated_at;
   bool operator==(const Document&) const = default;

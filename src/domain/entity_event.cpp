@@ -21,9 +21,23 @@ constexpr FieldRule kFields[] = {
     {"entity_type", 64, &EntityEvent::entity_type},
 };
 
+// An event is flat; nothing legitimate nests deeper than this. Found while
+// writing the fuzz target: json::dump() (the canonical hash) recurses once
+// per level, so a body of SQS's largest size made of "[[[[..." overflowed the
+// worker's stack and crashed the process on every redelivery. Deeper input
+// is refused as not an object.
+constexpr int kMaxNesting = 64;
+
 std::optional<json> parse_object(std::string_view text) {
-  auto value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded() || !value.is_object()) return std::nullopt;
+  bool too_deep = false;
+  auto value = json::parse(
+      text.begin(), text.end(),
+      [&too_deep](int depth, json::parse_event_t, json&) {
+        too_deep = too_deep || depth > kMaxNesting;
+        return !too_deep;
+      },
+      /*allow_exceptions=*/false);
+  if (too_deep || value.is_discarded() || !value.is_object()) return std::nullopt;
   return value;
 }
 
@@ -37,7 +51,7 @@ std::optional<std::string> optional_string(const json& object, const char* key) 
 
 Validated<EntityEvent> parse_entity_event(std::string_view body) {
   auto outer = parse_object(body);
-  if (!outer) return FieldError{"body", "is not a JSON object"};
+  if (!outer) return FieldError{"body", "is not a JSON object nested at most 64 levels deep"};
 
   EntityEvent event;
   json inner;
@@ -47,7 +61,7 @@ Validated<EntityEvent> parse_entity_event(std::string_view body) {
     auto message = optional_string(*outer, "Message");
     if (!message) return FieldError{"Message", "is missing or not a string"};
     auto parsed = parse_object(*message);
-    if (!parsed) return FieldError{"Message", "is not a JSON object"};
+    if (!parsed) return FieldError{"Message", "is not a JSON object nested at most 64 levels deep"};
     inner = std::move(*parsed);
     event.topic_arn = optional_string(*outer, "TopicArn");
     event.sns_message_id = optional_string(*outer, "MessageId");

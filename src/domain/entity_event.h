@@ -20,6 +20,8 @@
 namespace docvault {
 
 inline constexpr std::string_view kActionEntityDeleted = "entity.deleted";
+inline constexpr std::string_view kActionEntitySuspended = "entity.suspended";
+inline constexpr std::string_view kActionEntityReinstated = "entity.reinstated";
 
 struct EntityEvent {
   std::string event_id;

@@ -27,11 +27,9 @@ std::vector<OutboxMessage> document_change_events(const Document& document,
   const std::string source_type(to_string(change.source_entity.type));
 
   OrderedJson details = OrderedJson::object();
-  if (change.action == kActionDocumentArchived) {
-    details["archived_at"] = at;
-  } else {
-    details["created_at"] = at;
-  }
+  // "document.archived" -> "archived_at", as the spec names the archive's time.
+  const auto verb = change.action.substr(change.action.find('.') + 1);
+  details[std::string(verb) + "_at"] = at;
   details["reason"] = change.reason;
   details["source_entity_id"] = change.source_entity.id;
   details["source_entity_type"] = source_type;

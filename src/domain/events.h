@@ -23,6 +23,8 @@ namespace docvault {
 inline constexpr std::string_view kEventSource = "document-vault-service";
 inline constexpr std::string_view kActionDocumentCreated = "document.created";
 inline constexpr std::string_view kActionDocumentArchived = "document.archived";
+inline constexpr std::string_view kActionDocumentSuspended = "document.suspended";
+inline constexpr std::string_view kActionDocumentReinstated = "document.reinstated";
 inline constexpr std::string_view kReasonUploaded = "uploaded";
 
 // Logical destinations; the relay maps them to the configured topic and queue,

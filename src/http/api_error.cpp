@@ -16,6 +16,11 @@ ApiError ApiError::internal() {
   return ApiError{500, "internal_error", "the server failed to handle the request", std::nullopt};
 }
 
+void respond_json(httplib::Response& res, int status, const nlohmann::ordered_json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
 void respond(httplib::Response& res, const ApiError& error) {
   nlohmann::ordered_json body = {{"code", error.code}, {"message", error.message}};
   if (error.field) body["field"] = *error.field;
@@ -31,6 +36,7 @@ ApiError error_for_status(int status) {
     case 413: return ApiError{413, "payload_too_large", "the request body is larger than allowed", std::nullopt};
     case 414: return ApiError{414, "uri_too_long", "the request URI is too long", std::nullopt};
     case 415: return ApiError{415, "unsupported_media_type", "the request body has an unsupported content type", std::nullopt};
+    case 423: return ApiError{423, "suspended", "the resource is suspended", std::nullopt};
     case 503: return ApiError{503, "unavailable", "the service is not ready", std::nullopt};
     default:
       if (status >= 500) return ApiError::internal();

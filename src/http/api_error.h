@@ -10,6 +10,7 @@
 #include <string>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "domain/result.h"
 
@@ -25,6 +26,9 @@ struct ApiError {
   static ApiError not_found(std::string message);
   static ApiError internal();
 };
+
+// Writes a JSON body with `status`.
+void respond_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);
 
 // Writes the error as the response (status, JSON body, content type).
 void respond(httplib::Response& res, const ApiError& error);

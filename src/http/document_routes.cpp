@@ -9,13 +9,6 @@
 namespace docvault::http {
 namespace {
 
-constexpr const char* kJson = "application/json";
-
-void respond_json(httplib::Response& res, int status, const nlohmann::ordered_json& body) {
-  res.status = status;
-  res.set_content(body.dump(), kJson);
-}
-
 std::optional<std::string> param(const httplib::Request& req, const char* name) {
   if (!req.has_param(name)) return std::nullopt;
   return req.get_param_value(name);
@@ -31,7 +24,7 @@ std::optional<DocumentId> path_id(const httplib::Request& req, httplib::Response
 std::string etag(const Document& d) { return "\"" + d.sha256 + "\""; }
 
 void upload(service::DocumentService& documents, std::uint64_t max_upload_bytes,
-            const httplib::Request& req, httplib::Response& res) {
+            const httplib::Request& req, httplib::Response& res, const Actor& caller) {
   if (!req.is_multipart_form_data()) {
     respond(res, ApiError{415, "unsupported_media_type", "the body must be multipart/form-data", std::nullopt});
     return;
@@ -60,7 +53,7 @@ void upload(service::DocumentService& documents, std::uint64_t max_upload_bytes,
     respond(res, ApiError::bad_field(FieldError{"entity_type", "is required"}));
     return;
   }
-  auto created = documents.create(upload, file.content, Actor::anonymous());
+  auto created = documents.create(upload, file.content, caller);
   if (!created) {
     respond(res, ApiError::bad_field(created.error()));
     return;
@@ -112,6 +105,11 @@ void content(service::DocumentService& documents, std::chrono::seconds content_u
   auto document = documents.get(*id);
   if (!document) {
     respond(res, ApiError::not_found("no document with this id"));
+    return;
+  }
+  if (document->suspended_at) {
+    // The entity is suspended: its metadata stays readable, its content not.
+    respond(res, ApiError{423, "suspended", "the document's entity is suspended", std::nullopt});
     return;
   }
   res.set_header("ETag", etag(*document));
@@ -190,6 +188,7 @@ nlohmann::ordered_json document_json(const Document& d) {
           {"status", to_string(d.status)},
           {"archived_at", optional_time(d.archived_at)},
           {"archive_reason", d.archive_reason ? nlohmann::ordered_json(*d.archive_reason) : nullptr},
+          {"suspended_at", optional_time(d.suspended_at)},
           {"created_at", format_timestamp(d.created_at)},
           {"updated_at", format_timestamp(d.updated_at)}};
 }
@@ -243,36 +242,42 @@ ByteRangeRequest parse_byte_range(std::string_view header, std::uint64_t size) {
   return {Kind::partial, *first, last - *first + 1};
 }
 
-void register_document_routes(Router& router, service::DocumentService& documents,
+void register_document_routes(Router& router, service::DocumentService& documents, const Authenticator& auth,
                               std::uint64_t max_upload_bytes, std::chrono::seconds content_url_ttl) {
+  using auth::kScopeDocumentsRead;
+  using auth::kScopeDocumentsWrite;
   router.route("/v1/documents",
-               {{"POST", [&documents, max_upload_bytes](const httplib::Request& req, httplib::Response& res) {
-                   upload(documents, max_upload_bytes, req, res);
-                 }},
-                {"GET", [&documents](const httplib::Request& req, httplib::Response& res) {
+               {{"POST", auth.require(kScopeDocumentsWrite, [&documents, max_upload_bytes](const httplib::Request& req,
+                                                                                          httplib::Response& res,
+                                                                                          const Actor& caller) {
+                   upload(documents, max_upload_bytes, req, res, caller);
+                 })},
+                {"GET", auth.require(kScopeDocumentsRead, [&documents](const httplib::Request& req, httplib::Response& res) {
                    list(documents, req, res);
-                 }}});
+                 })}});
   router.route(R"(/v1/documents/([^/]+))",
-               {{"GET", [&documents](const httplib::Request& req, httplib::Response& res) {
+               {{"GET", auth.require(kScopeDocumentsRead, [&documents](const httplib::Request& req, httplib::Response& res) {
                    auto id = path_id(req, res);
                    if (!id) return;
                    auto document = documents.get(*id);
                    if (!document) return respond(res, ApiError::not_found("no document with this id"));
                    res.set_header("ETag", etag(*document));
                    respond_json(res, 200, document_json(*document));
-                 }}});
+                 })}});
   router.route(R"(/v1/documents/([^/]+)/content)",
-               {{"GET", [&documents, content_url_ttl](const httplib::Request& req, httplib::Response& res) {
+               {{"GET", auth.require(kScopeDocumentsRead, [&documents, content_url_ttl](const httplib::Request& req,
+                                                                                       httplib::Response& res) {
                    content(documents, content_url_ttl, req, res);
-                 }}});
+                 })}});
   router.route(R"(/v1/documents/([^/]+)/archive)",
-               {{"POST", [&documents](const httplib::Request& req, httplib::Response& res) {
+               {{"POST", auth.require(kScopeDocumentsWrite, [&documents](const httplib::Request& req,
+                                                                        httplib::Response& res, const Actor& caller) {
                    auto id = path_id(req, res);
                    if (!id) return;
-                   auto document = documents.archive(*id, Actor::anonymous());
+                   auto document = documents.archive(*id, caller);
                    if (!document) return respond(res, ApiError::not_found("no document with this id"));
                    respond_json(res, 200, document_json(*document));
-                 }}});
+                 })}});
 }
 
 }  // namespace docvault::http

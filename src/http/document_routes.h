@@ -10,13 +10,16 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/document.h"
+#include "http/auth.h"
 #include "http/server.h"
 #include "service/document_service.h"
 
 namespace docvault::http {
 
+// Reading needs the documents:read scope, uploading and archiving
+// documents:write (`auth`); the caller becomes the actor of the audit events.
 // `content_url_ttl`: how long the URL of a redirected download is valid.
-void register_document_routes(Router& router, service::DocumentService& documents,
+void register_document_routes(Router& router, service::DocumentService& documents, const Authenticator& auth,
                               std::uint64_t max_upload_bytes,
                               std::chrono::seconds content_url_ttl = std::chrono::seconds(300));
 

@@ -46,13 +46,51 @@ struct Chunk {
 
 }  // namespace
 
+struct OutboxRelay::Instruments {
+  explicit Instruments(metrics::Registry& r)
+      : registry(r),
+        purged(r.counter("docvault_outbox_events_purged_total", "Published outbox rows deleted by retention.")),
+        pending(r.gauge("docvault_outbox_pending_events", "Unpublished outbox rows (sampled).")),
+        oldest_age(r.gauge("docvault_outbox_oldest_pending_age_seconds",
+                           "Age of the oldest unpublished outbox row (sampled); 0 when none.")),
+        latency(r.histogram("docvault_outbox_publish_latency_seconds",
+                            "From the row's commit to its publication.", metrics::latency_buckets())),
+        breaker_open(r.gauge("docvault_outbox_circuit_open", "1 while the relay's circuit breaker is open.")) {}
+
+  metrics::Counter& published(Destination d) {
+    return registry.counter("docvault_outbox_events_published_total", "Outbox events published, by destination.",
+                            {{"destination", std::string(to_string(d))}});
+  }
+  metrics::Counter& failures(Destination d) {
+    return registry.counter("docvault_outbox_publish_failures_total",
+                            "Outbox events whose publish failed (to be retried), by destination.",
+                            {{"destination", std::string(to_string(d))}});
+  }
+
+  metrics::Registry& registry;
+  metrics::Counter& purged;
+  metrics::Gauge &pending, &oldest_age;
+  metrics::Histogram& latency;
+  metrics::Gauge& breaker_open;
+};
+
 OutboxRelay::OutboxRelay(store::Store& store, const aws::SnsClient& sns, const aws::SqsClient& sqs,
-                         const Clock& clock, RelayOptions options)
-    : store_(store), sns_(sns), sqs_(sqs), clock_(clock), options_(std::move(options)) {}
+                         const Clock& clock, RelayOptions options, metrics::Registry& metrics)
+    : store_(store),
+      sns_(sns),
+      sqs_(sqs),
+      clock_(clock),
+      options_(std::move(options)),
+      metrics_(std::make_unique<Instruments>(metrics)),
+      breaker_(std::string(kRelayComponent),
+               resilience::CircuitBreaker::Options{.failure_threshold = 3,
+                                                   .base_delay = std::chrono::milliseconds(1000),
+                                                   .max_delay = std::chrono::milliseconds(30'000)}) {}
 
 OutboxRelay::~OutboxRelay() { stop(); }
 
 void OutboxRelay::start() {
+  running_ = true;
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
   log::info(kRelayComponent, "Outbox relay started",
             {{"audit_topic_arn", options_.audit_topic_arn},
@@ -63,29 +101,74 @@ void OutboxRelay::stop() {
   if (!thread_.joinable()) return;
   thread_.request_stop();
   thread_.join();
+  running_ = false;
   log::info(kRelayComponent, "Outbox relay stopped");
 }
 
-RelayStats OutboxRelay::stats() const { return RelayStats{published_, failed_, purged_}; }
+RelayStatus OutboxRelay::status() const {
+  RelayStatus s;
+  auto breaker = breaker_.state();
+  s.breaker = std::string(resilience::to_string(breaker));
+  s.state = !running_ ? "stopped" : breaker == resilience::CircuitBreaker::State::closed ? "running" : "paused";
+  s.last_failure = breaker_.last_failure();
+  s.pending = pending_;
+  s.oldest_pending_age_seconds = oldest_pending_age_seconds_;
+  return s;
+}
+
+void OutboxRelay::sample_backlog() {
+  auto backlog = store::read(store_, [](store::Transaction& tx) { return tx.outbox_backlog(); });
+  double age = 0;
+  if (backlog.oldest_pending_created_at) {
+    age = std::max(0.0, std::chrono::duration<double>(clock_.now() - *backlog.oldest_pending_created_at).count());
+  }
+  pending_ = backlog.pending;
+  oldest_pending_age_seconds_ = age;
+  metrics_->pending.set(static_cast<double>(backlog.pending));
+  metrics_->oldest_age.set(age);
+}
 
 void OutboxRelay::run(std::stop_token stop) {
+  constexpr auto kSampleEvery = std::chrono::seconds(5);
   std::uint64_t seen = 0;
   auto next_purge = std::chrono::steady_clock::now();
+  auto next_sample = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
     std::size_t claimed = 0;
-    try {
-      claimed = publish_due(stop);
-      if (std::chrono::steady_clock::now() >= next_purge) {
-        purge_expired(stop);
-        next_purge = std::chrono::steady_clock::now() + options_.retention_interval;
+    if (breaker_.allow()) {
+      try {
+        auto failures_before = attempted_failures_;
+        claimed = publish_due(stop);
+        // A round in which every publish failed means SNS/SQS is down.
+        if (claimed > 0 && published_in_round_ == 0 && attempted_failures_ > failures_before) {
+          breaker_.record_failure("aws: " + last_publish_error_);
+        } else {
+          breaker_.record_success();
+        }
+        if (std::chrono::steady_clock::now() >= next_purge) {
+          purge_expired(stop);
+          next_purge = std::chrono::steady_clock::now() + options_.retention_interval;
+        }
+      } catch (const std::exception& e) {
+        // The database is unreachable or similar: leased rows come back when
+        // their lease ends.
+        log::error(kRelayComponent, "Outbox relay round failed", {{"error", e.what()}});
+        breaker_.record_failure(std::string("database: ") + e.what());
       }
-    } catch (const std::exception& e) {
-      // The database is unreachable or similar: leased rows come back when
-      // their lease ends; try again after the poll interval.
-      log::error(kRelayComponent, "Outbox relay round failed", {{"error", e.what()}});
+      metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
+    }
+    if (std::chrono::steady_clock::now() >= next_sample) {
+      try {
+        sample_backlog();
+      } catch (const std::exception&) {
+        // Reported by the round above; the gauges keep their last values.
+      }
+      next_sample = std::chrono::steady_clock::now() + kSampleEvery;
     }
     if (claimed >= options_.claim_size) continue;  // more are waiting
-    seen = store_.wait_for_outbox(seen, options_.poll_interval, stop);
+    auto wait = breaker_.state() == resilience::CircuitBreaker::State::closed ? options_.poll_interval
+                                                                              : std::chrono::milliseconds(100);
+    seen = store_.wait_for_outbox(seen, wait, stop);
   }
 }
 
@@ -178,6 +261,8 @@ std::size_t OutboxRelay::publish_due(std::stop_token) {
         const auto* record = sending[index];
         failed_keys.insert(record->message.ordering_key);
         failures.push_back({record->seq, error, retry_at(record->attempts), true});
+        metrics_->failures(destination).inc();
+        last_publish_error_ = error;
         log::warn(kRelayComponent, "Publishing an outbox event failed; it will be retried",
                   {{"event_id", record->message.event_id},
                    {"destination", to_string(destination)},
@@ -185,7 +270,10 @@ std::size_t OutboxRelay::publish_due(std::stop_token) {
                    {"error", error}});
       }
       for (std::size_t i = 0; i < sending.size(); ++i) {
-        if (ok[i]) published.push_back(sending[i]->seq);
+        if (!ok[i]) continue;
+        published.push_back(sending[i]->seq);
+        metrics_->published(destination).inc();
+        metrics_->latency.observe(std::max(0.0, std::chrono::duration<double>(clock_.now() - sending[i]->message.created_at).count()));
       }
     }
   }
@@ -194,8 +282,9 @@ std::size_t OutboxRelay::publish_due(std::stop_token) {
     tx.mark_published(published, clock_.now());
     tx.mark_failed(failures);
   });
-  published_ += published.size();
-  failed_ += static_cast<std::uint64_t>(std::count_if(failures.begin(), failures.end(), [](const auto& f) { return f.attempted; }));
+  published_in_round_ = published.size();
+  attempted_failures_ += static_cast<std::uint64_t>(
+      std::count_if(failures.begin(), failures.end(), [](const auto& f) { return f.attempted; }));
   log::debug(kRelayComponent, "Outbox batch done",
              {{"claimed", records.size()}, {"published", published.size()}, {"failed", failures.size()}});
   return records.size();
@@ -210,7 +299,7 @@ std::size_t OutboxRelay::purge_expired(std::stop_token stop) {
     total += purged;
     if (purged < kPurgeBatch) break;
   }
-  purged_ += total;
+  metrics_->purged.inc(static_cast<double>(total));
   if (total > 0) log::info(kRelayComponent, "Purged published outbox events", {{"count", total}});
   return total;
 }

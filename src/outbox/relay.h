@@ -20,8 +20,12 @@
 // store's outbox signal: in-process, and LISTEN/NOTIFY across PostgreSQL
 // instances), with a slow poll as a fallback.
 //
+// While SNS/SQS or the database keep failing, a circuit breaker pauses the
+// rounds and probes with exponential backoff (state in logs, metrics and
+// /readyz).
+//
 // Thread-safety: start() and stop() from one thread; publish_due() from the
-// relay's own thread or a test's.
+// relay's own thread or a test's; status() from any.
 #pragma once
 
 #include <chrono>
@@ -32,6 +36,8 @@
 #include "aws/sns_client.h"
 #include "aws/sqs_client.h"
 #include "domain/clock.h"
+#include "metrics/metrics.h"
+#include "resilience/circuit_breaker.h"
 #include "store/store.h"
 
 namespace docvault::outbox {
@@ -50,16 +56,20 @@ struct RelayOptions {
   std::chrono::seconds retention_interval{60};
 };
 
-struct RelayStats {
-  std::uint64_t published = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t purged = 0;
+// What /readyz reports.
+struct RelayStatus {
+  std::string state;    // running, paused (circuit open), stopped
+  std::string breaker;  // closed, open, half_open
+  std::string last_failure;
+  std::size_t pending = 0;               // sampled every few seconds
+  double oldest_pending_age_seconds = 0;  // 0 when nothing is pending
 };
 
 class OutboxRelay {
  public:
+  // Metrics go to `metrics` (docvault_outbox_*), which must outlive the relay.
   OutboxRelay(store::Store& store, const aws::SnsClient& sns, const aws::SqsClient& sqs, const Clock& clock,
-              RelayOptions options);
+              RelayOptions options, metrics::Registry& metrics);
   ~OutboxRelay();
   OutboxRelay(const OutboxRelay&) = delete;
   OutboxRelay& operator=(const OutboxRelay&) = delete;
@@ -73,9 +83,12 @@ class OutboxRelay {
   // Deletes published rows older than the retention, in small batches.
   std::size_t purge_expired(std::stop_token stop = {});
 
-  RelayStats stats() const;
+  // Reads the backlog (pending rows, oldest age) into the gauges and status.
+  void sample_backlog();
+  RelayStatus status() const;
 
  private:
+  struct Instruments;
   void run(std::stop_token stop);
 
   store::Store& store_;
@@ -83,7 +96,15 @@ class OutboxRelay {
   const aws::SqsClient& sqs_;
   const Clock& clock_;
   const RelayOptions options_;
-  std::atomic<std::uint64_t> published_{0}, failed_{0}, purged_{0};
+  std::unique_ptr<Instruments> metrics_;
+  resilience::CircuitBreaker breaker_;
+  std::atomic<bool> running_{false};
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<double> oldest_pending_age_seconds_{0};
+  // Of the last publish_due round, for the breaker; the relay's thread only.
+  std::size_t published_in_round_ = 0;
+  std::uint64_t attempted_failures_ = 0;
+  std::string last_publish_error_;
   std::jthread thread_;
 };
 

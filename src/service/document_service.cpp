@@ -1,6 +1,8 @@
 #include "service/document_service.h"
 
+#include <algorithm>
 #include <charconv>
+#include <stdexcept>
 
 #include "domain/uuid.h"
 
@@ -69,8 +71,9 @@ std::optional<store::Cursor> decode_cursor(std::string_view text) {
   return store::Cursor{*at, *id};
 }
 
-DocumentService::DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock)
-    : store_(store), blobs_(blobs), clock_(clock) {}
+DocumentService::DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock,
+                                 std::vector<std::string> active_actions)
+    : store_(store), blobs_(blobs), clock_(clock), active_actions_(std::move(active_actions)) {}
 
 Validated<Document> DocumentService::create(const DocumentUpload& upload, std::string_view content,
                                             const Actor& actor) {
@@ -83,7 +86,7 @@ Validated<Document> DocumentService::create(const DocumentUpload& upload, std::s
   const Timestamp now = clock_.now();
   Document document{DocumentId::generate().str(), meta.entity, meta.document_type, meta.filename,
                     meta.content_type, blob.size, blob.sha256, DocumentStatus::active,
-                    std::nullopt, std::nullopt, now, now};
+                    std::nullopt, std::nullopt, std::nullopt, now, now};
   auto events = document_change_events(
       document, DocumentChange{kActionDocumentCreated, kReasonUploaded, actor, now, document.entity, "api"});
   store::write(store_, [&](store::Transaction& tx) {
@@ -170,7 +173,36 @@ std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transact
   return archived;
 }
 
-bool is_handled_action(std::string_view action) { return action == kActionEntityDeleted; }
+const std::vector<EntityAction>& entity_actions() {
+  static const std::vector<EntityAction> kActions = {
+      {kActionEntityDeleted, kActionDocumentArchived, kReasonEntityDeleted,
+       [](store::Transaction& tx, const EntityRef& e, std::string_view reason, Timestamp at) {
+         return tx.archive_entity_documents(e, reason, at);
+       }},
+      {kActionEntitySuspended, kActionDocumentSuspended, kReasonEntitySuspended,
+       [](store::Transaction& tx, const EntityRef& e, std::string_view, Timestamp at) {
+         return tx.suspend_entity_documents(e, at);
+       }},
+      {kActionEntityReinstated, kActionDocumentReinstated, kReasonEntityReinstated,
+       [](store::Transaction& tx, const EntityRef& e, std::string_view, Timestamp at) {
+         return tx.reinstate_entity_documents(e, at);
+       }},
+  };
+  return kActions;
+}
+
+const EntityAction* find_entity_action(std::string_view action) {
+  for (const auto& a : entity_actions()) {
+    if (a.action == action) return &a;
+  }
+  return nullptr;
+}
+
+bool DocumentService::handles(std::string_view action) const {
+  if (!find_entity_action(action)) return false;
+  return active_actions_.empty() ||
+         std::find(active_actions_.begin(), active_actions_.end(), action) != active_actions_.end();
+}
 
 EventResult DocumentService::handle_entity_event(const EntityEvent& event) {
   const Timestamp now = clock_.now();
@@ -183,11 +215,19 @@ EventResult DocumentService::handle_entity_event(const EntityEvent& event) {
       case store::RecordOutcome::event_id_reused: return {EventOutcome::event_id_reused, 0};
     }
     if (!event.supported_type) return {EventOutcome::unsupported_entity_type, 0};
-    auto archived = cascade_archive_by_entity(tx, EntityRef{event.entity_id, *event.supported_type},
-                                              kReasonEntityDeleted, event.event_id, Actor::system(), now);
-    return {EventOutcome::processed, archived.size()};
+    const EntityAction* action = find_entity_action(event.action);
+    if (!action) throw std::logic_error("handle_entity_event: unhandled action " + event.action);
+    const EntityRef entity{event.entity_id, *event.supported_type};
+    auto changed = action->apply(tx, entity, action->reason, now);
+    if (!changed.empty()) {
+      tx.append_outbox(events_for(
+          changed, DocumentChange{action->emits, action->reason, Actor::system(), now, entity, event.event_id}));
+    }
+    return {EventOutcome::processed, changed.size()};
   });
 }
+
+void DocumentService::check_database() { store_.ping(); }
 
 bool DocumentService::record_rejected_message(const store::RejectedMessage& message) {
   return store::write(store_, [&](store::Transaction& tx) { return tx.record_rejected_message(message); });

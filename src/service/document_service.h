@@ -55,15 +55,34 @@ struct EventResult {
   std::size_t documents_archived = 0;
 };
 
-// Whether the consumer handles this action; other actions are rejected.
-bool is_handled_action(std::string_view action);
+// What an incoming entity action does to the entity's documents: data, not
+// code. `apply` changes them in one set-based statement and returns those it
+// changed; each gets an audit and a document event `emits`, with `reason`.
+struct EntityAction {
+  std::string_view action;  // incoming: entity.deleted, ...
+  std::string_view emits;   // outgoing: document.archived, ...
+  std::string_view reason;
+  std::vector<Document> (*apply)(store::Transaction& tx, const EntityRef& entity, std::string_view reason,
+                                 Timestamp at);
+};
+
+// The actions docvault ships: entity.deleted (archive), entity.suspended
+// (suspend), entity.reinstated (lift the suspension).
+const std::vector<EntityAction>& entity_actions();
+const EntityAction* find_entity_action(std::string_view action);
 
 inline constexpr std::size_t kDefaultPageSize = 50;
 inline constexpr std::size_t kMaxPageSize = 200;
 
 class DocumentService {
  public:
-  DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock);
+  // `active_actions`: the entity actions the consumer handles (names from
+  // entity_actions()); empty means all of them.
+  DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock,
+                  std::vector<std::string> active_actions = {});
+
+  // Whether the consumer handles this action; others are rejected as unknown.
+  bool handles(std::string_view action) const;
 
   // Stores the content, then the document row and its document.created events.
   Validated<Document> create(const DocumentUpload& upload, std::string_view content, const Actor& actor);
@@ -95,8 +114,12 @@ class DocumentService {
   // instance committed first), then applies its action. For entity.deleted
   // that is the cascade archive, with reason entity_deleted and the event's
   // event_id as the cause of the outgoing events. The action must be handled
-  // (is_handled_action).
+  // (handles()).
   EventResult handle_entity_event(const EntityEvent& event);
+
+  // Throws store::StoreUnavailable unless the database answers (readiness,
+  // and the consumer's probe before it resumes).
+  void check_database();
 
   // Keeps a message the consumer could not accept; false when that message
   // was recorded before.
@@ -116,6 +139,7 @@ class DocumentService {
   store::Store& store_;
   blob::BlobStore& blobs_;
   const Clock& clock_;
+  std::vector<std::string> active_actions_;
 };
 
 // Opaque listing cursors: base64url of "<created_at>|<id>".

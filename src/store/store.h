@@ -72,6 +72,16 @@ struct ProcessedEvent {
   std::optional<std::string> payload_sha256;
 };
 
+// Which processed events to list: newest first, optionally one entity's,
+// recorded in [since, until).
+struct ProcessedEventFilter {
+  std::optional<std::string> entity_id;
+  std::optional<std::string> entity_type;
+  std::optional<Timestamp> since;
+  std::optional<Timestamp> until;
+  std::size_t limit = 100;
+};
+
 enum class RecordOutcome {
   recorded,         // first time this event_id is seen
   duplicate,        // seen before with the same body (or before bodies were hashed)
@@ -122,7 +132,7 @@ class Transaction {
   virtual void insert_document(const Document& document) = 0;
   virtual std::optional<Document> find_document(const DocumentId& id) = 0;
   // At most filter.limit documents of the entity, in (created_at, id) order,
-  // strictly after filter.after.
+  // strictly after filter.after; suspended documents are not listed.
   virtual std::vector<Document> list_documents(const DocumentFilter& filter) = 0;
   // Archives one active document and returns it; nothing when it does not
   // exist or is archived already.
@@ -133,6 +143,13 @@ class Transaction {
   virtual std::vector<Document> archive_entity_documents(const EntityRef& entity,
                                                          std::string_view reason,
                                                          Timestamp at) = 0;
+
+  // Suspends every not yet suspended document of the entity (whatever its
+  // status) in one statement and returns them.
+  virtual std::vector<Document> suspend_entity_documents(const EntityRef& entity, Timestamp at) = 0;
+  // Lifts the suspension of every suspended document of the entity in one
+  // statement and returns them.
+  virtual std::vector<Document> reinstate_entity_documents(const EntityRef& entity, Timestamp at) = 0;
 
   // Appends to the outbox in one statement; a message whose event_id is there
   // already is left as it is.
@@ -158,11 +175,24 @@ class Transaction {
   // written and the stored body hash says whether this is the same event.
   virtual RecordOutcome record_processed_event(const ProcessedEvent& event) = 0;
 
+  virtual std::vector<ProcessedEvent> list_processed_events(const ProcessedEventFilter& filter) = 0;
+  virtual std::optional<ProcessedEvent> find_processed_event(std::string_view event_id) = 0;
+  // Deletes at most `limit` processed events recorded before `before`.
+  virtual std::size_t purge_processed_events(Timestamp before, std::size_t limit) = 0;
+
+  // Makes the outbox rows of `ordering_key` (only those about `document_id`,
+  // when given) unpublished again, so the relay publishes them again with
+  // their own ids and payloads. Returns how many.
+  virtual std::size_t requeue_outbox(std::string_view ordering_key, std::optional<std::string> document_id) = 0;
+
   // Records a rejected message; false when its message_id was recorded before
   // (a redelivery of the same message).
   virtual bool record_rejected_message(const RejectedMessage& message) = 0;
   // The most recent rejections first.
   virtual std::vector<RejectedMessage> rejected_messages(std::size_t limit) = 0;
+  virtual std::optional<RejectedMessage> find_rejected_message(std::string_view message_id) = 0;
+  virtual bool delete_rejected_message(std::string_view message_id) = 0;
+  virtual std::size_t purge_rejected_messages(Timestamp before, std::size_t limit) = 0;
 
   // Of these blob addresses (lowercase hex SHA-256), the ones at least one
   // document row points at, whatever its status; for the blob sweeper. Any

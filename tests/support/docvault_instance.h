@@ -59,7 +59,9 @@ class DocvaultInstance {
  public:
   // Starts `docvault <subcommand>` with storage's environment, LOG_FORMAT=json,
   // an HTTP port of its own, the relay off, no queue or topic, and `env` on
-  // top. For `serve`, waits for /healthz.
+  // top. Authentication is off (DOCVAULT_AUTH=disabled) unless `env` sets
+  // DOCVAULT_AUTH or a key (tests/e2e/auth, test_crypto.h mints tokens).
+  // For `serve`, waits for /healthz.
   DocvaultInstance(const TestStorage& storage, const std::filesystem::path& log_path,
                    std::map<std::string, std::string> env = {}, const std::string& subcommand = "serve")
       : port_(free_port()) {
@@ -72,6 +74,13 @@ class DocvaultInstance {
     for (const char* name : {"DOCUMENT_VAULT_SQS_URL", "DOCUMENT_CONSUMER_DLQ_URL", "AUDIT_SNS_TOPIC_ARN",
                              "DOCUMENT_EVENTS_SQS_URL"}) {
       full[name] = "";
+    }
+    const bool own_auth = env.contains("DOCVAULT_AUTH") || env.contains("DOCVAULT_JWT_SECRET") ||
+                          env.contains("DOCVAULT_JWT_PUBLIC_KEY_FILE");
+    if (!own_auth) full["DOCVAULT_AUTH"] = "disabled";
+    for (const char* name : {"DOCVAULT_JWT_SECRET", "DOCVAULT_JWT_PUBLIC_KEY_FILE", "DOCVAULT_JWT_ISSUER",
+                             "DOCVAULT_JWT_AUDIENCE", "DOCVAULT_METRICS_AUTH"}) {
+      full.try_emplace(name, "");
     }
     for (auto& [k, v] : env) full[k] = v;
     process_.emplace(docvault_binary(), std::vector<std::string>{subcommand}, full, log_path);

@@ -21,6 +21,12 @@ class ForwardingTransaction : public store::Transaction {
   std::vector<Document> archive_entity_documents(const EntityRef& e, std::string_view reason, Timestamp at) override {
     return inner_.archive_entity_documents(e, reason, at);
   }
+  std::vector<Document> suspend_entity_documents(const EntityRef& e, Timestamp at) override {
+    return inner_.suspend_entity_documents(e, at);
+  }
+  std::vector<Document> reinstate_entity_documents(const EntityRef& e, Timestamp at) override {
+    return inner_.reinstate_entity_documents(e, at);
+  }
   void append_outbox(std::span<const OutboxMessage> m) override { inner_.append_outbox(m); }
   std::vector<OutboxMessage> outbox_messages(std::string_view key) override { return inner_.outbox_messages(key); }
   std::vector<store::OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) override {
@@ -38,6 +44,25 @@ class ForwardingTransaction : public store::Transaction {
   bool record_rejected_message(const store::RejectedMessage& m) override { return inner_.record_rejected_message(m); }
   std::vector<store::RejectedMessage> rejected_messages(std::size_t limit) override {
     return inner_.rejected_messages(limit);
+  }
+  std::vector<store::ProcessedEvent> list_processed_events(const store::ProcessedEventFilter& f) override {
+    return inner_.list_processed_events(f);
+  }
+  std::optional<store::ProcessedEvent> find_processed_event(std::string_view event_id) override {
+    return inner_.find_processed_event(event_id);
+  }
+  std::size_t purge_processed_events(Timestamp before, std::size_t limit) override {
+    return inner_.purge_processed_events(before, limit);
+  }
+  std::size_t requeue_outbox(std::string_view key, std::optional<std::string> document_id) override {
+    return inner_.requeue_outbox(key, std::move(document_id));
+  }
+  std::optional<store::RejectedMessage> find_rejected_message(std::string_view message_id) override {
+    return inner_.find_rejected_message(message_id);
+  }
+  bool delete_rejected_message(std::string_view message_id) override { return inner_.delete_rejected_message(message_id); }
+  std::size_t purge_rejected_messages(Timestamp before, std::size_t limit) override {
+    return inner_.purge_rejected_messages(before, limit);
   }
   std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) override {
     return inner_.referenced_blobs(sha256s);

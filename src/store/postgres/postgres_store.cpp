@@ -38,7 +38,7 @@ constexpr const char* kOutboxChannel = "docvault_outbox";
 #define DOCVAULT_PG_DOCUMENT_COLUMNS                                                     \
   "id::text, entity_id, entity_type, document_type, filename, content_type, size_bytes, " \
   "sha256, status, " DOCVAULT_PG_TS("archived_at") ", archive_reason, "                   \
-  DOCVAULT_PG_TS("created_at") ", " DOCVAULT_PG_TS("updated_at")
+  DOCVAULT_PG_TS("created_at") ", " DOCVAULT_PG_TS("updated_at") ", " DOCVAULT_PG_TS("suspended_at")
 
 // Prepared once per connection (ConnectionPool factory), by these names.
 struct Statement {
@@ -49,9 +49,9 @@ struct Statement {
 constexpr Statement kInsertDocument{
     "insert_document",
     "INSERT INTO documents (id, entity_id, entity_type, document_type, filename, content_type, "
-    "size_bytes, sha256, status, archived_at, archive_reason, created_at, updated_at) "
+    "size_bytes, sha256, status, archived_at, archive_reason, created_at, updated_at, suspended_at) "
     "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::bigint, $8, $9, $10::timestamptz, $11, "
-    "$12::timestamptz, $13::timestamptz)"};
+    "$12::timestamptz, $13::timestamptz, $14::timestamptz)"};
 
 constexpr Statement kFindDocument{
     "find_document",
@@ -60,7 +60,8 @@ constexpr Statement kFindDocument{
 // Four listings rather than one with "$n IS NULL OR ..." guards, so that each
 // has a plan that walks ix_documents_entity in order.
 #define DOCVAULT_PG_LIST_PREFIX \
-  "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM documents WHERE entity_id = $1 AND entity_type = $2"
+  "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM documents WHERE entity_id = $1 AND entity_type = $2" \
+  " AND suspended_at IS NULL"
 constexpr Statement kListDocuments{
     "list_documents",
     DOCVAULT_PG_LIST_PREFIX " ORDER BY created_at, id LIMIT $3::bigint"};
@@ -91,6 +92,18 @@ constexpr Statement kArchiveEntityDocuments{
     "archive_reason = $4, updated_at = $3::timestamptz "
     "WHERE entity_id = $1 AND entity_type = $2 AND status = 'active' RETURNING *) "
     "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM archived ORDER BY created_at, id"};
+
+constexpr Statement kSuspendEntityDocuments{
+    "suspend_entity_documents",
+    "WITH changed AS (UPDATE documents SET suspended_at = $3::timestamptz, updated_at = $3::timestamptz "
+    "WHERE entity_id = $1 AND entity_type = $2 AND suspended_at IS NULL RETURNING *) "
+    "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM changed ORDER BY created_at, id"};
+
+constexpr Statement kReinstateEntityDocuments{
+    "reinstate_entity_documents",
+    "WITH changed AS (UPDATE documents SET suspended_at = NULL, updated_at = $3::timestamptz "
+    "WHERE entity_id = $1 AND entity_type = $2 AND suspended_at IS NOT NULL RETURNING *) "
+    "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM changed ORDER BY created_at, id"};
 
 // The span arrives as one array parameter per column. ORDER BY ordinality
 // makes seq follow the span's order, which is the relay's publishing order.
@@ -181,14 +194,57 @@ constexpr Statement kReferencedBlobs{
     "referenced_blobs",
     "SELECT DISTINCT sha256 FROM documents WHERE sha256 = ANY($1::bpchar[])"};
 
+#define DOCVAULT_PG_PROCESSED_COLUMNS \
+  "event_id, source, action, entity_id, entity_type, " DOCVAULT_PG_TS("created_at") ", payload_sha256"
+
+constexpr Statement kListProcessedEvents{
+    "list_processed_events",
+    "SELECT " DOCVAULT_PG_PROCESSED_COLUMNS " FROM processed_events"
+    " WHERE ($1::text IS NULL OR entity_id = $1) AND ($2::text IS NULL OR entity_type = $2)"
+    " AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)"
+    " ORDER BY created_at DESC, event_id LIMIT $5::bigint"};
+
+constexpr Statement kFindProcessedEvent{
+    "find_processed_event", "SELECT " DOCVAULT_PG_PROCESSED_COLUMNS " FROM processed_events WHERE event_id = $1"};
+
+constexpr Statement kPurgeProcessedEvents{
+    "purge_processed_events",
+    "WITH doomed AS (SELECT id FROM processed_events WHERE created_at < $1::timestamptz ORDER BY created_at"
+    " LIMIT $2::bigint) DELETE FROM processed_events p USING doomed d WHERE p.id = d.id"};
+
+// A document's events name its id in the payload; ids are UUIDs, so
+// strpos (no pattern syntax) finds exactly them.
+constexpr Statement kRequeueOutbox{
+    "requeue_outbox",
+    "UPDATE outbox_events SET published_at = NULL, next_attempt_at = NULL, last_error = NULL"
+    " WHERE ordering_key = $1 AND ($2::text IS NULL OR strpos(payload, $2) > 0)"};
+
+constexpr Statement kFindRejectedMessage{
+    "find_rejected_message",
+    "SELECT message_id, body, reason, detail, receive_count, " DOCVAULT_PG_TS(
+        "rejected_at") " FROM rejected_messages WHERE message_id = $1"};
+
+constexpr Statement kDeleteRejectedMessage{"delete_rejected_message",
+                                           "DELETE FROM rejected_messages WHERE message_id = $1"};
+
+constexpr Statement kPurgeRejectedMessages{
+    "purge_rejected_messages",
+    "WITH doomed AS (SELECT id FROM rejected_messages WHERE rejected_at < $1::timestamptz ORDER BY rejected_at"
+    " LIMIT $2::bigint) DELETE FROM rejected_messages r USING doomed d WHERE r.id = d.id"};
+
+#undef DOCVAULT_PG_PROCESSED_COLUMNS
+
 constexpr Statement kPreparedStatements[] = {
     kInsertDocument,        kFindDocument,       kListDocuments,
     kListDocumentsByStatus, kListDocumentsAfter, kListDocumentsByStatusAfter,
-    kArchiveDocument,       kArchiveEntityDocuments, kAppendOutbox,
+    kArchiveDocument,       kArchiveEntityDocuments, kSuspendEntityDocuments, kReinstateEntityDocuments,
+    kAppendOutbox,
     kOutboxMessages,        kRecordProcessedEvent,   kProcessedEventHash,    kRecordRejectedMessage,
     kRejectedMessages,      kNotifyOutbox,           kLockOutboxClaims,
     kClaimOutbox,           kMarkPublished,          kMarkFailed,
-    kPurgePublished,        kOutboxBacklog,          kReferencedBlobs};
+    kPurgePublished,        kOutboxBacklog,          kListProcessedEvents,
+    kFindProcessedEvent,    kPurgeProcessedEvents,   kRequeueOutbox,
+    kFindRejectedMessage,   kDeleteRejectedMessage,  kPurgeRejectedMessages,          kReferencedBlobs};
 
 #undef DOCVAULT_PG_LIST_PREFIX
 #undef DOCVAULT_PG_DOCUMENT_COLUMNS
@@ -384,6 +440,7 @@ Document document_from_row(const pqxx::row& row) {
   d.archive_reason = optional_text(row[10]);
   d.created_at = timestamp_field(row[11]);
   d.updated_at = timestamp_field(row[12]);
+  if (!row[13].is_null()) d.suspended_at = timestamp_field(row[13]);
   return d;
 }
 
@@ -397,6 +454,18 @@ std::vector<Document> documents_from(const pqxx::result& result) {
 std::optional<std::string> optional_timestamp(const std::optional<Timestamp>& t) {
   if (!t) return std::nullopt;
   return format_timestamp(*t);
+}
+
+ProcessedEvent processed_event(const pqxx::row& row) {
+  return ProcessedEvent{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                        optional_text(row[3]),      optional_text(row[4]),      timestamp_field(row[5]),
+                        optional_text(row[6])};
+}
+
+RejectedMessage rejected_message(const pqxx::row& row) {
+  pqxx::binarystring body(row[1]);
+  return RejectedMessage{row[0].as<std::string>(), body.str(), row[2].as<std::string>(),
+                         row[3].as<std::string>(), row[4].as<int>(), timestamp_field(row[5])};
 }
 
 Destination parse_destination(std::string_view text) {
@@ -446,7 +515,21 @@ class PostgresTransaction final : public Transaction {
                          d.content_type, static_cast<std::int64_t>(d.size_bytes), d.sha256,
                          std::string(to_string(d.status)), optional_timestamp(d.archived_at),
                          d.archive_reason, format_timestamp(d.created_at),
-                         format_timestamp(d.updated_at));
+                         format_timestamp(d.updated_at), optional_timestamp(d.suspended_at));
+    });
+  }
+
+  std::vector<Document> suspend_entity_documents(const EntityRef& entity, Timestamp at) override {
+    return call("suspend_entity_documents", [&] {
+      return documents_from(txn_.exec_prepared(kSuspendEntityDocuments.name, entity.id,
+                                               std::string(to_string(entity.type)), format_timestamp(at)));
+    });
+  }
+
+  std::vector<Document> reinstate_entity_documents(const EntityRef& entity, Timestamp at) override {
+    return call("reinstate_entity_documents", [&] {
+      return documents_from(txn_.exec_prepared(kReinstateEntityDocuments.name, entity.id,
+                                               std::string(to_string(entity.type)), format_timestamp(at)));
     });
   }
 
@@ -616,6 +699,62 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
+  std::vector<ProcessedEvent> list_processed_events(const ProcessedEventFilter& f) override {
+    return call("list_processed_events", [&] {
+      const auto result = txn_.exec_prepared(kListProcessedEvents.name, f.entity_id, f.entity_type,
+                                             optional_timestamp(f.since), optional_timestamp(f.until),
+                                             static_cast<long long>(f.limit));
+      std::vector<ProcessedEvent> out;
+      for (const auto& row : result) out.push_back(processed_event(row));
+      return out;
+    });
+  }
+
+  std::optional<ProcessedEvent> find_processed_event(std::string_view event_id) override {
+    return call("find_processed_event", [&]() -> std::optional<ProcessedEvent> {
+      const auto result = txn_.exec_prepared(kFindProcessedEvent.name, std::string(event_id));
+      if (result.empty()) return std::nullopt;
+      return processed_event(result[0]);
+    });
+  }
+
+  std::size_t purge_processed_events(Timestamp before, std::size_t limit) override {
+    return call("purge_processed_events", [&] {
+      return static_cast<std::size_t>(
+          txn_.exec_prepared(kPurgeProcessedEvents.name, format_timestamp(before), static_cast<long long>(limit))
+              .affected_rows());
+    });
+  }
+
+  std::size_t requeue_outbox(std::string_view ordering_key, std::optional<std::string> document_id) override {
+    return call("requeue_outbox", [&] {
+      return static_cast<std::size_t>(
+          txn_.exec_prepared(kRequeueOutbox.name, std::string(ordering_key), document_id).affected_rows());
+    });
+  }
+
+  std::optional<RejectedMessage> find_rejected_message(std::string_view message_id) override {
+    return call("find_rejected_message", [&]() -> std::optional<RejectedMessage> {
+      const auto result = txn_.exec_prepared(kFindRejectedMessage.name, std::string(message_id));
+      if (result.empty()) return std::nullopt;
+      return rejected_message(result[0]);
+    });
+  }
+
+  bool delete_rejected_message(std::string_view message_id) override {
+    return call("delete_rejected_message", [&] {
+      return txn_.exec_prepared(kDeleteRejectedMessage.name, std::string(message_id)).affected_rows() > 0;
+    });
+  }
+
+  std::size_t purge_rejected_messages(Timestamp before, std::size_t limit) override {
+    return call("purge_rejected_messages", [&] {
+      return static_cast<std::size_t>(
+          txn_.exec_prepared(kPurgeRejectedMessages.name, format_timestamp(before), static_cast<long long>(limit))
+              .affected_rows());
+    });
+  }
+
   bool record_rejected_message(const RejectedMessage& m) override {
     return call("record_rejected_message", [&] {
       const auto result = txn_.exec_prepared(kRecordRejectedMessage.name, uuid_v4(), m.message_id,
@@ -630,12 +769,7 @@ class PostgresTransaction final : public Transaction {
       const auto result = txn_.exec_prepared(kRejectedMessages.name, static_cast<long long>(limit));
       std::vector<RejectedMessage> out;
       out.reserve(result.size());
-      for (const auto& row : result) {
-        pqxx::binarystring body(row[1]);
-        out.push_back(RejectedMessage{row[0].as<std::string>(), body.str(), row[2].as<std::string>(),
-                                      row[3].as<std::string>(), row[4].as<int>(),
-                                      timestamp_field(row[5])});
-      }
+      for (const auto& row : result) out.push_back(rejected_message(row));
       return out;
     });
   }

@@ -144,7 +144,7 @@ namespace {
 
 constexpr const char* kDocumentColumns =
     "id, entity_id, entity_type, document_type, filename, content_type, size_bytes, sha256, "
-    "status, archived_at, archive_reason, created_at, updated_at";
+    "status, archived_at, archive_reason, created_at, updated_at, suspended_at";
 
 Timestamp timestamp(const std::string& text) {
   auto parsed = parse_timestamp(text);
@@ -170,7 +170,13 @@ Document read_document(const Statement& row) {
   d.archive_reason = row.optional_text(10);
   d.created_at = timestamp(row.text(11));
   d.updated_at = timestamp(row.text(12));
+  if (auto at = row.optional_text(13)) d.suspended_at = timestamp(*at);
   return d;
+}
+
+ProcessedEvent read_processed_event(const Statement& row) {
+  return ProcessedEvent{row.text(0), row.text(1), row.text(2), row.optional_text(3), row.optional_text(4),
+                        timestamp(row.text(5)), row.optional_text(6)};
 }
 
 std::vector<Document> read_documents(Statement& stmt) {
@@ -185,13 +191,14 @@ class SqliteTransaction final : public Transaction {
 
   void insert_document(const Document& d) override {
     auto stmt = c_.prepare(std::string("INSERT INTO documents (") + kDocumentColumns +
-                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
     stmt.bind(1, d.id).bind(2, d.entity.id).bind(3, to_string(d.entity.type)).bind(4, d.document_type);
     stmt.bind(5, d.filename).bind(6, d.content_type).bind(7, static_cast<std::int64_t>(d.size_bytes));
     stmt.bind(8, d.sha256).bind(9, to_string(d.status));
     stmt.bind(10, d.archived_at ? std::optional<std::string>(format_timestamp(*d.archived_at)) : std::nullopt);
     stmt.bind(11, d.archive_reason).bind(12, format_timestamp(d.created_at));
     stmt.bind(13, format_timestamp(d.updated_at));
+    stmt.bind(14, d.suspended_at ? std::optional<std::string>(format_timestamp(*d.suspended_at)) : std::nullopt);
     stmt.step();
   }
 
@@ -205,7 +212,7 @@ class SqliteTransaction final : public Transaction {
   std::vector<Document> list_documents(const DocumentFilter& f) override {
     // One statement for every filter combination: unused filters bind NULL.
     auto stmt = c_.prepare(std::string("SELECT ") + kDocumentColumns +
-                           " FROM documents WHERE entity_id = ?1 AND entity_type = ?2"
+                           " FROM documents WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NULL"
                            " AND (?3 IS NULL OR status = ?3)"
                            " AND (?4 IS NULL OR (created_at, id) > (?4, ?5))"
                            " ORDER BY created_at, id LIMIT ?6");
@@ -237,6 +244,24 @@ class SqliteTransaction final : public Transaction {
                                        " RETURNING ") +
                            kDocumentColumns);
     stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at)).bind(4, reason);
+    return read_documents(stmt);
+  }
+
+  std::vector<Document> suspend_entity_documents(const EntityRef& entity, Timestamp at) override {
+    auto stmt = c_.prepare(std::string("UPDATE documents SET suspended_at = ?3, updated_at = ?3"
+                                       " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NULL"
+                                       " RETURNING ") +
+                           kDocumentColumns);
+    stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at));
+    return read_documents(stmt);
+  }
+
+  std::vector<Document> reinstate_entity_documents(const EntityRef& entity, Timestamp at) override {
+    auto stmt = c_.prepare(std::string("UPDATE documents SET suspended_at = NULL, updated_at = ?3"
+                                       " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NOT NULL"
+                                       " RETURNING ") +
+                           kDocumentColumns);
+    stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at));
     return read_documents(stmt);
   }
 
@@ -371,6 +396,84 @@ class SqliteTransaction final : public Transaction {
     while (stmt.step()) {
     }
     return inserted;
+  }
+
+  std::vector<ProcessedEvent> list_processed_events(const ProcessedEventFilter& f) override {
+    auto stmt = c_.prepare(
+        "SELECT event_id, source, action, entity_id, entity_type, created_at, payload_sha256 FROM processed_events"
+        " WHERE (?1 IS NULL OR entity_id = ?1) AND (?2 IS NULL OR entity_type = ?2)"
+        " AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)"
+        " ORDER BY created_at DESC, event_id LIMIT ?5");
+    auto ts = [](const std::optional<Timestamp>& t) {
+      return t ? std::optional<std::string>(format_timestamp(*t)) : std::nullopt;
+    };
+    stmt.bind(1, f.entity_id).bind(2, f.entity_type).bind(3, ts(f.since)).bind(4, ts(f.until));
+    stmt.bind(5, static_cast<std::int64_t>(f.limit));
+    std::vector<ProcessedEvent> out;
+    while (stmt.step()) out.push_back(read_processed_event(stmt));
+    return out;
+  }
+
+  std::optional<ProcessedEvent> find_processed_event(std::string_view event_id) override {
+    auto stmt = c_.prepare(
+        "SELECT event_id, source, action, entity_id, entity_type, created_at, payload_sha256 FROM processed_events"
+        " WHERE event_id = ?1");
+    stmt.bind(1, event_id);
+    if (!stmt.step()) return std::nullopt;
+    auto event = read_processed_event(stmt);
+    while (stmt.step()) {
+    }
+    return event;
+  }
+
+  std::size_t purge_processed_events(Timestamp before, std::size_t limit) override {
+    auto stmt = c_.prepare(
+        "DELETE FROM processed_events WHERE id IN (SELECT id FROM processed_events WHERE created_at < ?1"
+        " ORDER BY created_at LIMIT ?2)");
+    stmt.bind(1, format_timestamp(before)).bind(2, static_cast<std::int64_t>(limit));
+    stmt.step();
+    return static_cast<std::size_t>(c_.changes());
+  }
+
+  std::size_t requeue_outbox(std::string_view ordering_key, std::optional<std::string> document_id) override {
+    // A document's events name its id in the payload (the audit event's
+    // entity_id, the document event's document_id); ids are UUIDs, so the
+    // pattern has no wildcard in it.
+    auto stmt = c_.prepare(
+        "UPDATE outbox_events SET published_at = NULL, next_attempt_at = NULL, last_error = NULL"
+        " WHERE ordering_key = ?1 AND (?2 IS NULL OR instr(payload, ?2) > 0)");
+    stmt.bind(1, ordering_key).bind(2, document_id);
+    stmt.step();
+    return static_cast<std::size_t>(c_.changes());
+  }
+
+  std::optional<RejectedMessage> find_rejected_message(std::string_view message_id) override {
+    auto stmt = c_.prepare(
+        "SELECT message_id, body, reason, detail, receive_count, rejected_at FROM rejected_messages"
+        " WHERE message_id = ?1");
+    stmt.bind(1, message_id);
+    if (!stmt.step()) return std::nullopt;
+    RejectedMessage m{stmt.text(0), stmt.blob(1), stmt.text(2), stmt.text(3), static_cast<int>(stmt.integer(4)),
+                      timestamp(stmt.text(5))};
+    while (stmt.step()) {
+    }
+    return m;
+  }
+
+  bool delete_rejected_message(std::string_view message_id) override {
+    auto stmt = c_.prepare("DELETE FROM rejected_messages WHERE message_id = ?1");
+    stmt.bind(1, message_id);
+    stmt.step();
+    return c_.changes() > 0;
+  }
+
+  std::size_t purge_rejected_messages(Timestamp before, std::size_t limit) override {
+    auto stmt = c_.prepare(
+        "DELETE FROM rejected_messages WHERE id IN (SELECT id FROM rejected_messages WHERE rejected_at < ?1"
+        " ORDER BY rejected_at LIMIT ?2)");
+    stmt.bind(1, format_timestamp(before)).bind(2, static_cast<std::int64_t>(limit));
+    stmt.step();
+    return static_cast<std::size_t>(c_.changes());
   }
 
   std::vector<RejectedMessage> rejected_messages(std::size_t limit) override {

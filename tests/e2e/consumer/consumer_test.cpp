@@ -352,6 +352,72 @@ TEST_P(ConsumerTest, SigtermDuringALongPollExitsAtOnce) {
   EXPECT_TRUE(docvault.wait_for_log("Document Vault consumer shutdown complete"));
 }
 
+TEST_P(ConsumerTest, SuspendHidesAnEntitysDocumentsAndReinstateBringsThemBack) {
+  auto& docvault = start();
+  httplib::Client http("127.0.0.1", docvault.port());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    httplib::MultipartFormDataItems items{{"file", "doc " + std::to_string(i), "f.txt", "text/plain"},
+                                          {"entity_id", "susp-1", "", ""},
+                                          {"entity_type", "investor", "", ""}};
+    auto res = http.Post("/v1/documents", items);
+    ASSERT_EQ(res->status, 201);
+    ids.push_back(json::parse(res->body)["id"]);
+  }
+  auto listed = [&] {
+    return json::parse(http.Get("/v1/documents?entity_id=susp-1&entity_type=investor")->body)["items"].size();
+  };
+  auto event = [](const std::string& id, const std::string& action) {
+    return json{{"event_id", id}, {"source", "entity_permissions_core"}, {"action", action},
+                {"entity_id", "susp-1"}, {"entity_type", "investor"}}
+        .dump();
+  };
+
+  publish(event("evt-susp", "entity.suspended"));
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return listed() == 0; }, 15s)) << docvault.output();
+  auto meta = http.Get("/v1/documents/" + ids[0]);
+  ASSERT_EQ(meta->status, 200);
+  EXPECT_TRUE(json::parse(meta->body)["suspended_at"].is_string());
+  auto content = http.Get("/v1/documents/" + ids[0] + "/content");
+  EXPECT_EQ(content->status, 423);
+  EXPECT_EQ(json::parse(content->body)["error"]["code"], "suspended");
+
+  publish(event("evt-reinstate", "entity.reinstated"));
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return listed() == 2; }, 15s)) << docvault.output();
+  EXPECT_EQ(http.Get("/v1/documents/" + ids[0] + "/content")->body, "doc 0");
+  EXPECT_TRUE(json::parse(http.Get("/v1/documents/" + ids[0])->body)["suspended_at"].is_null());
+
+  // created, suspended, reinstated: an audit and a document event each, per document.
+  auto events = outbox("susp-1");
+  ASSERT_EQ(events.size(), 12u);
+  std::map<std::string, int> actions;
+  for (const auto& e : events) {
+    auto payload = json::parse(e.payload);
+    if (e.destination == Destination::sns) {
+      actions[payload["action"]]++;
+      if (payload["action"] == "document.suspended") {
+        EXPECT_EQ(payload["details"]["reason"], "entity_suspended");
+        EXPECT_TRUE(payload["details"]["suspended_at"].is_string());
+        EXPECT_EQ(payload["details"]["source_entity_type"], "investor");
+      }
+    } else if (payload["event_type"] == "document.reinstated") {
+      EXPECT_EQ(payload["payload"]["reason"], "entity_reinstated");
+    }
+  }
+  EXPECT_EQ(actions["document.created"], 2);
+  EXPECT_EQ(actions["document.suspended"], 2);
+  EXPECT_EQ(actions["document.reinstated"], 2);
+}
+
+TEST_P(ConsumerTest, ActionsNotEnabledAreRejectedAsUnknown) {
+  auto& docvault = start({{"DOCUMENT_CONSUMER_ACTIONS", "entity.deleted"}});
+  publish(json{{"event_id", "evt-s"}, {"source", "s"}, {"action", "entity.suspended"}, {"entity_id", "x"},
+               {"entity_type", "issuer"}}
+              .dump());
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return rejected().size() == 1; }, 15s)) << docvault.output();
+  EXPECT_EQ(rejected()[0].reason, "unknown_action");
+}
+
 TEST_P(ConsumerTest, AnEventIdReusedForAnotherEventIsRejected) {
   seed("issuer-a", 1);
   seed("issuer-b", 1);

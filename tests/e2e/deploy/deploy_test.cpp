@@ -74,7 +74,7 @@ const std::vector<std::string> kDeploymentInputs = {
     "DOCVAULT_IMAGE",        "ECS_TASK_ROLE_ARN", "ECS_EXECUTION_ROLE_ARN", "DATABASE_URL_SECRET_ARN",
     "EPR_ENTITY_EVENTS_TOPIC_ARN", "AWS_REGION", "AWS_DEFAULT_REGION", "ECS_TASK_FAMILY",
     "ECS_TASK_CPU",          "ECS_TASK_MEMORY",   "ECS_CPU_ARCHITECTURE",   "ECS_LOG_GROUP",
-    "ECS_CLUSTER",           "ECS_SERVICE",       "DOCVAULT_BIN"};
+    "ECS_CLUSTER",           "ECS_SERVICE",       "DOCVAULT_BIN",           "DOCVAULT_JWT_SECRET_ARN"};
 
 class DeployTest : public ::testing::Test {
  protected:
@@ -213,6 +213,7 @@ TEST_F(DeployTest, MissingRequiredInputFailsNamingIt) {
       {"ECS_TASK_ROLE_ARN", "arn:aws:iam::123456789012:role/docvault-task"},
       {"ECS_EXECUTION_ROLE_ARN", "arn:aws:iam::123456789012:role/docvault-exec"},
       {"DATABASE_URL_SECRET_ARN", "arn:aws:ssm:us-east-1:123456789012:parameter/docvault/database-url"},
+      {"DOCVAULT_JWT_SECRET_ARN", "arn:aws:ssm:us-east-1:123456789012:parameter/docvault/jwt-secret"},
       {"DOCUMENT_VAULT_SQS_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/entity-events"},
       {"AUDIT_SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:audit"},
       {"DOCUMENT_EVENTS_SQS_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/document-events"}};

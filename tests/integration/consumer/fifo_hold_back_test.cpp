@@ -130,7 +130,8 @@ TEST(FifoHoldBack, AFailedMessageHoldsBackTheRestOfItsGroupOnly) {
   consumer_options.max_messages = 10;
   consumer_options.wait_time_seconds = 1;
   consumer_options.concurrency = 4;
-  DocumentVaultConsumer consumer(sqs, documents, clock, consumer_options);
+  metrics::Registry registry;
+  DocumentVaultConsumer consumer(sqs, documents, clock, consumer_options, registry);
   consumer.start();
   ASSERT_TRUE(docvault::testing::wait_until([&] {
     return sqs_transport->snapshot(sqs_transport->deleted).size() == 2 &&
@@ -151,7 +152,9 @@ TEST(FifoHoldBack, AFailedMessageHoldsBackTheRestOfItsGroupOnly) {
   EXPECT_EQ(status("a2"), DocumentStatus::active);
   EXPECT_EQ(status("a3"), DocumentStatus::active);
   EXPECT_EQ(status("b2"), DocumentStatus::archived);
-  EXPECT_EQ(consumer.stats().failed, 1u);
+  EXPECT_EQ(registry.counter("docvault_consumer_messages_failed_total", "", {{"reason", "database"}}).value(), 1);
+  EXPECT_EQ(registry.counter("docvault_consumer_messages_released_total", "").value(), 2);
+  EXPECT_NE(registry.expose().find("docvault_consumer_events_processed_total 2"), std::string::npos);
 }
 
 }  // namespace

@@ -100,3 +100,51 @@ TEST(Config, ReadmeShowsTheVariableTable) {
 
 }  // namespace
 }  // namespace docvault::app
+
+namespace docvault::app {
+namespace {
+
+TEST(SecurityConfig, ServeNeedsAKeyUnlessAuthIsDisabledExplicitly) {
+  auto config = std::get<Config>(load_config(env_of({})));
+  EXPECT_TRUE(config.auth_enabled);
+  auto missing = check_auth(config);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->variable, "DOCVAULT_JWT_SECRET");
+  EXPECT_FALSE(check_auth(std::get<Config>(load_config(env_of({{"DOCVAULT_AUTH", "disabled"}})))));
+  EXPECT_FALSE(check_auth(
+      std::get<Config>(load_config(env_of({{"DOCVAULT_JWT_SECRET", std::string(32, 's')}})))));
+  EXPECT_FALSE(check_auth(std::get<Config>(load_config(env_of({{"DOCVAULT_JWT_PUBLIC_KEY_FILE", "/k.pem"}})))));
+}
+
+TEST(SecurityConfig, CrossChecksNameTheVariable) {
+  auto variable_of = [](std::map<std::string, std::string> values) {
+    auto loaded = load_config(env_of(std::move(values)));
+    auto* error = std::get_if<ConfigError>(&loaded);
+    return error ? error->variable : std::string();
+  };
+  EXPECT_EQ(variable_of({{"DOCVAULT_JWT_SECRET", std::string(32, 's')}, {"DOCVAULT_JWT_PUBLIC_KEY_FILE", "/k"}}),
+            "DOCVAULT_JWT_PUBLIC_KEY_FILE");
+  EXPECT_EQ(variable_of({{"DOCVAULT_AUTH", "disabled"}, {"DOCVAULT_METRICS_AUTH", "required"}}),
+            "DOCVAULT_METRICS_AUTH");
+  EXPECT_EQ(variable_of({{"DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE", "true"}}), "DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS");
+  EXPECT_EQ(variable_of({{"DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS", "arn:aws:sns:us-east-1:1:a, not-an-arn"}}),
+            "DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS");
+  auto config = std::get<Config>(load_config(
+      env_of({{"DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE", "true"},
+              {"DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS", "arn:aws:sns:us-east-1:1:a,arn:aws:sns:eu-west-1:2:b"}})));
+  EXPECT_EQ(config.consumer_allowed_topic_arns,
+            (std::vector<std::string>{"arn:aws:sns:us-east-1:1:a", "arn:aws:sns:eu-west-1:2:b"}));
+}
+
+TEST(SecurityConfig, TheJwtSecretIsRedacted) {
+  const std::string secret = "a-very-secret-hs256-key-0123456789";
+  auto described = describe_config(env_of({{"DOCVAULT_JWT_SECRET", secret}}));
+  EXPECT_EQ(described.find(secret), std::string::npos);
+  EXPECT_NE(described.find("DOCVAULT_JWT_SECRET=***"), std::string::npos);
+  auto refused = load_config(env_of({{"DOCVAULT_JWT_SECRET", "short-secret"}}));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(refused));
+  EXPECT_EQ(std::get<ConfigError>(refused).message().find("short-secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace docvault::app

@@ -104,5 +104,22 @@ TEST(EntityEvent, AcceptsMaximumWidths) {
   EXPECT_TRUE(parse_entity_event(body.dump()));
 }
 
+// Found while writing the fuzz target: the canonical hash dumps the event recursively, so a
+// message of an SQS body's size nested "[[[[..." overflowed the stack.
+TEST(EntityEvent, RefusesDeepNestingInsteadOfOverflowingTheStack) {
+  auto nested = [](int depth) {
+    std::string body = kSpecEvent;
+    body.pop_back();
+    return body + R"(,"extra":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  EXPECT_TRUE(parse_entity_event(nested(40)));
+  auto raw = parse_entity_event(nested(130'000));  // 260 KB, under SQS's 256 KiB limit
+  ASSERT_FALSE(raw);
+  EXPECT_EQ(raw.error().field, "body");
+  auto wrapped = parse_entity_event(envelope(nested(100'000)));
+  ASSERT_FALSE(wrapped);
+  EXPECT_EQ(wrapped.error().field, "Message");
+}
+
 }  // namespace
 }  // namespace docvault

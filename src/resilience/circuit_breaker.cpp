@@ -1,0 +1,71 @@
+#include "resilience/circuit_breaker.h"
+
+#include <algorithm>
+
+#include "log/log.h"
+
+namespace docvault::resilience {
+
+std::string_view to_string(CircuitBreaker::State state) {
+  switch (state) {
+    case CircuitBreaker::State::closed: return "closed";
+    case CircuitBreaker::State::open: return "open";
+    case CircuitBreaker::State::half_open: return "half_open";
+  }
+  return "closed";
+}
+
+CircuitBreaker::CircuitBreaker(std::string component, Options options)
+    : component_(std::move(component)), options_(options) {}
+
+bool CircuitBreaker::allow(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (state_ == State::closed) return true;
+  if (state_ == State::half_open) return false;  // one probe at a time
+  if (now < retry_at_) return false;
+  state_ = State::half_open;
+  log::info(component_, "Circuit breaker half-open: probing", {{"last_failure", last_failure_}});
+  return true;
+}
+
+void CircuitBreaker::record_success() {
+  std::lock_guard lock(mutex_);
+  consecutive_failures_ = 0;
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  openings_ = 0;
+  log::info(component_, "Circuit breaker closed: dependency is back");
+}
+
+void CircuitBreaker::record_failure(std::string_view reason, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  last_failure_ = std::string(reason);
+  ++consecutive_failures_;
+  if (state_ == State::closed && consecutive_failures_ < options_.failure_threshold) return;
+  std::chrono::milliseconds delay = std::min<std::chrono::milliseconds>(
+      options_.max_delay, options_.base_delay * (1LL << std::min(openings_, 16)));
+  ++openings_;
+  retry_at_ = now + delay;
+  if (state_ != State::open) {
+    log::warn(component_, "Circuit breaker opened: pausing until the dependency is back",
+              {{"reason", last_failure_}, {"retry_in_ms", delay.count()}, {"consecutive_failures", consecutive_failures_}});
+  }
+  state_ = State::open;
+}
+
+CircuitBreaker::State CircuitBreaker::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+std::string CircuitBreaker::last_failure() const {
+  std::lock_guard lock(mutex_);
+  return last_failure_;
+}
+
+CircuitBreaker::Clock::time_point CircuitBreaker::retry_at() const {
+  std::lock_guard lock(mutex_);
+  return retry_at_;
+}
+
+}  // namespace docvault::resilience

@@ -1,0 +1,223 @@
+// Operations, black-box: /metrics moving as messages flow, /readyz, and the
+// consumer's circuit breaker when PostgreSQL goes away and comes back.
+#include <signal.h>
+
+#include <cstdio>
+#include <random>
+#include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "aws/sns_client.h"
+#include "aws/sqs_client.h"
+#include "docvault_instance.h"
+#include "domain/uuid.h"
+
+namespace docvault {
+namespace {
+
+using docvault::testing::Backend;
+using docvault::testing::DocvaultInstance;
+using docvault::testing::TestStorage;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string entity_deleted(const std::string& event_id, const std::string& entity_id) {
+  return json{{"event_id", event_id}, {"source", "entity_permissions_core"}, {"action", "entity.deleted"},
+              {"entity_id", entity_id}, {"entity_type", "issuer"}}
+      .dump();
+}
+
+// The value of one sample in a Prometheus exposition, or -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(text.substr(pos + series.size() + 2));
+}
+
+class Operations : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DOCVAULT_REQUIRE_ENV(endpoint, "AWS_ENDPOINT_URL");
+    std::random_device random;
+    name_ = "ops-test-" + std::to_string(random());
+    queue_url_ = sqs_.create_queue(name_, {{"VisibilityTimeout", "30"}});
+    topic_arn_ = sns_.create_topic(name_);
+    const std::vector<std::string> arn{"QueueArn"};
+    sns_.subscribe(topic_arn_, "sqs", sqs_.get_queue_attributes(queue_url_, arn).at("QueueArn"));
+  }
+  void TearDown() override {
+    if (docvault_ && HasFailure()) std::cerr << "--- docvault output ---\n" << docvault_->output();
+    docvault_.reset();
+    try {
+      sqs_.delete_queue(queue_url_);
+      sns_.delete_topic(topic_arn_);
+    } catch (const std::exception&) {
+    }
+  }
+
+  DocvaultInstance& start(TestStorage& storage, std::map<std::string, std::string> env = {}) {
+    env.try_emplace("DOCUMENT_VAULT_SQS_URL", queue_url_);
+    env.try_emplace("DOCUMENT_CONSUMER_WAIT_TIME", "1");
+    env.try_emplace("DOCVAULT_AUTH", "disabled");
+    docvault_.emplace(storage, dir_.path() / "docvault.log", env);
+    EXPECT_TRUE(docvault_->ready()) << docvault_->output();
+    EXPECT_TRUE(docvault_->wait_for_log("Document Vault consumer started as background task"));
+    return *docvault_;
+  }
+
+  std::string get(const std::string& path, int* status = nullptr) {
+    httplib::Client http("127.0.0.1", docvault_->port());
+    auto res = http.Get(path);
+    if (status) *status = res ? res->status : 0;
+    return res ? res->body : "";
+  }
+
+  void publish(const std::string& message) { sns_.publish(topic_arn_, aws::SnsMessage{message, "", {}, "", ""}); }
+
+  std::size_t visible() {
+    const std::vector<std::string> names{"ApproximateNumberOfMessages"};
+    return std::stoul(sqs_.get_queue_attributes(queue_url_, names).at("ApproximateNumberOfMessages"));
+  }
+
+  docvault::testing::TempDir dir_;
+  aws::SqsClient sqs_;
+  aws::SnsClient sns_;
+  std::string name_, queue_url_, topic_arn_;
+  std::optional<DocvaultInstance> docvault_;
+};
+
+TEST_F(Operations, MetricsMoveAsMessagesFlow) {
+  TestStorage storage(Backend::sqlite, dir_.path() / "var");
+  auto& docvault = start(storage);
+  httplib::Client http("127.0.0.1", docvault.port());
+  for (int i = 0; i < 2; ++i) {
+    httplib::MultipartFormDataItems items{{"file", "x" + std::to_string(i), "f.txt", "text/plain"},
+                                          {"entity_id", "issuer-m", "", ""},
+                                          {"entity_type", "issuer", "", ""}};
+    ASSERT_EQ(http.Post("/v1/documents", items)->status, 201);
+  }
+  publish(entity_deleted("evt-m", "issuer-m"));
+  publish(entity_deleted("evt-m", "issuer-m"));
+  publish("not json");
+  ASSERT_TRUE(docvault::testing::wait_until([&] {
+    auto m = get("/metrics");
+    return sample(m, "docvault_consumer_messages_received_total") == 3 &&
+           sample(m, "docvault_consumer_messages_rejected_total{reason=\"invalid_message\"}") == 1 &&
+           sample(m, "docvault_consumer_duplicates_total") == 1;
+  }, 15s)) << get("/metrics");
+  auto m = get("/metrics");
+  EXPECT_EQ(sample(m, "docvault_consumer_events_processed_total"), 1);
+  EXPECT_EQ(sample(m, "docvault_documents_archived_total"), 2);
+  EXPECT_EQ(sample(m, "docvault_consumer_circuit_open"), 0);
+  EXPECT_GE(sample(m, "docvault_consumer_processing_seconds_count"), 2);
+  EXPECT_EQ(sample(m, "docvault_http_requests_total{route=\"/v1/documents\",method=\"POST\",status=\"201\"}"), 2) << m;
+  EXPECT_GE(sample(m, "docvault_http_request_duration_seconds_count{route=\"/v1/documents\"}"), 2);
+  EXPECT_GE(sample(m, "docvault_consumer_seconds_since_last_poll"), 0);
+  EXPECT_LT(sample(m, "docvault_consumer_seconds_since_last_poll"), 5);
+
+  int status = 0;
+  auto ready = json::parse(get("/readyz", &status));
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(ready["checks"]["database"]["status"], "up");
+  EXPECT_EQ(ready["checks"]["consumer"]["state"], "running");
+  EXPECT_EQ(ready["checks"]["consumer"]["circuit_breaker"], "closed");
+  EXPECT_EQ(ready["checks"]["relay"]["state"], "not_started");
+}
+
+// A PostgreSQL cluster of the test's own, so it can be stopped without
+// disturbing the other tests.
+class PrivateCluster {
+ public:
+  explicit PrivateCluster(const std::filesystem::path& dir) : dir_(dir) {
+    auto script = docvault::testing::source_dir() / "scripts/lib/postgres.sh";
+    auto command = "bash -c 'source \"" + script.string() + "\" && pg_cluster_start \"" + dir_.string() +
+                   "\" 2>/dev/null && echo \"$DOCVAULT_TEST_DATABASE_URL\"'";
+    std::FILE* out = ::popen(command.c_str(), "r");
+    char buf[512] = {};
+    if (out && std::fgets(buf, sizeof(buf), out)) url_ = std::string(buf, std::strcspn(buf, "\n"));
+    if (out) ::pclose(out);
+    std::smatch m;
+    if (std::regex_search(url_, m, std::regex(R"(:(\d+)/)"))) port_ = m[1];
+  }
+  ~PrivateCluster() {
+    std::system(("bash -c 'source \"" + (docvault::testing::source_dir() / "scripts/lib/postgres.sh").string() +
+                 "\" && pg_cluster_stop \"" + dir_.string() + "\"'")
+                    .c_str());
+  }
+  const std::string& url() const { return url_; }
+  bool stop() { return pg_ctl("-m fast stop") == 0; }
+  bool start() {
+    return pg_ctl("-o \"-p " + port_ + " -k " + dir_.string() + " -c listen_addresses=127.0.0.1\" -l " +
+                  (dir_ / "server.log").string() + " start") == 0;
+  }
+
+ private:
+  int pg_ctl(const std::string& args) {
+    auto command = "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D " + (dir_ / "data").string() +
+                   " -w -t 30 " + args + " >/dev/null 2>&1";
+    return std::system(command.c_str());
+  }
+  std::filesystem::path dir_;
+  std::string url_, port_;
+};
+
+TEST_F(Operations, TheBreakerOpensWhilePostgresIsDownAndNothingIsLost) {
+  DOCVAULT_REQUIRE_ENV(url, "DOCVAULT_TEST_DATABASE_URL");  // the machine can run PostgreSQL
+  PrivateCluster cluster(dir_.path() / "pg");
+  ASSERT_FALSE(cluster.url().empty());
+  // A TestStorage on the private cluster: point the variable there for it.
+  ::setenv("DOCVAULT_TEST_DATABASE_URL", cluster.url().c_str(), 1);
+  TestStorage storage(Backend::postgresql, dir_.path() / "var");
+  ::setenv("DOCVAULT_TEST_DATABASE_URL", url.c_str(), 1);
+  ASSERT_TRUE(storage.available());
+  auto& docvault = start(storage, {{"DOCUMENT_CONSUMER_VISIBILITY_TIMEOUT", "5"}});
+  httplib::Client http("127.0.0.1", docvault.port());
+  for (const char* entity : {"p1", "p2", "p3"}) {
+    httplib::MultipartFormDataItems items{{"file", entity, "f.txt", "text/plain"},
+                                          {"entity_id", entity, "", ""},
+                                          {"entity_type", "issuer", "", ""}};
+    ASSERT_EQ(http.Post("/v1/documents", items)->status, 201);
+  }
+
+  ASSERT_TRUE(cluster.stop());
+  publish(entity_deleted("evt-p1", "p1"));
+  // The first message fails (the database is gone) and the breaker opens.
+  ASSERT_TRUE(docvault.wait_for_log("Circuit breaker opened", 20s)) << docvault.output();
+  int status = 0;
+  auto ready = json::parse(get("/readyz", &status));
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(ready["checks"]["database"]["status"], "down");
+  EXPECT_EQ(ready["checks"]["consumer"]["state"], "paused");
+  EXPECT_EQ(sample(get("/metrics"), "docvault_consumer_circuit_open"), 1);
+
+  // While open, nothing is pulled. A receive already in flight when the
+  // breaker opened finishes first (its long poll is 1 s); after that, new
+  // events wait in the queue.
+  std::this_thread::sleep_for(1500ms);
+  const double received_before = sample(get("/metrics"), "docvault_consumer_messages_received_total");
+  publish(entity_deleted("evt-p2", "p2"));
+  publish(entity_deleted("evt-p3", "p3"));
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return visible() >= 2; }, 10s));
+  std::this_thread::sleep_for(2s);  // the window in which a receive would have happened
+  EXPECT_EQ(sample(get("/metrics"), "docvault_consumer_messages_received_total"), received_before);
+  EXPECT_GE(visible(), 2u);
+
+  ASSERT_TRUE(cluster.start());
+  ASSERT_TRUE(docvault.wait_for_log("Circuit breaker closed", 60s)) << docvault.output();
+  // Nothing lost: p2 and p3 now, p1 once its message comes back.
+  ASSERT_TRUE(docvault::testing::wait_until([&] {
+    std::size_t archived = 0;
+    for (const char* entity : {"p1", "p2", "p3"}) {
+      auto res = http.Get(std::string("/v1/documents?entity_id=") + entity + "&entity_type=issuer&status=archived");
+      archived += res && res->status == 200 ? json::parse(res->body)["items"].size() : 0;
+    }
+    return archived == 3;
+  }, 60s)) << docvault.output();
+  auto after = json::parse(get("/readyz", &status));
+  EXPECT_EQ(status, 200) << after.dump();
+}
+
+}  // namespace
+}  // namespace docvault

@@ -23,12 +23,14 @@
 // only, and the fuzzer's guidance comes from docvault's own code.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -90,6 +92,7 @@ std::filesystem::path make_temp_dir() {
 void send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     auto sent = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR) continue;  // libFuzzer's timeout alarm
     if (sent <= 0) return;  // the server may answer and close before reading it all
     bytes.remove_prefix(static_cast<std::size_t>(sent));
   }
@@ -107,8 +110,20 @@ std::string exchange(std::string_view request) {
   address.sin_port = htons(static_cast<std::uint16_t>(fixture->server->port()));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    std::perror("upload_fuzz: connect");
-    std::abort();
+    // Interrupted by libFuzzer's timeout alarm, the connection completes on its own.
+    int error = errno;
+    if (error == EINTR) {
+      pollfd writable{fd, POLLOUT, 0};
+      while (::poll(&writable, 1, 10000) < 0 && errno == EINTR) {
+      }
+      socklen_t length = sizeof error;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    }
+    if (error != 0) {
+      errno = error;
+      std::perror("upload_fuzz: connect");
+      std::abort();
+    }
   }
   send_all(fd, request);
   ::shutdown(fd, SHUT_WR);
@@ -116,6 +131,7 @@ std::string exchange(std::string_view request) {
   char buffer[16384];
   for (;;) {
     auto got = ::recv(fd, buffer, sizeof buffer, 0);
+    if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
     response.append(buffer, static_cast<std::size_t>(got));
   }

@@ -131,6 +131,17 @@ std::unique_ptr<Core> open_core(const Config& config) {
   core->blobs = open_blob_store(config);
   core->documents =
       std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock, config.consumer_actions);
+  auto* store = core->store.get();
+  for (auto [state, read] : std::vector<std::pair<const char*, std::size_t store::PoolStats::*>>{
+           {"capacity", &store::PoolStats::capacity}, {"open", &store::PoolStats::open},
+           {"in_use", &store::PoolStats::in_use}}) {
+    core->metrics.gauge_callback("docvault_db_pool_connections", "Database connections, by state.",
+                                 [store, read] { return static_cast<double>(store->pool_stats().*read); },
+                                 {{"state", state}});
+  }
+  core->metrics.counter_callback("docvault_db_pool_waits_total",
+                                 "Connection acquisitions that had to wait for a free connection.",
+                                 [store] { return static_cast<double>(store->pool_stats().waits); });
   if (!config.consumer_queue_url.empty()) {
     core->redriver = std::make_unique<SqsRedriver>(core->sqs, config.consumer_queue_url);
   }

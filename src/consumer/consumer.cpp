@@ -212,6 +212,28 @@ ConsumerStatus DocumentVaultConsumer::status() const {
   return s;
 }
 
+void DocumentVaultConsumer::sample_queue(std::stop_token stop) {
+  static const std::vector<std::pair<std::string, std::string>> kStates = {
+      {"ApproximateNumberOfMessages", "visible"},
+      {"ApproximateNumberOfMessagesNotVisible", "in_flight"},
+      {"ApproximateNumberOfMessagesDelayed", "delayed"}};
+  try {
+    std::vector<std::string> names;
+    for (const auto& [name, state] : kStates) names.push_back(name);
+    auto attributes = sqs_.get_queue_attributes(options_.queue_url, names, stop);
+    for (const auto& [name, state] : kStates) {
+      auto it = attributes.find(name);
+      if (it == attributes.end()) continue;
+      metrics_->registry
+          .gauge("docvault_consumer_queue_messages", "The queue's approximate depth, by state (sampled every 30 s).",
+                 {{"state", state}})
+          .set(std::stod(it->second));
+    }
+  } catch (const std::exception& e) {
+    log::debug(kConsumerComponent, "Could not sample the queue's depth", {{"error", e.what()}});
+  }
+}
+
 void DocumentVaultConsumer::count_failure(const std::exception& e) {
   metrics_->failed(dynamic_cast<const store::StoreError*>(&e) ? "database" : "other").inc();
   // Only an unreachable database pauses everything; an error of one
@@ -257,6 +279,7 @@ void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
 
 void DocumentVaultConsumer::poll(std::stop_token stop) {
   std::uint64_t receive_number = 0;
+  auto next_queue_sample = std::chrono::steady_clock::now();
   std::mutex sleep_mutex;
   std::condition_variable_any sleep_cv;
   const auto batch = static_cast<std::size_t>(options_.max_messages);
@@ -270,6 +293,10 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
     if (stop.stop_requested()) break;
     // While the database or SQS is down, pull nothing.
     if (!wait_for_dependencies(stop)) break;
+    if (std::chrono::steady_clock::now() >= next_queue_sample) {
+      sample_queue(stop);
+      next_queue_sample = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    }
 
     std::vector<aws::ReceivedMessage> messages;
     try {

@@ -105,6 +105,8 @@ class DocumentVaultConsumer {
   void handle(Job& job, const EntityEvent& event);
   void reject(Job& job, std::string_view reason, const std::string& detail);
   void finish_in_flight(std::size_t count);
+  // The queue's approximate depth into the metrics (GetQueueAttributes).
+  void sample_queue(std::stop_token stop);
   // Counts a message that failed, by reason, and tells the breaker if the
   // database is unreachable.
   void count_failure(const std::exception& e);

@@ -103,6 +103,12 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help, std
   return *c.histogram;
 }
 
+void Registry::counter_callback(std::string_view name, std::string_view help, std::function<double()> read,
+                                const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  child(name, help, Type::counter, labels).callback = std::move(read);
+}
+
 void Registry::gauge_callback(std::string_view name, std::string_view help, std::function<double()> read,
                               const Labels& labels) {
   std::lock_guard lock(mutex_);

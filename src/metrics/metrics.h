@@ -79,6 +79,9 @@ class Registry {
   Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {});
   Histogram& histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
                        const Labels& labels = {});
+  // A counter whose value is read by `read` at every scrape (a total kept elsewhere).
+  void counter_callback(std::string_view name, std::string_view help, std::function<double()> read,
+                        const Labels& labels = {});
   // A gauge whose value is read by `read` at every scrape.
   void gauge_callback(std::string_view name, std::string_view help, std::function<double()> read,
                       const Labels& labels = {});

@@ -200,6 +200,14 @@ class Transaction {
   virtual std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) = 0;
 };
 
+// The connection pool, for metrics.
+struct PoolStats {
+  std::size_t capacity = 0;
+  std::size_t open = 0;
+  std::size_t in_use = 0;
+  std::uint64_t waits = 0;  // acquisitions that had to wait for a free connection
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -216,6 +224,7 @@ class Store {
 
   // Throws StoreUnavailable unless the database answers a trivial query.
   virtual void ping() = 0;
+  virtual PoolStats pool_stats() const = 0;
 
   virtual void read(const std::function<void(Transaction&)>& work) = 0;
   virtual void write(const std::function<void(Transaction&)>& work) = 0;

@@ -33,6 +33,7 @@ ConnectionPool::Lease ConnectionPool::acquire() {
   const auto deadline = std::chrono::steady_clock::now() + acquire_timeout_;
   {
     std::unique_lock lock(mutex_);
+    if (idle_.empty() && open_ >= capacity_) ++waits_;
     const bool available = returned_.wait_until(
         lock, deadline, [&] { return !idle_.empty() || open_ < capacity_; });
     if (!available) {
@@ -57,6 +58,11 @@ ConnectionPool::Lease ConnectionPool::acquire() {
     returned_.notify_one();
     throw;
   }
+}
+
+PoolStats ConnectionPool::stats() const {
+  std::lock_guard lock(mutex_);
+  return PoolStats{capacity_, open_, open_ - idle_.size(), waits_};
 }
 
 void ConnectionPool::release(std::unique_ptr<pqxx::connection> connection, bool broken) noexcept {

@@ -28,6 +28,8 @@
 
 #include <pqxx/connection>
 
+#include "store/store.h"
+
 namespace docvault::store::postgres {
 
 class ConnectionPool {
@@ -71,6 +73,7 @@ class ConnectionPool {
   Lease acquire();
 
   std::size_t capacity() const { return capacity_; }
+  PoolStats stats() const;
   std::chrono::milliseconds acquire_timeout() const { return acquire_timeout_; }
 
  private:
@@ -78,9 +81,10 @@ class ConnectionPool {
 
   const Factory factory_;
   const std::size_t capacity_;
+  std::uint64_t waits_ = 0;  // guarded by mutex_
   const std::chrono::milliseconds acquire_timeout_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable returned_;
   // Guarded by mutex_. Idle connections, most recently used last (reused first,
   // so rarely used ones are the ones that age out on the server side).

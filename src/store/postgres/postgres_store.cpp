@@ -1009,6 +1009,8 @@ void PostgresStore::ping() {
   }
 }
 
+PoolStats PostgresStore::pool_stats() const { return pool_->stats(); }
+
 template <class PqxxTransaction>
 void PostgresStore::run(const std::function<void(Transaction&)>& work, std::string_view kind) {
   // A connection that died while idle in the pool fails at BEGIN, before any

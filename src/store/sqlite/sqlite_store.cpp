@@ -548,6 +548,7 @@ std::unique_ptr<Connection> SqliteStore::open_connection() const {
 
 std::unique_ptr<Connection> SqliteStore::acquire_reader() {
   std::unique_lock lock(readers_mutex_);
+  if (idle_readers_.empty() && open_readers_ >= max_readers_) ++reader_waits_;
   readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < max_readers_; });
   if (!idle_readers_.empty()) {
     auto c = std::move(idle_readers_.back());
@@ -596,6 +597,11 @@ void SqliteStore::write(const std::function<void(Transaction&)>& work) {
 std::uint64_t SqliteStore::wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
                                            std::stop_token stop) {
   return outbox_signal_.wait(seen, timeout, std::move(stop));
+}
+
+PoolStats SqliteStore::pool_stats() const {
+  std::lock_guard lock(readers_mutex_);
+  return PoolStats{max_readers_, open_readers_, open_readers_ - idle_readers_.size(), reader_waits_};
 }
 
 void SqliteStore::ping() {

@@ -37,6 +37,8 @@ class SqliteStore final : public Store {
   std::vector<int> applied_migrations() override;
   std::vector<int> known_migrations() const override;
   void ping() override;
+  // The readers' pool (the writer is one connection behind a mutex).
+  PoolStats pool_stats() const override;
   void read(const std::function<void(Transaction&)>& work) override;
   void write(const std::function<void(Transaction&)>& work) override;
   std::uint64_t wait_for_outbox(std::uint64_t seen, std::chrono::milliseconds timeout,
@@ -53,10 +55,11 @@ class SqliteStore final : public Store {
   std::mutex write_mutex_;
   std::unique_ptr<sqlite_detail::Connection> writer_;  // guarded by write_mutex_
 
-  std::mutex readers_mutex_;
+  mutable std::mutex readers_mutex_;
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<sqlite_detail::Connection>> idle_readers_;  // guarded by readers_mutex_
   std::size_t open_readers_ = 0;                                        // guarded by readers_mutex_
+  std::uint64_t reader_waits_ = 0;                                      // guarded by readers_mutex_
 
   OutboxSignal outbox_signal_;
 };

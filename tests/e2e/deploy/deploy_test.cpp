@@ -346,6 +346,11 @@ std::set<std::string> runtime_packages(const std::string& dockerfile) {
 }
 
 TEST_F(DeployTest, DockerfileRuntimeStageInstallsEveryLinkedLibrary) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The Dockerfile ships the release build; a sanitizer build links its
+  // runtime and, inlining differently, other libraries directly (libfmt).
+  GTEST_SKIP() << "checks the release binary's libraries, not a sanitizer build's";
+#endif
   auto dockerfile = read_file(docvault::testing::source_dir() / "Dockerfile");
   for (const char* line : {"EXPOSE 8080", "ENTRYPOINT [\"docvault\"]", "CMD [\"serve\"]", "USER 10001"}) {
     EXPECT_NE(dockerfile.find(line), std::string::npos) << "Dockerfile lacks " << line;

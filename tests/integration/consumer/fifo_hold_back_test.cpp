@@ -96,7 +96,8 @@ class FailingA1 final : public docvault::testing::ForwardingStore {
     struct Tx final : docvault::testing::ForwardingTransaction {
       using ForwardingTransaction::ForwardingTransaction;
       void append_outbox(std::span<const OutboxMessage> m) override {
-        if (!m.empty() && m.front().ordering_key == "a1") throw store::StoreUnavailable("injected failure");
+        // An error of this message's transaction, not an outage: the breaker stays closed.
+        if (!m.empty() && m.front().ordering_key == "a1") throw store::StoreError("injected failure");
         ForwardingTransaction::append_outbox(m);
       }
     };

@@ -132,12 +132,13 @@ std::unique_ptr<Core> open_core(const Config& config) {
   core->documents =
       std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock, config.consumer_actions);
   auto* store = core->store.get();
-  for (auto [state, read] : std::vector<std::pair<const char*, std::size_t store::PoolStats::*>>{
+  for (const auto& gauge : std::vector<std::pair<const char*, std::size_t store::PoolStats::*>>{
            {"capacity", &store::PoolStats::capacity}, {"open", &store::PoolStats::open},
            {"in_use", &store::PoolStats::in_use}}) {
+    auto member = gauge.second;
     core->metrics.gauge_callback("docvault_db_pool_connections", "Database connections, by state.",
-                                 [store, read] { return static_cast<double>(store->pool_stats().*read); },
-                                 {{"state", state}});
+                                 [store, member] { return static_cast<double>(store->pool_stats().*member); },
+                                 {{"state", gauge.first}});
   }
   core->metrics.counter_callback("docvault_db_pool_waits_total",
                                  "Connection acquisitions that had to wait for a free connection.",

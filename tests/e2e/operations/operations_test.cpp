@@ -114,7 +114,9 @@ TEST_F(Operations, MetricsMoveAsMessagesFlow) {
   EXPECT_GE(sample(m, "docvault_consumer_processing_seconds_count"), 2);
   EXPECT_EQ(sample(m, "docvault_http_requests_total{route=\"/v1/documents\",method=\"POST\",status=\"201\"}"), 2) << m;
   EXPECT_GE(sample(m, "docvault_http_request_duration_seconds_count{route=\"/v1/documents\"}"), 2);
-  EXPECT_GE(sample(m, "docvault_consumer_queue_messages{state=\"visible\"}"), 0) << m;
+  // The queue's depth is sampled by the poller (at start, then every 30 s).
+  EXPECT_TRUE(docvault::testing::wait_until(
+      [&] { return sample(get("/metrics"), "docvault_consumer_queue_messages{state=\"visible\"}") >= 0; }, 10s));
   EXPECT_GE(sample(m, "docvault_db_pool_connections{state=\"capacity\"}"), 1) << m;
   EXPECT_GE(sample(m, "docvault_db_pool_waits_total"), 0) << m;
   EXPECT_GE(sample(m, "docvault_consumer_seconds_since_last_poll"), 0);

@@ -109,11 +109,11 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
       documents_(documents),
       clock_(clock),
       options_(std::move(options)),
-      // One batch in hand beyond what the workers hold: receiving overlaps
-      // processing, and no long poll is pending while a full batch waits
-      // unstarted (a long poll cancelled on our side may still take
-      // messages on the server's, which would hide a released batch).
-      max_in_flight_(static_cast<std::size_t>(options_.concurrency + options_.max_messages)),
+      // Each worker holds up to one receive's worth, and one more batch may
+      // wait: receiving overlaps processing, and no long poll is pending while
+      // a full batch waits unstarted (a long poll cancelled on our side may
+      // still take messages on the server's, which would hide a released batch).
+      max_in_flight_(static_cast<std::size_t>((options_.concurrency + 1) * options_.max_messages)),
       fifo_(options_.queue_url.ends_with(".fifo")),
       queue_(std::make_unique<Queue>()),
       metrics_(std::make_unique<Instruments>(metrics)),
@@ -339,6 +339,8 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
     }
     ++receive_number;
     const auto received_at = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, Job>> jobs;
+    jobs.reserve(messages.size());
     for (auto& message : messages) {
       Job job{std::move(message), std::nullopt, 0, received_at, receive_number};
       job.receive_count = receive_count_of(job.message);
@@ -353,27 +355,33 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       // queues: an entity's.
       if (fifo_) key = group_of(job.message).empty() ? std::string() : "group:" + group_of(job.message);
       if (key.empty()) key = "message:" + job.message.message_id;
-      queue_->push(std::move(key), std::move(job));
+      jobs.emplace_back(std::move(key), std::move(job));
     }
+    queue_->push_all(std::move(jobs));
   }
 }
 
 void DocumentVaultConsumer::work() {
-  while (auto next = queue_->pop()) {
-    auto& [key, job] = *next;
-    process(job);
-    queue_->done(key);
-    finish_in_flight(1);
+  // Up to one receive's worth of messages (distinct entities) per unit of work.
+  const auto batch = static_cast<std::size_t>(options_.max_messages);
+  for (auto items = queue_->pop_many(batch); !items.empty(); items = queue_->pop_many(batch)) {
+    std::vector<Job*> events;
+    for (auto& [key, job] : items) {
+      if (admit(job)) events.push_back(&job);
+    }
+    handle(events);
+    for (const auto& [key, job] : items) queue_->done(key);
+    finish_in_flight(items.size());
   }
 }
 
-void DocumentVaultConsumer::process(Job& job) {
+bool DocumentVaultConsumer::admit(Job& job) {
   if (breaker_.state() != resilience::CircuitBreaker::State::closed) {
     // The database or SQS is down: working this message would only fail and
     // bring it closer to the dead-letter queue. It goes back untouched.
     acknowledger_->release({job.message.receipt_handle});
     metrics_->released.inc();
-    return;
+    return false;
   }
   if (held_back(job)) {
     // An earlier message of its FIFO group failed: processing this one now
@@ -382,88 +390,111 @@ void DocumentVaultConsumer::process(Job& job) {
     metrics_->released.inc();
     log::info(kConsumerComponent, "Message held back behind a failed message of its group",
               {{"message_id", job.message.message_id}, {"message_group_id", group_of(job.message)}});
-    return;
+    return false;
   }
   acknowledger_->track(job.message.message_id, job.message.receipt_handle);
   if (job.message.integrity_error) {
-    return reject(job, "integrity_error", *job.message.integrity_error);
+    reject(job, "integrity_error", *job.message.integrity_error);
+    return false;
   }
   if (options_.sns_verifier) {
     try {
       if (auto invalid = options_.sns_verifier->verify(job.message.body)) {
-        return reject(job, "invalid_signature", *invalid);
+        reject(job, "invalid_signature", *invalid);
+        return false;
       }
     } catch (const std::exception& e) {
       // The signing certificate could not be fetched: not the message's
       // fault, so it is left to come back after its visibility timeout.
-      count_failure(e);
-      acknowledger_->forget(job.message.message_id);
-      hold_group(job);
-      log::error(kConsumerComponent, "Failed to process event",
-                 {{"message_id", job.message.message_id}, {"receive_count", job.receive_count},
-                  {"error", e.what()}});
-      return;
+      fail(job, e);
+      return false;
     }
   }
   const auto& parsed = *job.event;
   if (!parsed) {
-    return reject(job, "invalid_message", parsed.error().field + " " + parsed.error().message);
+    reject(job, "invalid_message", parsed.error().field + " " + parsed.error().message);
+    return false;
   }
-  const auto& event = parsed.value();
-  if (!documents_.handles(event.action)) {
-    return reject(job, "unknown_action", "action " + event.action + " is not handled");
+  if (!documents_.handles(parsed->action)) {
+    reject(job, "unknown_action", "action " + parsed->action + " is not handled");
+    return false;
   }
-  handle(job, event);
+  return true;
 }
 
-void DocumentVaultConsumer::handle(Job& job, const EntityEvent& event) {
+void DocumentVaultConsumer::handle(const std::vector<Job*>& jobs) {
+  if (jobs.empty()) return;
+  std::vector<const EntityEvent*> events;
+  events.reserve(jobs.size());
+  for (const Job* job : jobs) events.push_back(&job->event->value());
+  std::vector<service::EventResult> results;
   try {
-    auto result = documents_.handle_entity_event(event);
-    switch (result.outcome) {
-      case service::EventOutcome::processed:
-        metrics_->processed.inc();
-        metrics_->documents_archived.inc(static_cast<double>(result.documents_archived));
-        log::info(kConsumerComponent,
-                  event.action == kActionEntityDeleted ? "Successfully processed entity deletion event"
-                                                       : "Successfully processed entity event",
-                  {{"event_id", event.event_id},
-                   {"entity_id", event.entity_id},
-                   {"entity_type", event.entity_type},
-                   {"action", event.action},
-                   {event.action == kActionEntityDeleted ? "documents_archived" : "documents_changed",
-                    result.documents_archived},
-                   {"duration_ms", elapsed_ms(job.received_at)},
-                   {"message_id", job.message.message_id}});
-        break;
-      case service::EventOutcome::duplicate:
-        metrics_->duplicates.inc();
-        log::info(kConsumerComponent, "Duplicate event detected",
-                  {{"event_id", event.event_id}, {"message_id", job.message.message_id},
-                   {"receive_count", job.receive_count}});
-        break;
-      case service::EventOutcome::event_id_reused:
-        return reject(job, "event_id_reused",
-                      "event_id " + event.event_id + " was processed before with a different body");
-      case service::EventOutcome::unsupported_entity_type:
-        metrics_->unsupported.inc();
-        log::warn(kConsumerComponent, "Unsupported entity type; event marked processed",
-                  {{"event_id", event.event_id}, {"entity_type", event.entity_type},
-                   {"entity_id", event.entity_id}});
-        break;
-    }
-    acknowledger_->acknowledge(job.message.message_id);
-    breaker_.record_success();
-    metrics_->processing_seconds.observe(static_cast<double>(elapsed_ms(job.received_at)) / 1000.0);
+    results = documents_.handle_entity_events(events);
+  } catch (const store::StoreUnavailable& e) {
+    // The database is down: every message of the batch waits for redelivery.
+    for (Job* job : jobs) fail(*job, e);
+    return;
   } catch (const std::exception& e) {
-    count_failure(e);
-    acknowledger_->forget(job.message.message_id);
-    hold_group(job);
-    log::error(kConsumerComponent, "Failed to process event",
-               {{"event_id", event.event_id},
-                {"message_id", job.message.message_id},
-                {"receive_count", job.receive_count},
-                {"error", e.what()}});
+    if (jobs.size() == 1) return fail(*jobs.front(), e);
+    // One message's work can fail the whole transaction (a constraint, a
+    // deadlock with another instance): each on its own, so only it fails.
+    log::warn(kConsumerComponent, "Batch failed; handling its messages one by one",
+              {{"messages", jobs.size()}, {"error", e.what()}});
+    for (Job* job : jobs) handle({job});
+    return;
   }
+  breaker_.record_success();
+  for (std::size_t i = 0; i < jobs.size(); ++i) finish(*jobs[i], results[i]);
+}
+
+void DocumentVaultConsumer::finish(Job& job, const service::EventResult& result) {
+  const auto& event = job.event->value();
+  switch (result.outcome) {
+    case service::EventOutcome::processed: {
+      metrics_->processed.inc();
+      const bool deleted = event.action == kActionEntityDeleted;
+      if (deleted) metrics_->documents_archived.inc(static_cast<double>(result.documents_changed));
+      log::info(kConsumerComponent,
+                deleted ? "Successfully processed entity deletion event" : "Successfully processed entity event",
+                {{"event_id", event.event_id},
+                 {"entity_id", event.entity_id},
+                 {"entity_type", event.entity_type},
+                 {"action", event.action},
+                 {deleted ? "documents_archived" : "documents_changed", result.documents_changed},
+                 {"duration_ms", elapsed_ms(job.received_at)},
+                 {"message_id", job.message.message_id}});
+      break;
+    }
+    case service::EventOutcome::duplicate:
+      metrics_->duplicates.inc();
+      log::info(kConsumerComponent, "Duplicate event detected",
+                {{"event_id", event.event_id}, {"message_id", job.message.message_id},
+                 {"receive_count", job.receive_count}});
+      break;
+    case service::EventOutcome::event_id_reused:
+      return reject(job, "event_id_reused",
+                    "event_id " + event.event_id + " was processed before with a different body");
+    case service::EventOutcome::unsupported_entity_type:
+      metrics_->unsupported.inc();
+      log::warn(kConsumerComponent, "Unsupported entity type; event marked processed",
+                {{"event_id", event.event_id}, {"entity_type", event.entity_type},
+                 {"entity_id", event.entity_id}});
+      break;
+  }
+  acknowledger_->acknowledge(job.message.message_id);
+  metrics_->processing_seconds.observe(static_cast<double>(elapsed_ms(job.received_at)) / 1000.0);
+}
+
+void DocumentVaultConsumer::fail(Job& job, const std::exception& e) {
+  count_failure(e);
+  acknowledger_->forget(job.message.message_id);
+  hold_group(job);
+  const bool parsed = job.event && job.event->ok();
+  log::error(kConsumerComponent, "Failed to process event",
+             {{"event_id", parsed ? std::string_view(job.event->value().event_id) : std::string_view()},
+              {"message_id", job.message.message_id},
+              {"receive_count", job.receive_count},
+              {"error", e.what()}});
 }
 
 void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std::string& detail) {
@@ -490,11 +521,7 @@ void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std:
                {"dead_lettered", options_.dead_letter_queue_url.has_value()}});
     acknowledger_->acknowledge(job.message.message_id);
   } catch (const std::exception& e) {
-    count_failure(e);
-    acknowledger_->forget(job.message.message_id);
-    hold_group(job);
-    log::error(kConsumerComponent, "Failed to process event",
-               {{"message_id", job.message.message_id}, {"receive_count", job.receive_count}, {"error", e.what()}});
+    fail(job, e);
   }
 }
 

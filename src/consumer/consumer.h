@@ -8,14 +8,18 @@
 // order, and when one fails the rest of its group in hand waits for it).
 // The next receive overlaps processing, and the poller waits while the number
 // of messages in flight is at its bound, so a slow database slows polling
-// instead of filling memory. For each message a worker:
+// instead of filling memory. A worker takes up to a receive's worth of
+// messages (of distinct entities) at once; for each message it:
 //   - rejects it if it cannot be trusted or understood (body corrupted, not
 //     the event contract, unknown action): the message is recorded in
 //     rejected_messages (or sent to the dead-letter queue, if one is set) and
 //     then deleted, with a log line and a count;
-//   - otherwise runs DocumentService::handle_entity_event, one transaction
-//     that records the event and archives the entity's documents with their
-//     outgoing events; then the message is acknowledged (batched delete). An
+//   - otherwise hands its event to DocumentService::handle_entity_events,
+//     together with the others the worker holds: one transaction records
+//     them and archives their entities' documents with the outgoing events,
+//     set-based; then the messages are acknowledged (batched deletes). If that
+//     transaction fails (other than the database being down), each message
+//     is retried in a transaction of its own, so only the culprit fails. An
 //     event_id seen before with a different body is rejected
 //     (event_id_reused), never silently skipped;
 //   - on failure logs it and leaves the message for redelivery after its
@@ -101,8 +105,14 @@ class DocumentVaultConsumer {
 
   void poll(std::stop_token stop);
   void work();
-  void process(Job& job);
-  void handle(Job& job, const EntityEvent& event);
+  // Checks a message before its event is handled: false when it was
+  // released, rejected or failed instead.
+  bool admit(Job& job);
+  // Handles admitted messages' events as one transaction; when it fails for
+  // a reason other than the database being down, one by one.
+  void handle(const std::vector<Job*>& jobs);
+  void finish(Job& job, const service::EventResult& result);
+  void fail(Job& job, const std::exception& e);
   void reject(Job& job, std::string_view reason, const std::string& detail);
   void finish_in_flight(std::size_t count);
   // The queue's approximate depth into the metrics (GetQueueAttributes).

@@ -5,7 +5,9 @@
 // gets its own message id). An item whose key is free is ready at once; one
 // whose key is busy waits behind the items of that key, in arrival order, and
 // becomes ready when the item ahead of it is done. So different entities run
-// in parallel and one entity's events run one after another.
+// in parallel and one entity's events run one after another. A worker may
+// take several ready items at once (distinct keys, by construction) to
+// handle them as one unit of work.
 //
 // Thread-safety: all members may be called from any thread.
 #pragma once
@@ -24,25 +26,49 @@ template <class Item>
 class EntityQueue {
  public:
   void push(std::string key, Item item) {
-    std::lock_guard lock(mutex_);
-    auto [it, inserted] = waiting_.try_emplace(key);
-    if (inserted) {
-      ready_.push_back({std::move(key), std::move(item)});
-      ready_cv_.notify_one();
-    } else {
-      it->second.push_back(std::move(item));
-    }
+    std::vector<std::pair<std::string, Item>> one;
+    one.emplace_back(std::move(key), std::move(item));
+    push_all(std::move(one));
   }
 
-  // Blocks until an item is ready (returned with its key) or the queue is
-  // closed (nothing).
-  std::optional<std::pair<std::string, Item>> pop() {
+  // Pushes several items under one lock, so that a worker woken by the
+  // first finds the others ready with it.
+  void push_all(std::vector<std::pair<std::string, Item>> items) {
+    std::size_t became_ready = 0;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [key, item] : items) {
+        auto [it, inserted] = waiting_.try_emplace(key);
+        if (inserted) {
+          ready_.push_back({std::move(key), std::move(item)});
+          ++became_ready;
+        } else {
+          it->second.push_back(std::move(item));
+        }
+      }
+    }
+    if (became_ready == 1) ready_cv_.notify_one();
+    if (became_ready > 1) ready_cv_.notify_all();
+  }
+
+  // Blocks until an item is ready, then returns up to `max` ready items
+  // (each with its key, all keys distinct), oldest first; nothing once the
+  // queue is closed and no item is ready.
+  std::vector<std::pair<std::string, Item>> pop_many(std::size_t max) {
     std::unique_lock lock(mutex_);
     ready_cv_.wait(lock, [&] { return !ready_.empty() || closed_; });
-    if (ready_.empty()) return std::nullopt;
-    auto front = std::move(ready_.front());
-    ready_.pop_front();
-    return front;
+    std::vector<std::pair<std::string, Item>> out;
+    while (!ready_.empty() && out.size() < max) {
+      out.push_back(std::move(ready_.front()));
+      ready_.pop_front();
+    }
+    return out;
+  }
+
+  std::optional<std::pair<std::string, Item>> pop() {
+    auto one = pop_many(1);
+    if (one.empty()) return std::nullopt;
+    return std::move(one.front());
   }
 
   // The item of `key` is finished: the next one of that key becomes ready.

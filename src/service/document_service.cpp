@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
+#include <span>
 #include <stdexcept>
 
 #include "domain/uuid.h"
@@ -45,14 +47,15 @@ std::optional<std::string> unbase64url(std::string_view in) {
   return out;
 }
 
-std::vector<OutboxMessage> events_for(const std::vector<Document>& documents, const DocumentChange& change) {
-  std::vector<OutboxMessage> messages;
-  messages.reserve(documents.size() * 2);
+// Appends the outgoing events of `documents` to `messages`.
+void add_events(std::span<const Document> documents, const DocumentChange& change,
+                std::vector<OutboxMessage>& messages) {
+  messages.reserve(messages.size() + documents.size() * 2);
   for (const auto& d : documents) {
     for (auto& m : document_change_events(d, change)) messages.push_back(std::move(m));
   }
-  return messages;
 }
+
 
 }  // namespace
 
@@ -166,25 +169,24 @@ std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transact
                                                                  std::string_view cause,
                                                                  const Actor& actor, Timestamp at) {
   auto archived = tx.archive_entity_documents(entity, reason, at);
-  if (!archived.empty()) {
-    tx.append_outbox(events_for(
-        archived, DocumentChange{kActionDocumentArchived, reason, actor, at, entity, std::string(cause)}));
-  }
+  std::vector<OutboxMessage> events;
+  add_events(archived, DocumentChange{kActionDocumentArchived, reason, actor, at, entity, std::string(cause)}, events);
+  tx.append_outbox(events);
   return archived;
 }
 
 const std::vector<EntityAction>& entity_actions() {
   static const std::vector<EntityAction> kActions = {
       {kActionEntityDeleted, kActionDocumentArchived, kReasonEntityDeleted,
-       [](store::Transaction& tx, const EntityRef& e, std::string_view reason, Timestamp at) {
+       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view reason, Timestamp at) {
          return tx.archive_entity_documents(e, reason, at);
        }},
       {kActionEntitySuspended, kActionDocumentSuspended, kReasonEntitySuspended,
-       [](store::Transaction& tx, const EntityRef& e, std::string_view, Timestamp at) {
+       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at) {
          return tx.suspend_entity_documents(e, at);
        }},
       {kActionEntityReinstated, kActionDocumentReinstated, kReasonEntityReinstated,
-       [](store::Transaction& tx, const EntityRef& e, std::string_view, Timestamp at) {
+       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at) {
          return tx.reinstate_entity_documents(e, at);
        }},
   };
@@ -205,25 +207,73 @@ bool DocumentService::handles(std::string_view action) const {
 }
 
 EventResult DocumentService::handle_entity_event(const EntityEvent& event) {
+  const EntityEvent* one = &event;
+  return handle_entity_events(std::span(&one, 1)).front();
+}
+
+std::vector<EventResult> DocumentService::handle_entity_events(std::span<const EntityEvent* const> events) {
   const Timestamp now = clock_.now();
-  return store::write(store_, [&](store::Transaction& tx) -> EventResult {
-    store::ProcessedEvent record{event.event_id, event.source,      event.action,           event.entity_id,
-                                 event.entity_type, now, event.canonical_sha256};
-    switch (tx.record_processed_event(record)) {
-      case store::RecordOutcome::recorded: break;
-      case store::RecordOutcome::duplicate: return {EventOutcome::duplicate, 0};
-      case store::RecordOutcome::event_id_reused: return {EventOutcome::event_id_reused, 0};
+  return store::write(store_, [&](store::Transaction& tx) {
+    std::vector<store::ProcessedEvent> records;
+    records.reserve(events.size());
+    for (const EntityEvent* e : events) {
+      records.push_back({e->event_id, e->source, e->action, e->entity_id, e->entity_type, now, e->canonical_sha256});
     }
-    if (!event.supported_type) return {EventOutcome::unsupported_entity_type, 0};
-    const EntityAction* action = find_entity_action(event.action);
-    if (!action) throw std::logic_error("handle_entity_event: unhandled action " + event.action);
-    const EntityRef entity{event.entity_id, *event.supported_type};
-    auto changed = action->apply(tx, entity, action->reason, now);
-    if (!changed.empty()) {
-      tx.append_outbox(events_for(
-          changed, DocumentChange{action->emits, action->reason, Actor::system(), now, entity, event.event_id}));
+    const auto outcomes = tx.record_processed_events(records);
+
+    std::vector<EventResult> results(events.size(), EventResult{EventOutcome::processed, 0});
+    std::vector<std::size_t> pending;  // recorded, to apply
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (outcomes[i] == store::RecordOutcome::duplicate) {
+        results[i].outcome = EventOutcome::duplicate;
+      } else if (outcomes[i] == store::RecordOutcome::event_id_reused) {
+        results[i].outcome = EventOutcome::event_id_reused;
+      } else if (!events[i]->supported_type) {
+        results[i].outcome = EventOutcome::unsupported_entity_type;
+      } else if (!find_entity_action(events[i]->action)) {
+        throw std::logic_error("handle_entity_events: unhandled action " + events[i]->action);
+      } else {
+        pending.push_back(i);
+      }
     }
-    return {EventOutcome::processed, changed.size()};
+
+    // Applied in rounds in which each entity appears once (its first event
+    // still pending), so two events of one entity apply one after the other.
+    std::vector<OutboxMessage> outbox;
+    while (!pending.empty()) {
+      std::vector<std::size_t> round, later;
+      std::set<std::pair<EntityType, std::string_view>> entities;
+      for (std::size_t i : pending) {
+        const bool first = entities.emplace(*events[i]->supported_type, events[i]->entity_id).second;
+        (first ? round : later).push_back(i);
+      }
+      // One set-based statement per action.
+      for (const auto& action : entity_actions()) {
+        std::vector<std::size_t> members;
+        std::vector<EntityRef> refs;
+        for (std::size_t i : round) {
+          if (events[i]->action != action.action) continue;
+          members.push_back(i);
+          refs.push_back(EntityRef{events[i]->entity_id, *events[i]->supported_type});
+        }
+        if (members.empty()) continue;
+        const auto changed = action.apply(tx, refs, action.reason, now);
+        // Grouped by entity in the order given: each member takes its run.
+        auto begin = changed.begin();
+        for (std::size_t m = 0; m < members.size(); ++m) {
+          auto end = std::find_if(begin, changed.end(), [&](const Document& d) { return !(d.entity == refs[m]); });
+          results[members[m]].documents_changed = static_cast<std::size_t>(end - begin);
+          add_events(std::span(begin, end),
+                     DocumentChange{action.emits, action.reason, Actor::system(), now, refs[m],
+                                    events[members[m]]->event_id},
+                     outbox);
+          begin = end;
+        }
+      }
+      pending = std::move(later);
+    }
+    tx.append_outbox(outbox);
+    return results;
   });
 }
 

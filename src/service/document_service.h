@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,7 +53,7 @@ enum class EventOutcome {
 
 struct EventResult {
   EventOutcome outcome;
-  std::size_t documents_archived = 0;
+  std::size_t documents_changed = 0;  // archived, suspended or reinstated
 };
 
 // What an incoming entity action does to the entity's documents: data, not
@@ -62,8 +63,10 @@ struct EntityAction {
   std::string_view action;  // incoming: entity.deleted, ...
   std::string_view emits;   // outgoing: document.archived, ...
   std::string_view reason;
-  std::vector<Document> (*apply)(store::Transaction& tx, const EntityRef& entity, std::string_view reason,
-                                 Timestamp at);
+  // The entities are distinct; the documents come back grouped by entity in
+  // the order given.
+  std::vector<Document> (*apply)(store::Transaction& tx, std::span<const EntityRef> entities,
+                                 std::string_view reason, Timestamp at);
 };
 
 // The actions docvault ships: entity.deleted (archive), entity.suspended
@@ -109,12 +112,15 @@ class DocumentService {
                                                   std::string_view reason, std::string_view cause,
                                                   const Actor& actor, Timestamp at);
 
-  // Handles one incoming entity event in one transaction: records it in
+  // Handles incoming entity events in one transaction: records them in
   // processed_events (a duplicate stops there, including one a concurrent
-  // instance committed first), then applies its action. For entity.deleted
-  // that is the cascade archive, with reason entity_deleted and the event's
-  // event_id as the cause of the outgoing events. The action must be handled
-  // (handles()).
+  // instance committed first), then applies their actions, set-based. For
+  // entity.deleted that is the cascade archive, with reason entity_deleted
+  // and the event's event_id as the cause of the outgoing events. Events of
+  // one entity apply in the order given. Every action must be handled
+  // (handles()). Returns the result of each event, in order; when anything
+  // fails, nothing is written.
+  std::vector<EventResult> handle_entity_events(std::span<const EntityEvent* const> events);
   EventResult handle_entity_event(const EntityEvent& event);
 
   // Throws store::StoreUnavailable unless the database answers (readiness,

@@ -138,18 +138,22 @@ class Transaction {
   // exist or is archived already.
   virtual std::optional<Document> archive_document(const DocumentId& id, std::string_view reason,
                                                    Timestamp at) = 0;
-  // Archives every active document of the entity in one statement and returns
-  // them; documents archived before are left alone.
-  virtual std::vector<Document> archive_entity_documents(const EntityRef& entity,
-                                                         std::string_view reason,
-                                                         Timestamp at) = 0;
+  // Archives every active document of these entities in one statement and
+  // returns them, grouped by entity in the order given, each entity's in
+  // (created_at, id) order; documents archived before are left alone. The
+  // entities must be distinct.
+  virtual std::vector<Document> archive_entity_documents(std::span<const EntityRef> entities,
+                                                         std::string_view reason, Timestamp at) = 0;
+  std::vector<Document> archive_entity_documents(const EntityRef& entity, std::string_view reason, Timestamp at) {
+    return archive_entity_documents(std::span(&entity, 1), reason, at);
+  }
 
-  // Suspends every not yet suspended document of the entity (whatever its
-  // status) in one statement and returns them.
-  virtual std::vector<Document> suspend_entity_documents(const EntityRef& entity, Timestamp at) = 0;
-  // Lifts the suspension of every suspended document of the entity in one
-  // statement and returns them.
-  virtual std::vector<Document> reinstate_entity_documents(const EntityRef& entity, Timestamp at) = 0;
+  // Suspends every not yet suspended document of these entities (whatever
+  // its status) in one statement and returns them, ordered as above.
+  virtual std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at) = 0;
+  // Lifts the suspension of every suspended document of these entities in
+  // one statement and returns them, ordered as above.
+  virtual std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at) = 0;
 
   // Appends to the outbox in one statement; a message whose event_id is there
   // already is left as it is.
@@ -170,10 +174,14 @@ class Transaction {
   virtual std::size_t purge_published(Timestamp before, std::size_t limit) = 0;
   virtual OutboxBacklog outbox_backlog() = 0;
 
-  // Records an incoming event. When its event_id was recorded before,
-  // including by a concurrent transaction that committed first, nothing is
-  // written and the stored body hash says whether this is the same event.
-  virtual RecordOutcome record_processed_event(const ProcessedEvent& event) = 0;
+  // Records incoming events, in one statement, and returns the outcome of
+  // each in order. An event whose event_id was recorded before, including by
+  // a concurrent transaction that committed first or earlier in `events`,
+  // writes nothing, and the stored body hash says whether it is the same event.
+  virtual std::vector<RecordOutcome> record_processed_events(std::span<const ProcessedEvent> events) = 0;
+  RecordOutcome record_processed_event(const ProcessedEvent& event) {
+    return record_processed_events(std::span(&event, 1)).front();
+  }
 
   virtual std::vector<ProcessedEvent> list_processed_events(const ProcessedEventFilter& filter) = 0;
   virtual std::optional<ProcessedEvent> find_processed_event(std::string_view event_id) = 0;

@@ -18,13 +18,14 @@ class ForwardingTransaction : public store::Transaction {
   std::optional<Document> archive_document(const DocumentId& id, std::string_view reason, Timestamp at) override {
     return inner_.archive_document(id, reason, at);
   }
-  std::vector<Document> archive_entity_documents(const EntityRef& e, std::string_view reason, Timestamp at) override {
+  std::vector<Document> archive_entity_documents(std::span<const EntityRef> e, std::string_view reason,
+                                                 Timestamp at) override {
     return inner_.archive_entity_documents(e, reason, at);
   }
-  std::vector<Document> suspend_entity_documents(const EntityRef& e, Timestamp at) override {
+  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> e, Timestamp at) override {
     return inner_.suspend_entity_documents(e, at);
   }
-  std::vector<Document> reinstate_entity_documents(const EntityRef& e, Timestamp at) override {
+  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> e, Timestamp at) override {
     return inner_.reinstate_entity_documents(e, at);
   }
   void append_outbox(std::span<const OutboxMessage> m) override { inner_.append_outbox(m); }
@@ -38,8 +39,8 @@ class ForwardingTransaction : public store::Transaction {
     return inner_.purge_published(before, limit);
   }
   store::OutboxBacklog outbox_backlog() override { return inner_.outbox_backlog(); }
-  store::RecordOutcome record_processed_event(const store::ProcessedEvent& e) override {
-    return inner_.record_processed_event(e);
+  std::vector<store::RecordOutcome> record_processed_events(std::span<const store::ProcessedEvent> e) override {
+    return inner_.record_processed_events(e);
   }
   bool record_rejected_message(const store::RejectedMessage& m) override { return inner_.record_rejected_message(m); }
   std::vector<store::RejectedMessage> rejected_messages(std::size_t limit) override {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <cstdint>
 #include <optional>
@@ -84,26 +85,33 @@ constexpr Statement kArchiveDocument{
     "archive_reason = $3, updated_at = $2::timestamptz "
     "WHERE id = $1::uuid AND status = 'active' RETURNING " DOCVAULT_PG_DOCUMENT_COLUMNS};
 
-// One UPDATE for the whole entity; the CTE only puts the returned rows in a
-// stable order, which RETURNING alone does not promise.
+// One UPDATE for a set of entities, given as two arrays ($1 ids, $2 types).
+// The ANY on entity_id lets the plan walk ix_documents_entity whatever the
+// array's size; the join keeps exact (id, type) pairs. The CTE only puts the
+// returned rows in a stable order (entities as given, then created_at, id),
+// which RETURNING alone does not promise.
+#define DOCVAULT_PG_ENTITY_UPDATE(set, condition, returned)                                             \
+  "WITH targets AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(entity_id, entity_type, n)), " \
+  returned " AS (UPDATE documents d SET " set " FROM targets t "                                           \
+  "WHERE d.entity_id = ANY($1::text[]) AND d.entity_id = t.entity_id AND d.entity_type = t.entity_type "   \
+  "AND " condition " RETURNING d.*, t.n) "                                                                \
+  "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM " returned " ORDER BY n, created_at, id"
+
 constexpr Statement kArchiveEntityDocuments{
     "archive_entity_documents",
-    "WITH archived AS (UPDATE documents SET status = 'archived', archived_at = $3::timestamptz, "
-    "archive_reason = $4, updated_at = $3::timestamptz "
-    "WHERE entity_id = $1 AND entity_type = $2 AND status = 'active' RETURNING *) "
-    "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM archived ORDER BY created_at, id"};
+    DOCVAULT_PG_ENTITY_UPDATE("status = 'archived', archived_at = $3::timestamptz, archive_reason = $4, "
+                              "updated_at = $3::timestamptz",
+                              "d.status = 'active'", "archived")};
 
 constexpr Statement kSuspendEntityDocuments{
     "suspend_entity_documents",
-    "WITH changed AS (UPDATE documents SET suspended_at = $3::timestamptz, updated_at = $3::timestamptz "
-    "WHERE entity_id = $1 AND entity_type = $2 AND suspended_at IS NULL RETURNING *) "
-    "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM changed ORDER BY created_at, id"};
+    DOCVAULT_PG_ENTITY_UPDATE("suspended_at = $3::timestamptz, updated_at = $3::timestamptz",
+                              "d.suspended_at IS NULL", "changed")};
 
 constexpr Statement kReinstateEntityDocuments{
     "reinstate_entity_documents",
-    "WITH changed AS (UPDATE documents SET suspended_at = NULL, updated_at = $3::timestamptz "
-    "WHERE entity_id = $1 AND entity_type = $2 AND suspended_at IS NOT NULL RETURNING *) "
-    "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM changed ORDER BY created_at, id"};
+    DOCVAULT_PG_ENTITY_UPDATE("suspended_at = NULL, updated_at = $3::timestamptz", "d.suspended_at IS NOT NULL",
+                              "changed")};
 
 // The span arrives as one array parameter per column. ORDER BY ordinality
 // makes seq follow the span's order, which is the relay's publishing order.
@@ -124,18 +132,26 @@ constexpr Statement kOutboxMessages{
     "SELECT event_id::text, destination, target, ordering_key, payload, message_attributes, " DOCVAULT_PG_TS(
         "created_at") " FROM outbox_events WHERE ordering_key = $1 ORDER BY seq"};
 
-// A concurrent inserter of the same event_id waits on the unique index until
-// the first transaction ends, then conflicts and returns no row.
-constexpr Statement kRecordProcessedEvent{
-    "record_processed_event",
+// The events arrive as one array parameter per column; rows go in in
+// event_id order, so two transactions recording overlapping sets wait for
+// each other instead of deadlocking. A concurrent inserter of the same
+// event_id waits on the unique index until the first transaction ends, then
+// conflicts and returns no row; so does a repeat within the arrays.
+constexpr Statement kRecordProcessedEvents{
+    "record_processed_events",
     "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action, "
     "entity_id, entity_type, payload_sha256) "
-    "VALUES ($1::uuid, $2::timestamptz, $2::timestamptz, $3, $4, $5, $6, $7, $8) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING id"};
+    "SELECT e.id, e.at, e.at, e.event_id, e.source, e.action, e.entity_id, e.entity_type, e.sha256 "
+    "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::text[]) WITH ORDINALITY AS e(id, at, event_id, source, action, entity_id, entity_type, sha256, n) "
+    "ORDER BY e.event_id, e.n "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id::text"};
 
-// Read after a conflict: a new statement sees the row the other transaction committed.
-constexpr Statement kProcessedEventHash{
-    "processed_event_hash", "SELECT payload_sha256 FROM processed_events WHERE event_id = $1"};
+// Read after a conflict: a new statement sees the rows other transactions
+// committed (and this one's).
+constexpr Statement kProcessedEventHashes{
+    "processed_event_hashes",
+    "SELECT event_id, payload_sha256 FROM processed_events WHERE event_id = ANY($1::text[])"};
 
 // The body travels as a binary parameter: it is kept byte for byte, valid
 // UTF-8 or not.
@@ -239,7 +255,7 @@ constexpr Statement kPreparedStatements[] = {
     kListDocumentsByStatus, kListDocumentsAfter, kListDocumentsByStatusAfter,
     kArchiveDocument,       kArchiveEntityDocuments, kSuspendEntityDocuments, kReinstateEntityDocuments,
     kAppendOutbox,
-    kOutboxMessages,        kRecordProcessedEvent,   kProcessedEventHash,    kRecordRejectedMessage,
+    kOutboxMessages,        kRecordProcessedEvents,  kProcessedEventHashes,    kRecordRejectedMessage,
     kRejectedMessages,      kNotifyOutbox,           kLockOutboxClaims,
     kClaimOutbox,           kMarkPublished,          kMarkFailed,
     kPurgePublished,        kOutboxBacklog,          kListProcessedEvents,
@@ -489,6 +505,11 @@ class TextArray {
     }
     text_ += '"';
   }
+  void add_nullable(const std::optional<std::string>& element) {
+    if (element) return add(std::string_view(*element));
+    if (text_.size() > 1) text_ += ',';
+    text_ += "NULL";
+  }
   std::string finish() && {
     text_ += '}';
     return std::move(text_);
@@ -519,18 +540,12 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  std::vector<Document> suspend_entity_documents(const EntityRef& entity, Timestamp at) override {
-    return call("suspend_entity_documents", [&] {
-      return documents_from(txn_.exec_prepared(kSuspendEntityDocuments.name, entity.id,
-                                               std::string(to_string(entity.type)), format_timestamp(at)));
-    });
+  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
+    return update_entities("suspend_entity_documents", kSuspendEntityDocuments, entities, at, std::nullopt);
   }
 
-  std::vector<Document> reinstate_entity_documents(const EntityRef& entity, Timestamp at) override {
-    return call("reinstate_entity_documents", [&] {
-      return documents_from(txn_.exec_prepared(kReinstateEntityDocuments.name, entity.id,
-                                               std::string(to_string(entity.type)), format_timestamp(at)));
-    });
+  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
+    return update_entities("reinstate_entity_documents", kReinstateEntityDocuments, entities, at, std::nullopt);
   }
 
   std::optional<Document> find_document(const DocumentId& id) override {
@@ -576,13 +591,9 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  std::vector<Document> archive_entity_documents(const EntityRef& entity, std::string_view reason,
+  std::vector<Document> archive_entity_documents(std::span<const EntityRef> entities, std::string_view reason,
                                                  Timestamp at) override {
-    return call("archive_entity_documents", [&] {
-      return documents_from(txn_.exec_prepared(kArchiveEntityDocuments.name, entity.id,
-                                               std::string(to_string(entity.type)),
-                                               format_timestamp(at), std::string(reason)));
-    });
+    return update_entities("archive_entity_documents", kArchiveEntityDocuments, entities, at, std::string(reason));
   }
 
   void append_outbox(std::span<const OutboxMessage> messages) override {
@@ -619,17 +630,51 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  RecordOutcome record_processed_event(const ProcessedEvent& event) override {
-    return call("record_processed_event", [&] {
-      const auto result = txn_.exec_prepared(kRecordProcessedEvent.name, uuid_v4(),
-                                             format_timestamp(event.processed_at), event.event_id,
-                                             event.source, event.action, event.entity_id,
-                                             event.entity_type, event.payload_sha256);
-      if (!result.empty()) return RecordOutcome::recorded;
-      const auto stored = txn_.exec_prepared(kProcessedEventHash.name, event.event_id);
-      std::optional<std::string> hash;
-      if (!stored.empty() && !stored[0][0].is_null()) hash = stored[0][0].as<std::string>();
-      return existing_event_outcome(hash, event.payload_sha256);
+  std::vector<RecordOutcome> record_processed_events(std::span<const ProcessedEvent> events) override {
+    return call("record_processed_events", [&] {
+      std::vector<std::string> ids;
+      ids.reserve(events.size());
+      TextArray id_array(events.size() * 39), at(events.size() * 27), event_ids(events.size() * 40),
+          sources(events.size() * 16), actions(events.size() * 16), entity_ids(events.size() * 40),
+          entity_types(events.size() * 12), hashes(events.size() * 67);
+      for (const auto& e : events) {
+        ids.push_back(uuid_v4());
+        id_array.add(ids.back());
+        at.add(format_timestamp(e.processed_at));
+        event_ids.add(e.event_id);
+        sources.add(e.source);
+        actions.add(e.action);
+        entity_ids.add_nullable(e.entity_id);
+        entity_types.add_nullable(e.entity_type);
+        hashes.add_nullable(e.payload_sha256);
+      }
+      const auto inserted = txn_.exec_prepared(
+          kRecordProcessedEvents.name, std::move(id_array).finish(), std::move(at).finish(),
+          std::move(event_ids).finish(), std::move(sources).finish(), std::move(actions).finish(),
+          std::move(entity_ids).finish(), std::move(entity_types).finish(), std::move(hashes).finish());
+      std::set<std::string, std::less<>> recorded;
+      for (const auto& row : inserted) recorded.insert(text(row[0]));
+
+      std::vector<RecordOutcome> outcomes(events.size(), RecordOutcome::recorded);
+      TextArray existing(events.size() * 40);
+      bool any_existing = false;
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        if (recorded.contains(ids[i])) continue;
+        existing.add(events[i].event_id);
+        any_existing = true;
+      }
+      if (!any_existing) return outcomes;
+      std::map<std::string, std::optional<std::string>, std::less<>> stored;
+      for (const auto& row : txn_.exec_prepared(kProcessedEventHashes.name, std::move(existing).finish())) {
+        stored.emplace(text(row[0]), optional_text(row[1]));
+      }
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        if (recorded.contains(ids[i])) continue;
+        auto it = stored.find(events[i].event_id);
+        outcomes[i] = existing_event_outcome(it == stored.end() ? std::nullopt : it->second,
+                                             events[i].payload_sha256);
+      }
+      return outcomes;
     });
   }
 
@@ -798,6 +843,28 @@ class PostgresTransaction final : public Transaction {
   }
 
  private:
+  // One of the entity-set UPDATEs ($1 ids, $2 types, $3 at, $4 reason when given).
+  std::vector<Document> update_entities(std::string_view operation, const Statement& statement,
+                                        std::span<const EntityRef> entities, Timestamp at,
+                                        std::optional<std::string> reason) {
+    if (entities.empty()) return {};
+    return call(operation, [&] {
+      std::size_t id_bytes = 0;
+      for (const auto& e : entities) id_bytes += e.id.size() + 3;
+      TextArray ids(id_bytes), types(entities.size() * 12);
+      for (const auto& e : entities) {
+        ids.add(e.id);
+        types.add(to_string(e.type));
+      }
+      if (reason) {
+        return documents_from(txn_.exec_prepared(statement.name, std::move(ids).finish(), std::move(types).finish(),
+                                                 format_timestamp(at), *reason));
+      }
+      return documents_from(txn_.exec_prepared(statement.name, std::move(ids).finish(), std::move(types).finish(),
+                                               format_timestamp(at)));
+    });
+  }
+
   void append_outbox_chunk(std::span<const OutboxMessage> chunk) {
     std::size_t payload_bytes = 0;
     std::size_t attribute_bytes = 0;

@@ -3,8 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -236,33 +238,26 @@ class SqliteTransaction final : public Transaction {
     return std::move(rows.front());
   }
 
-  std::vector<Document> archive_entity_documents(const EntityRef& entity, std::string_view reason,
+  std::vector<Document> archive_entity_documents(std::span<const EntityRef> entities, std::string_view reason,
                                                  Timestamp at) override {
-    auto stmt = c_.prepare(std::string("UPDATE documents SET status = 'archived', archived_at = ?3,"
-                                       " archive_reason = ?4, updated_at = ?3"
-                                       " WHERE entity_id = ?1 AND entity_type = ?2 AND status = 'active'"
-                                       " RETURNING ") +
-                           kDocumentColumns);
-    stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at)).bind(4, reason);
-    return read_documents(stmt);
+    return update_entities(entities,
+                           "UPDATE documents SET status = 'archived', archived_at = ?3, archive_reason = ?4,"
+                           " updated_at = ?3 WHERE entity_id = ?1 AND entity_type = ?2 AND status = 'active'",
+                           at, reason);
   }
 
-  std::vector<Document> suspend_entity_documents(const EntityRef& entity, Timestamp at) override {
-    auto stmt = c_.prepare(std::string("UPDATE documents SET suspended_at = ?3, updated_at = ?3"
-                                       " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NULL"
-                                       " RETURNING ") +
-                           kDocumentColumns);
-    stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at));
-    return read_documents(stmt);
+  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
+    return update_entities(entities,
+                           "UPDATE documents SET suspended_at = ?3, updated_at = ?3"
+                           " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NULL",
+                           at, std::nullopt);
   }
 
-  std::vector<Document> reinstate_entity_documents(const EntityRef& entity, Timestamp at) override {
-    auto stmt = c_.prepare(std::string("UPDATE documents SET suspended_at = NULL, updated_at = ?3"
-                                       " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NOT NULL"
-                                       " RETURNING ") +
-                           kDocumentColumns);
-    stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at));
-    return read_documents(stmt);
+  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
+    return update_entities(entities,
+                           "UPDATE documents SET suspended_at = NULL, updated_at = ?3"
+                           " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NOT NULL",
+                           at, std::nullopt);
   }
 
   void append_outbox(std::span<const OutboxMessage> messages) override {
@@ -364,26 +359,11 @@ class SqliteTransaction final : public Transaction {
     return backlog;
   }
 
-  RecordOutcome record_processed_event(const ProcessedEvent& e) override {
-    {
-      auto stmt = c_.prepare(
-          "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action,"
-          " entity_id, entity_type, payload_sha256) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-          " ON CONFLICT (event_id) DO NOTHING RETURNING id");
-      stmt.bind(1, uuid_v4()).bind(2, format_timestamp(e.processed_at)).bind(3, e.event_id);
-      stmt.bind(4, e.source).bind(5, e.action).bind(6, e.entity_id).bind(7, e.entity_type).bind(8, e.payload_sha256);
-      bool inserted = stmt.step();
-      while (stmt.step()) {
-      }
-      if (inserted) return RecordOutcome::recorded;
-    }
-    auto stmt = c_.prepare("SELECT payload_sha256 FROM processed_events WHERE event_id = ?1");
-    stmt.bind(1, e.event_id);
-    std::optional<std::string> stored;
-    if (stmt.step()) stored = stmt.optional_text(0);
-    while (stmt.step()) {
-    }
-    return existing_event_outcome(stored, e.payload_sha256);
+  std::vector<RecordOutcome> record_processed_events(std::span<const ProcessedEvent> events) override {
+    std::vector<RecordOutcome> outcomes;
+    outcomes.reserve(events.size());
+    for (const auto& e : events) outcomes.push_back(record_one(e));
+    return outcomes;
   }
 
   bool record_rejected_message(const RejectedMessage& m) override {
@@ -508,6 +488,47 @@ class SqliteTransaction final : public Transaction {
  bool appended_outbox() const { return appended_outbox_; }
 
  private:
+  // An entity-set UPDATE (?1 id, ?2 type, ?3 at, ?4 reason when given), run
+  // once per entity: SQLite is in-process, so that costs no round trips.
+  std::vector<Document> update_entities(std::span<const EntityRef> entities, std::string_view update, Timestamp at,
+                                        std::optional<std::string_view> reason) {
+    const std::string sql = std::string(update) + " RETURNING " + kDocumentColumns;
+    std::vector<Document> out;
+    for (const auto& entity : entities) {
+      auto stmt = c_.prepare(sql);
+      stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at));
+      if (reason) stmt.bind(4, *reason);
+      auto rows = read_documents(stmt);
+      std::sort(rows.begin(), rows.end(), [](const Document& a, const Document& b) {
+        return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+      });
+      std::move(rows.begin(), rows.end(), std::back_inserter(out));
+    }
+    return out;
+  }
+
+  RecordOutcome record_one(const ProcessedEvent& e) {
+    {
+      auto stmt = c_.prepare(
+          "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action,"
+          " entity_id, entity_type, payload_sha256) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+          " ON CONFLICT (event_id) DO NOTHING RETURNING id");
+      stmt.bind(1, uuid_v4()).bind(2, format_timestamp(e.processed_at)).bind(3, e.event_id);
+      stmt.bind(4, e.source).bind(5, e.action).bind(6, e.entity_id).bind(7, e.entity_type).bind(8, e.payload_sha256);
+      bool inserted = stmt.step();
+      while (stmt.step()) {
+      }
+      if (inserted) return RecordOutcome::recorded;
+    }
+    auto stmt = c_.prepare("SELECT payload_sha256 FROM processed_events WHERE event_id = ?1");
+    stmt.bind(1, e.event_id);
+    std::optional<std::string> stored;
+    if (stmt.step()) stored = stmt.optional_text(0);
+    while (stmt.step()) {
+    }
+    return existing_event_outcome(stored, e.payload_sha256);
+  }
+
   Connection& c_;
   bool appended_outbox_ = false;
 };

@@ -54,8 +54,9 @@ class DocumentServiceTest : public docvault::testing::BackendTest {
     service_.emplace(*faulty_, *blobs_, clock_);
   }
 
-  Document upload(const std::string& entity_id, const std::string& content = "content") {
-    auto created = service_->create(DocumentUpload{entity_id, "issuer", "prospectus", "p.pdf", "application/pdf"},
+  Document upload(const std::string& entity_id, const std::string& content = "content",
+                  const std::string& entity_type = "issuer") {
+    auto created = service_->create(DocumentUpload{entity_id, entity_type, "prospectus", "p.pdf", "application/pdf"},
                                     content, Actor::anonymous());
     EXPECT_TRUE(created) << (created ? "" : created.error().message);
     clock_.advance(std::chrono::milliseconds(1));
@@ -222,7 +223,7 @@ TEST_P(DocumentServiceTest, EntityDeletedEventArchivesOnceAndRecordsTheEvent) {
   upload("issuer-1");
   auto first = service_->handle_entity_event(deleted("evt-1", "issuer-1"));
   EXPECT_EQ(first.outcome, EventOutcome::processed);
-  EXPECT_EQ(first.documents_archived, 2u);
+  EXPECT_EQ(first.documents_changed, 2u);
   auto events = outbox("issuer-1");
   ASSERT_EQ(events.size(), 8u);
   EXPECT_EQ(events[4].event_id, outgoing_event_id("evt-1", nlohmann::json::parse(events[4].payload)["entity_id"].get<std::string>(),
@@ -235,7 +236,7 @@ TEST_P(DocumentServiceTest, EntityDeletedEventArchivesOnceAndRecordsTheEvent) {
   // A new event for the same entity finds nothing left to archive.
   auto later = service_->handle_entity_event(deleted("evt-2", "issuer-1"));
   EXPECT_EQ(later.outcome, EventOutcome::processed);
-  EXPECT_EQ(later.documents_archived, 0u);
+  EXPECT_EQ(later.documents_changed, 0u);
 }
 
 TEST_P(DocumentServiceTest, AnEventIdReusedForAnotherEventIsToldApart) {
@@ -243,7 +244,7 @@ TEST_P(DocumentServiceTest, AnEventIdReusedForAnotherEventIsToldApart) {
   EXPECT_EQ(service_->handle_entity_event(deleted("evt-1", "issuer-1")).outcome, EventOutcome::processed);
   auto reused = service_->handle_entity_event(deleted("evt-1", "issuer-2", "issuer", std::string(64, '9')));
   EXPECT_EQ(reused.outcome, EventOutcome::event_id_reused);
-  EXPECT_EQ(reused.documents_archived, 0u);
+  EXPECT_EQ(reused.documents_changed, 0u);
 }
 
 TEST_P(DocumentServiceTest, UnsupportedEntityTypeIsMarkedProcessed) {
@@ -260,7 +261,60 @@ TEST_P(DocumentServiceTest, AFailedEventLeavesNoTraceAndCanBeRetried) {
   // Not recorded as processed: the retry does the work.
   auto retry = service_->handle_entity_event(deleted("evt-1", "issuer-1"));
   EXPECT_EQ(retry.outcome, EventOutcome::processed);
-  EXPECT_EQ(retry.documents_archived, 1u);
+  EXPECT_EQ(retry.documents_changed, 1u);
+}
+
+TEST_P(DocumentServiceTest, ABatchOfEventsIsOneTransactionAndEachEntitysEventsApplyInOrder) {
+  upload("issuer-1");
+  upload("issuer-1");
+  upload("issuer-2");
+  upload("deal-1", "x", "deal");
+  auto suspended = deleted("evt-s", "issuer-1");
+  suspended.action = "entity.suspended";
+  const std::vector<EntityEvent> batch{suspended,
+                                       deleted("evt-1", "issuer-1"),  // after the suspension, same entity
+                                       deleted("evt-2", "issuer-2"),
+                                       deleted("evt-2", "issuer-2"),  // a repeat within the batch
+                                       deleted("evt-f", "fund-1", "fund"),
+                                       deleted("evt-d", "deal-1", "deal")};
+  std::vector<const EntityEvent*> events;
+  for (const auto& e : batch) events.push_back(&e);
+  auto results = service_->handle_entity_events(events);
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(results[0].outcome, EventOutcome::processed);
+  EXPECT_EQ(results[0].documents_changed, 2u);
+  EXPECT_EQ(results[1].outcome, EventOutcome::processed);
+  EXPECT_EQ(results[1].documents_changed, 2u);
+  EXPECT_EQ(results[2].documents_changed, 1u);
+  EXPECT_EQ(results[3].outcome, EventOutcome::duplicate);
+  EXPECT_EQ(results[4].outcome, EventOutcome::unsupported_entity_type);
+  EXPECT_EQ(results[5].documents_changed, 1u);
+
+  // issuer-1: created x2, then suspended x2, then archived x2, in that order,
+  // each event's outgoing ids caused by its own event_id.
+  auto events_1 = outbox("issuer-1");
+  ASSERT_EQ(events_1.size(), 12u);
+  auto action_of = [](const OutboxMessage& m) { return nlohmann::json::parse(m.payload)["action"].get<std::string>(); };
+  EXPECT_EQ(action_of(events_1[4]), kActionDocumentSuspended);
+  EXPECT_EQ(action_of(events_1[10]), kActionDocumentArchived);
+  const auto doc = nlohmann::json::parse(events_1[8].payload)["entity_id"].get<std::string>();
+  EXPECT_EQ(events_1[8].event_id, outgoing_event_id("evt-1", doc, kActionDocumentArchived, Destination::sns));
+  EXPECT_EQ(outbox("issuer-2").size(), 4u);
+  EXPECT_EQ(outbox("deal-1").size(), 4u);
+}
+
+TEST_P(DocumentServiceTest, AFailedBatchLeavesNoTraceOfAnyOfItsEvents) {
+  upload("issuer-1");
+  upload("issuer-2");
+  const std::vector<EntityEvent> batch{deleted("evt-1", "issuer-1"), deleted("evt-2", "issuer-2")};
+  std::vector<const EntityEvent*> events{&batch[0], &batch[1]};
+  faulty_->fail_outbox = true;
+  EXPECT_THROW(service_->handle_entity_events(events), store::StoreUnavailable);
+  faulty_->fail_outbox = false;
+  EXPECT_EQ(outbox("issuer-1").size(), 2u);
+  auto retry = service_->handle_entity_events(events);
+  EXPECT_EQ(retry[0].outcome, EventOutcome::processed);
+  EXPECT_EQ(retry[1].documents_changed, 1u);
 }
 
 TEST_P(DocumentServiceTest, IdenticalContentSharesOneBlob) {

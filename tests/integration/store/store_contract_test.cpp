@@ -133,6 +133,69 @@ TEST_P(StoreContract, ArchiveEntityDocumentsTouchesOnlyThatEntitysActiveDocument
   EXPECT_TRUE(second.empty());
 }
 
+TEST_P(StoreContract, EntitySetUpdatesReturnTheDocumentsGroupedByEntityInTheOrderGiven) {
+  const EntityRef deal{"deal-9", EntityType::deal};
+  auto i2 = make_document(kIssuer, at(2));
+  auto i1 = make_document(kIssuer, at(1));
+  auto v1 = make_document(kInvestor, at(3));
+  auto d1 = make_document(deal, at(0));
+  // Same id, another type: not a target.
+  auto lookalike = make_document({kIssuer.id, EntityType::deal}, at(0));
+  insert({i2, i1, v1, d1, lookalike});
+  const std::vector<EntityRef> targets{kInvestor, kIssuer, deal, {"nobody", EntityType::token}};
+
+  auto ids = [](const std::vector<Document>& docs) {
+    std::vector<std::string> out;
+    for (const auto& d : docs) out.push_back(d.id);
+    return out;
+  };
+  const std::vector<std::string> expected{v1.id, i1.id, i2.id, d1.id};
+  EXPECT_EQ(ids(write(store(), [&](Transaction& tx) { return tx.suspend_entity_documents(targets, at(10)); })),
+            expected);
+  EXPECT_EQ(ids(write(store(), [&](Transaction& tx) { return tx.reinstate_entity_documents(targets, at(11)); })),
+            expected);
+  EXPECT_EQ(ids(write(store(), [&](Transaction& tx) {
+              return tx.archive_entity_documents(targets, "entity_deleted", at(12));
+            })),
+            expected);
+  EXPECT_EQ(find(lookalike.id)->status, DocumentStatus::active);
+  EXPECT_FALSE(find(lookalike.id)->suspended_at);
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) {
+                return tx.archive_entity_documents(targets, "entity_deleted", at(13));
+              }).empty());
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) {
+                return tx.archive_entity_documents(std::span<const EntityRef>(), "entity_deleted", at(13));
+              }).empty());
+}
+
+TEST_P(StoreContract, ProcessedEventsAreRecordedInOneCallWithAnOutcomeEach) {
+  ProcessedEvent before{"evt-b", "s", "entity.deleted", "issuer-1", "issuer", at(0), std::string(64, 'a')};
+  write(store(), [&](Transaction& tx) { tx.record_processed_event(before); });
+
+  auto reused = before;
+  reused.payload_sha256 = std::string(64, 'f');
+  ProcessedEvent fresh{"evt-new", "s", "entity.deleted", "issuer-2", "issuer", at(1), std::string(64, 'c')};
+  ProcessedEvent bare{"evt-bare", "s", "entity.deleted", std::nullopt, std::nullopt, at(1), std::nullopt};
+  auto fresh_reused = fresh;
+  fresh_reused.payload_sha256 = std::string(64, 'd');
+  const std::vector<ProcessedEvent> batch{fresh, before, bare, fresh, reused, fresh_reused};
+  auto outcomes = write(store(), [&](Transaction& tx) { return tx.record_processed_events(batch); });
+  EXPECT_EQ(outcomes, (std::vector<RecordOutcome>{RecordOutcome::recorded, RecordOutcome::duplicate,
+                                                  RecordOutcome::recorded, RecordOutcome::duplicate,
+                                                  RecordOutcome::event_id_reused, RecordOutcome::event_id_reused}));
+  auto stored = read(store(), [&](Transaction& tx) { return tx.find_processed_event("evt-new"); });
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->payload_sha256, fresh.payload_sha256);
+  EXPECT_EQ(stored->entity_id, "issuer-2");
+  auto stored_bare = read(store(), [&](Transaction& tx) { return tx.find_processed_event("evt-bare"); });
+  ASSERT_TRUE(stored_bare);
+  EXPECT_FALSE(stored_bare->entity_id);
+  EXPECT_FALSE(stored_bare->payload_sha256);
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) {
+                return tx.record_processed_events(std::span<const ProcessedEvent>());
+              }).empty());
+}
+
 TEST_P(StoreContract, OutboxKeepsOrderAndIgnoresKnownEventIds) {
   std::vector<OutboxMessage> messages;
   for (int i = 0; i < 5; ++i) {

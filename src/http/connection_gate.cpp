@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -200,6 +201,10 @@ std::size_t ConnectionGate::open_connections() const {
 }
 
 void ConnectionGate::admit(int socket) {
+  // The library writes a response's head and body separately: with Nagle's
+  // algorithm the body would wait for the client's delayed ACK (~40 ms).
+  const int one = 1;
+  ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   Connection connection;
   connection.socket = socket;
   connection.deadline = Clock::now() + limits_.header_timeout;

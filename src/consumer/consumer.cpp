@@ -24,6 +24,7 @@ struct DocumentVaultConsumer::Instruments {
   explicit Instruments(metrics::Registry& r)
       : registry(r),
         received(r.counter("docvault_consumer_messages_received_total", "Messages received from SQS.")),
+        receives(r.counter("docvault_consumer_receives_total", "ReceiveMessage calls answered, empty ones too.")),
         processed(r.counter("docvault_consumer_events_processed_total",
                             "Entity events handled (recorded in processed_events and applied).")),
         duplicates(r.counter("docvault_consumer_duplicates_total", "Events whose event_id was processed before.")),
@@ -53,7 +54,7 @@ struct DocumentVaultConsumer::Instruments {
   }
 
   metrics::Registry& registry;
-  metrics::Counter &received, &processed, &duplicates, &unsupported, &released, &documents_archived;
+  metrics::Counter &received, &receives, &processed, &duplicates, &unsupported, &released, &documents_archived;
   metrics::Histogram &processing_seconds, &batch_size, &message_age;
   metrics::Gauge &in_flight, &breaker_open;
 };
@@ -306,6 +307,7 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       request.wait_time_seconds = options_.wait_time_seconds;
       request.visibility_timeout_seconds = options_.visibility_timeout_seconds;
       messages = sqs_.receive_messages(request, stop);
+      metrics_->receives.inc();
       last_poll_ms_ = steady_ms();
       if (breaker_.state() == resilience::CircuitBreaker::State::half_open) breaker_.record_success();
     } catch (const aws::RequestCancelled&) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -37,6 +39,10 @@ std::size_t size_of(const OutboxMessage& m, const aws::MessageAttributes& attrib
   return size;
 }
 
+// Lanes per destination: how many publish calls may be in flight at once for
+// each of SNS and SQS.
+constexpr std::size_t kLanesPerDestination = 4;
+
 // One publish call's worth of rows: at most ten, at most 256 KiB.
 struct Chunk {
   std::vector<const store::OutboxRecord*> records;
@@ -45,6 +51,84 @@ struct Chunk {
 };
 
 }  // namespace
+
+// What one lane of a round publishes: rows of one destination, in seq order.
+struct OutboxRelay::Lane {
+  Destination destination = Destination::sns;
+  std::vector<const store::OutboxRecord*> records;
+  std::vector<std::int64_t> published;
+  std::vector<store::PublishFailure> failures;
+  std::string last_error;
+};
+
+// Runs a round's lanes on a few long-lived threads and the caller's.
+class OutboxRelay::LanePool {
+ public:
+  explicit LanePool(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this](std::stop_token stop) { work(stop); });
+  }
+
+  // Runs task(0) ... task(count - 1) and returns when all are done; rethrows
+  // the first exception one of them threw.
+  void run(std::size_t count, const std::function<void(std::size_t)>& task) {
+    {
+      std::lock_guard lock(mutex_);
+      task_ = &task;
+      count_ = count;
+      next_ = 0;
+      unfinished_ = count;
+      error_ = nullptr;
+    }
+    ready_.notify_all();
+    help();
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return unfinished_ == 0; });
+    task_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  // Takes tasks of the current round until none is left.
+  void help() {
+    while (true) {
+      std::size_t index = 0;
+      const std::function<void(std::size_t)>* task = nullptr;
+      {
+        std::lock_guard lock(mutex_);
+        if (!task_ || next_ >= count_) return;
+        index = next_++;
+        task = task_;
+      }
+      std::exception_ptr error;
+      try {
+        (*task)(index);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::lock_guard lock(mutex_);
+      if (error && !error_) error_ = error;
+      if (--unfinished_ == 0) done_.notify_all();
+    }
+  }
+
+  void work(std::stop_token stop) {
+    while (true) {
+      {
+        std::unique_lock lock(mutex_);
+        if (!ready_.wait(lock, stop, [&] { return task_ != nullptr && next_ < count_; })) return;
+      }
+      help();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable_any ready_;
+  std::condition_variable done_;
+  const std::function<void(std::size_t)>* task_ = nullptr;  // the round's; guarded by mutex_
+  std::size_t count_ = 0, next_ = 0, unfinished_ = 0;       // guarded by mutex_
+  std::exception_ptr error_;                                // guarded by mutex_
+  std::vector<std::jthread> threads_;
+};
 
 struct OutboxRelay::Instruments {
   explicit Instruments(metrics::Registry& r)
@@ -82,6 +166,8 @@ OutboxRelay::OutboxRelay(store::Store& store, const aws::SnsClient& sns, const a
       clock_(clock),
       options_(std::move(options)),
       metrics_(std::make_unique<Instruments>(metrics)),
+      // With the relay's own thread: up to four publish calls in flight.
+      lane_pool_(std::make_unique<LanePool>(3)),
       breaker_(std::string(kRelayComponent),
                resilience::CircuitBreaker::Options{.failure_threshold = 3,
                                                    .base_delay = std::chrono::milliseconds(1000),
@@ -179,105 +265,27 @@ std::size_t OutboxRelay::publish_due(std::stop_token) {
   });
   if (records.empty()) return 0;
 
+  // Rows of one destination and one ordering key always share a lane, in
+  // seq order, so each entity's events leave in order; lanes publish at the
+  // same time.
+  std::vector<Lane> lanes(2 * kLanesPerDestination);
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    lanes[i].destination = i < kLanesPerDestination ? Destination::sns : Destination::sqs;
+  }
+  for (const auto& record : records) {
+    const std::size_t base = record.message.destination == Destination::sns ? 0 : kLanesPerDestination;
+    lanes[base + std::hash<std::string>{}(record.message.ordering_key) % kLanesPerDestination].records.push_back(&record);
+  }
+  std::erase_if(lanes, [](const Lane& lane) { return lane.records.empty(); });
+  lane_pool_->run(lanes.size(), [&](std::size_t i) { publish_lane(lanes[i], now); });
+
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  auto retry_at = [&](int attempts) {
-    auto cap = std::min<std::chrono::milliseconds>(options_.retry_max, options_.retry_base * (1LL << std::min(attempts, 20)));
-    // Half fixed, half random: spread out, yet never immediate.
-    auto jitter = std::uniform_int_distribution<std::int64_t>(0, cap.count() / 2)(random);
-    return now + std::chrono::milliseconds(cap.count() / 2 + jitter);
-  };
-
-  for (Destination destination : {Destination::sns, Destination::sqs}) {
-    const std::string& target =
-        destination == Destination::sns ? options_.audit_topic_arn : options_.document_events_queue_url;
-    const std::string_view logical = destination == Destination::sns ? kAuditTarget : kDocumentEventsTarget;
-    std::set<std::string> failed_keys;  // an entity with a failed row: its later rows wait
-
-    std::vector<Chunk> chunks(1);
-    for (const auto& record : records) {
-      if (record.message.destination != destination) continue;
-      if (record.message.target != logical) {
-        failures.push_back({record.seq, "unknown outbox target " + record.message.target,
-                            now + options_.retry_max, true});
-        continue;
-      }
-      auto attributes = attributes_of(record.message);
-      auto bytes = size_of(record.message, attributes);
-      if (chunks.back().records.size() == kMaxBatchEntries || chunks.back().bytes + bytes > kMaxBatchBytes) {
-        chunks.emplace_back();
-      }
-      chunks.back().records.push_back(&record);
-      chunks.back().attributes.push_back(std::move(attributes));
-      chunks.back().bytes += bytes;
-    }
-
-    for (auto& chunk : chunks) {
-      std::vector<const store::OutboxRecord*> sending;
-      std::vector<aws::MessageAttributes> sending_attributes;
-      for (std::size_t i = 0; i < chunk.records.size(); ++i) {
-        const auto* record = chunk.records[i];
-        if (failed_keys.contains(record->message.ordering_key)) {
-          failures.push_back({record->seq, "held back behind an earlier event of its entity", now, false});
-        } else {
-          sending.push_back(record);
-          sending_attributes.push_back(std::move(chunk.attributes[i]));
-        }
-      }
-      if (sending.empty()) continue;
-
-      std::vector<std::pair<std::size_t, std::string>> chunk_failures;  // index, error
-      try {
-        std::vector<aws::BatchFailure> failed;
-        if (destination == Destination::sns) {
-          std::vector<aws::SnsMessage> messages;
-          for (std::size_t i = 0; i < sending.size(); ++i) {
-            const auto& m = sending[i]->message;
-            messages.push_back(aws::SnsMessage{m.payload, "", sending_attributes[i],
-                                               is_fifo(target) ? m.ordering_key : "",
-                                               is_fifo(target) ? m.event_id : ""});
-          }
-          failed = sns_.publish_batch(target, messages).failed;
-        } else {
-          std::vector<aws::OutgoingSqsMessage> messages;
-          for (std::size_t i = 0; i < sending.size(); ++i) {
-            const auto& m = sending[i]->message;
-            messages.push_back(aws::OutgoingSqsMessage{m.payload, sending_attributes[i], std::nullopt,
-                                                       is_fifo(target) ? m.ordering_key : "",
-                                                       is_fifo(target) ? m.event_id : ""});
-          }
-          failed = sqs_.send_message_batch(target, messages).failed;
-        }
-        for (const auto& f : failed) chunk_failures.emplace_back(f.index, f.code + ": " + f.message);
-      } catch (const std::exception& e) {
-        for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.emplace_back(i, e.what());
-      }
-
-      std::vector<bool> ok(sending.size(), true);
-      for (const auto& [index, error] : chunk_failures) {
-        if (index >= sending.size() || !ok[index]) continue;
-        ok[index] = false;
-        const auto* record = sending[index];
-        failed_keys.insert(record->message.ordering_key);
-        failures.push_back({record->seq, error, retry_at(record->attempts), true});
-        metrics_->failures(destination).inc();
-        last_publish_error_ = error;
-        log::warn(kRelayComponent, "Publishing an outbox event failed; it will be retried",
-                  {{"event_id", record->message.event_id},
-                   {"destination", to_string(destination)},
-                   {"attempts", record->attempts + 1},
-                   {"error", error}});
-      }
-      for (std::size_t i = 0; i < sending.size(); ++i) {
-        if (!ok[i]) continue;
-        published.push_back(sending[i]->seq);
-        metrics_->published(destination).inc();
-        metrics_->latency.observe(std::max(0.0, std::chrono::duration<double>(clock_.now() - sending[i]->message.created_at).count()));
-      }
-    }
+  for (auto& lane : lanes) {
+    published.insert(published.end(), lane.published.begin(), lane.published.end());
+    failures.insert(failures.end(), lane.failures.begin(), lane.failures.end());
+    if (!lane.last_error.empty()) last_publish_error_ = lane.last_error;
   }
-
   store::write(store_, [&](store::Transaction& tx) {
     tx.mark_published(published, clock_.now());
     tx.mark_failed(failures);
@@ -286,8 +294,108 @@ std::size_t OutboxRelay::publish_due(std::stop_token) {
   attempted_failures_ += static_cast<std::uint64_t>(
       std::count_if(failures.begin(), failures.end(), [](const auto& f) { return f.attempted; }));
   log::debug(kRelayComponent, "Outbox batch done",
-             {{"claimed", records.size()}, {"published", published.size()}, {"failed", failures.size()}});
+             {{"claimed", records.size()}, {"published", published.size()}, {"failed", failures.size()},
+              {"lanes", lanes.size()}});
   return records.size();
+}
+
+void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  auto retry_at = [&](int attempts) {
+    auto cap = std::min<std::chrono::milliseconds>(options_.retry_max, options_.retry_base * (1LL << std::min(attempts, 20)));
+    // Half fixed, half random: spread out, yet never immediate.
+    auto jitter = std::uniform_int_distribution<std::int64_t>(0, cap.count() / 2)(random);
+    return now + std::chrono::milliseconds(cap.count() / 2 + jitter);
+  };
+  const Destination destination = lane.destination;
+  auto& failures = lane.failures;
+  auto& published = lane.published;
+  const std::string& target =
+      destination == Destination::sns ? options_.audit_topic_arn : options_.document_events_queue_url;
+  const std::string_view logical = destination == Destination::sns ? kAuditTarget : kDocumentEventsTarget;
+  std::set<std::string> failed_keys;  // an entity with a failed row: its later rows wait
+
+  std::vector<Chunk> chunks(1);
+  for (const auto* record_ptr : lane.records) {
+    const auto& record = *record_ptr;
+    if (record.message.target != logical) {
+      failures.push_back({record.seq, "unknown outbox target " + record.message.target,
+                          now + options_.retry_max, true});
+      continue;
+    }
+    auto attributes = attributes_of(record.message);
+    auto bytes = size_of(record.message, attributes);
+    if (chunks.back().records.size() == kMaxBatchEntries || chunks.back().bytes + bytes > kMaxBatchBytes) {
+      chunks.emplace_back();
+    }
+    chunks.back().records.push_back(&record);
+    chunks.back().attributes.push_back(std::move(attributes));
+    chunks.back().bytes += bytes;
+  }
+
+  for (auto& chunk : chunks) {
+    std::vector<const store::OutboxRecord*> sending;
+    std::vector<aws::MessageAttributes> sending_attributes;
+    for (std::size_t i = 0; i < chunk.records.size(); ++i) {
+      const auto* record = chunk.records[i];
+      if (failed_keys.contains(record->message.ordering_key)) {
+        failures.push_back({record->seq, "held back behind an earlier event of its entity", now, false});
+      } else {
+        sending.push_back(record);
+        sending_attributes.push_back(std::move(chunk.attributes[i]));
+      }
+    }
+    if (sending.empty()) continue;
+
+    std::vector<std::pair<std::size_t, std::string>> chunk_failures;  // index, error
+    try {
+      std::vector<aws::BatchFailure> failed;
+      if (destination == Destination::sns) {
+        std::vector<aws::SnsMessage> messages;
+        for (std::size_t i = 0; i < sending.size(); ++i) {
+          const auto& m = sending[i]->message;
+          messages.push_back(aws::SnsMessage{m.payload, "", sending_attributes[i],
+                                             is_fifo(target) ? m.ordering_key : "",
+                                             is_fifo(target) ? m.event_id : ""});
+        }
+        failed = sns_.publish_batch(target, messages).failed;
+      } else {
+        std::vector<aws::OutgoingSqsMessage> messages;
+        for (std::size_t i = 0; i < sending.size(); ++i) {
+          const auto& m = sending[i]->message;
+          messages.push_back(aws::OutgoingSqsMessage{m.payload, sending_attributes[i], std::nullopt,
+                                                     is_fifo(target) ? m.ordering_key : "",
+                                                     is_fifo(target) ? m.event_id : ""});
+        }
+        failed = sqs_.send_message_batch(target, messages).failed;
+      }
+      for (const auto& f : failed) chunk_failures.emplace_back(f.index, f.code + ": " + f.message);
+    } catch (const std::exception& e) {
+      for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.emplace_back(i, e.what());
+    }
+
+    std::vector<bool> ok(sending.size(), true);
+    for (const auto& [index, error] : chunk_failures) {
+      if (index >= sending.size() || !ok[index]) continue;
+      ok[index] = false;
+      const auto* record = sending[index];
+      failed_keys.insert(record->message.ordering_key);
+      failures.push_back({record->seq, error, retry_at(record->attempts), true});
+      metrics_->failures(destination).inc();
+      lane.last_error = error;
+      log::warn(kRelayComponent, "Publishing an outbox event failed; it will be retried",
+                {{"event_id", record->message.event_id},
+                 {"destination", to_string(destination)},
+                 {"attempts", record->attempts + 1},
+                 {"error", error}});
+    }
+    for (std::size_t i = 0; i < sending.size(); ++i) {
+      if (!ok[i]) continue;
+      published.push_back(sending[i]->seq);
+      metrics_->published(destination).inc();
+      metrics_->latency.observe(std::max(0.0, std::chrono::duration<double>(clock_.now() - sending[i]->message.created_at).count()));
+    }
+  }
 }
 
 std::size_t OutboxRelay::purge_expired(std::stop_token stop) {

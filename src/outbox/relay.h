@@ -6,7 +6,8 @@
 // the same row in the normal path, and one entity's events leave in order),
 // publishes audit events to the audit SNS topic with PublishBatch and
 // document events to the document-events queue with SendMessageBatch (up to
-// ten entries and 256 KiB per call), and marks each row published. A row
+// ten entries and 256 KiB per call, several calls at once: the rows of one
+// entity always in one lane, in order), and marks each row published. A row
 // that fails stays pending with its attempt count and last error, and is
 // retried after a capped exponential backoff; later rows of its entity wait
 // behind it. A row is never deleted unpublished; published rows are deleted
@@ -28,8 +29,10 @@
 // relay's own thread or a test's; status() from any.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -47,7 +50,7 @@ inline constexpr std::string_view kRelayComponent = "OutboxRelay";
 struct RelayOptions {
   std::string audit_topic_arn;
   std::string document_events_queue_url;
-  std::size_t claim_size = 100;
+  std::size_t claim_size = 500;
   std::chrono::seconds lease{30};
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds retry_base{1000};
@@ -89,7 +92,12 @@ class OutboxRelay {
 
  private:
   struct Instruments;
+  struct Lane;
+  class LanePool;
   void run(std::stop_token stop);
+  // Publishes one lane's rows in order, in calls of up to ten; records what
+  // was published and what failed in the lane. Runs on a lane thread.
+  void publish_lane(Lane& lane, Timestamp now);
 
   store::Store& store_;
   const aws::SnsClient& sns_;
@@ -97,6 +105,7 @@ class OutboxRelay {
   const Clock& clock_;
   const RelayOptions options_;
   std::unique_ptr<Instruments> metrics_;
+  std::unique_ptr<LanePool> lane_pool_;
   resilience::CircuitBreaker breaker_;
   std::atomic<bool> running_{false};
   std::atomic<std::size_t> pending_{0};

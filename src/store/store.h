@@ -161,6 +161,13 @@ class Transaction {
   // Every outbox message of one ordering key (an entity id), oldest first.
   virtual std::vector<OutboxMessage> outbox_messages(std::string_view ordering_key) = 0;
 
+  // The relay's bookkeeping below (claim_outbox, mark_published, mark_failed,
+  // purge_published) need not survive a crash of the database: losing it
+  // only means publishing some events again, with their own ids, which the
+  // relay's at-least-once contract allows. On PostgreSQL a transaction that
+  // runs one of them commits without waiting for the WAL flush
+  // (synchronous_commit off for that transaction only).
+
   // Claims up to `limit` rows to publish, oldest first, and leases them until
   // `lease_until` so no other relay takes them meanwhile. A row is claimable
   // when unpublished, due (no lease or retry time in the future), and no

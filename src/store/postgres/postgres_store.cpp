@@ -168,17 +168,23 @@ constexpr Statement kRejectedMessages{
 
 constexpr Statement kNotifyOutbox{"notify_outbox", "SELECT pg_notify('docvault_outbox', '')"};
 
+// The relay's bookkeeping need not survive a crash of the database (store.h).
+constexpr Statement kRelaxedCommit{"relaxed_commit", "SET LOCAL synchronous_commit = off"};
+
 constexpr Statement kLockOutboxClaims{"lock_outbox_claims", "SELECT pg_advisory_xact_lock($1::bigint)"};
 
 // Earlier unpublished rows of the same ordering key that are leased or
-// waiting for a retry hold the later ones back: per-entity order.
+// waiting for a retry hold the later ones back: per-entity order. Those rows
+// are few and found through ix_outbox_events_pending_next_attempt.
 constexpr Statement kClaimOutbox{
     "claim_outbox",
-    "WITH candidates AS ("
+    "WITH blocked AS ("
+    " SELECT ordering_key, min(seq) AS first_seq FROM outbox_events"
+    " WHERE published_at IS NULL AND next_attempt_at > $1::timestamptz GROUP BY ordering_key),"
+    " candidates AS ("
     " SELECT o.seq FROM outbox_events o"
     " WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1::timestamptz)"
-    " AND NOT EXISTS (SELECT 1 FROM outbox_events p WHERE p.ordering_key = o.ordering_key"
-    "   AND p.published_at IS NULL AND p.seq < o.seq AND p.next_attempt_at > $1::timestamptz)"
+    " AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.ordering_key = o.ordering_key AND b.first_seq < o.seq)"
     " ORDER BY o.seq LIMIT $2::bigint) "
     "UPDATE outbox_events o SET next_attempt_at = $3::timestamptz FROM candidates c WHERE o.seq = c.seq "
     "RETURNING o.seq, o.event_id::text, o.destination, o.target, o.ordering_key, o.payload, "
@@ -251,6 +257,7 @@ constexpr Statement kPurgeRejectedMessages{
 #undef DOCVAULT_PG_PROCESSED_COLUMNS
 
 constexpr Statement kPreparedStatements[] = {
+    kRelaxedCommit,
     kInsertDocument,        kFindDocument,       kListDocuments,
     kListDocumentsByStatus, kListDocumentsAfter, kListDocumentsByStatusAfter,
     kArchiveDocument,       kArchiveEntityDocuments, kSuspendEntityDocuments, kReinstateEntityDocuments,
@@ -680,6 +687,7 @@ class PostgresTransaction final : public Transaction {
 
   std::vector<OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) override {
     return call("claim_outbox", [&] {
+      relax_commit();
       // Held until this transaction ends, so the next claimer sees the leases.
       txn_.exec_prepared(kLockOutboxClaims.name, kOutboxClaimLockKey);
       const auto result = txn_.exec_prepared(kClaimOutbox.name, format_timestamp(now),
@@ -702,6 +710,7 @@ class PostgresTransaction final : public Transaction {
   void mark_published(std::span<const std::int64_t> seqs, Timestamp at) override {
     if (seqs.empty()) return;
     call("mark_published", [&] {
+      relax_commit();
       TextArray ids(seqs.size() * 12);
       for (auto seq : seqs) ids.add(std::to_string(seq));
       txn_.exec_prepared(kMarkPublished.name, std::move(ids).finish(), format_timestamp(at));
@@ -711,6 +720,7 @@ class PostgresTransaction final : public Transaction {
   void mark_failed(std::span<const PublishFailure> failures) override {
     if (failures.empty()) return;
     call("mark_failed", [&] {
+      relax_commit();
       std::size_t error_bytes = 0;
       for (const auto& f : failures) error_bytes += f.error.size() + 3;
       TextArray seqs(failures.size() * 12), errors(error_bytes), next(failures.size() * 27),
@@ -728,6 +738,7 @@ class PostgresTransaction final : public Transaction {
 
   std::size_t purge_published(Timestamp before, std::size_t limit) override {
     return call("purge_published", [&] {
+      relax_commit();
       const auto result = txn_.exec_prepared(kPurgePublished.name, format_timestamp(before),
                                              static_cast<long long>(limit));
       return static_cast<std::size_t>(result.affected_rows());
@@ -843,6 +854,13 @@ class PostgresTransaction final : public Transaction {
   }
 
  private:
+  // This transaction commits without waiting for its WAL to reach disk.
+  void relax_commit() {
+    if (relaxed_) return;
+    txn_.exec_prepared(kRelaxedCommit.name);
+    relaxed_ = true;
+  }
+
   // One of the entity-set UPDATEs ($1 ids, $2 types, $3 at, $4 reason when given).
   std::vector<Document> update_entities(std::string_view operation, const Statement& statement,
                                         std::span<const EntityRef> entities, Timestamp at,
@@ -913,6 +931,7 @@ class PostgresTransaction final : public Transaction {
   ConnectionPool::Lease& lease_;
   bool failed_ = false;
   bool appended_outbox_ = false;
+  bool relaxed_ = false;
 };
 
 std::unique_ptr<pqxx::connection> open_connection(const std::string& url,

@@ -298,11 +298,13 @@ class SqliteTransaction final : public Transaction {
   std::vector<OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) override {
     // SQLite runs one write transaction at a time, so claims never overlap.
     auto stmt = c_.prepare(
+        "WITH blocked AS ("
+        " SELECT ordering_key, min(seq) AS first_seq FROM outbox_events"
+        " WHERE published_at IS NULL AND next_attempt_at > ?1 GROUP BY ordering_key) "
         "UPDATE outbox_events SET next_attempt_at = ?3 WHERE seq IN ("
         " SELECT o.seq FROM outbox_events o"
         " WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)"
-        " AND NOT EXISTS (SELECT 1 FROM outbox_events p WHERE p.ordering_key = o.ordering_key"
-        "   AND p.published_at IS NULL AND p.seq < o.seq AND p.next_attempt_at > ?1)"
+        " AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.ordering_key = o.ordering_key AND b.first_seq < o.seq)"
         " ORDER BY o.seq LIMIT ?2)"
         " RETURNING seq, event_id, destination, target, ordering_key, payload, message_attributes, created_at,"
         " attempts");

@@ -178,16 +178,15 @@ std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transact
 const std::vector<EntityAction>& entity_actions() {
   static const std::vector<EntityAction> kActions = {
       {kActionEntityDeleted, kActionDocumentArchived, kReasonEntityDeleted,
-       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view reason, Timestamp at) {
-         return tx.archive_entity_documents(e, reason, at);
-       }},
+       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view reason, Timestamp at,
+          std::size_t limit) { return tx.archive_entity_documents(e, reason, at, limit); }},
       {kActionEntitySuspended, kActionDocumentSuspended, kReasonEntitySuspended,
-       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at) {
-         return tx.suspend_entity_documents(e, at);
+       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at, std::size_t limit) {
+         return tx.suspend_entity_documents(e, at, limit);
        }},
       {kActionEntityReinstated, kActionDocumentReinstated, kReasonEntityReinstated,
-       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at) {
-         return tx.reinstate_entity_documents(e, at);
+       [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at, std::size_t limit) {
+         return tx.reinstate_entity_documents(e, at, limit);
        }},
   };
   return kActions;
@@ -257,22 +256,28 @@ std::vector<EventResult> DocumentService::handle_entity_events(std::span<const E
           refs.push_back(EntityRef{events[i]->entity_id, *events[i]->supported_type});
         }
         if (members.empty()) continue;
-        const auto changed = action.apply(tx, refs, action.reason, now);
-        // Grouped by entity in the order given: each member takes its run.
-        auto begin = changed.begin();
-        for (std::size_t m = 0; m < members.size(); ++m) {
-          auto end = std::find_if(begin, changed.end(), [&](const Document& d) { return !(d.entity == refs[m]); });
-          results[members[m]].documents_changed = static_cast<std::size_t>(end - begin);
-          add_events(std::span(begin, end),
-                     DocumentChange{action.emits, action.reason, Actor::system(), now, refs[m],
-                                    events[members[m]]->event_id},
-                     outbox);
-          begin = end;
+        // In slices of kCascadeSlice documents, each with its outbox rows, so
+        // a huge entity never sits in memory whole.
+        for (bool more = true; more;) {
+          const auto changed = action.apply(tx, refs, action.reason, now, kCascadeSlice);
+          more = changed.size() == kCascadeSlice;
+          // Grouped by entity in the order given: each member takes its run.
+          auto begin = changed.begin();
+          for (std::size_t m = 0; m < members.size() && begin != changed.end(); ++m) {
+            auto end = std::find_if(begin, changed.end(), [&](const Document& d) { return !(d.entity == refs[m]); });
+            results[members[m]].documents_changed += static_cast<std::size_t>(end - begin);
+            add_events(std::span(begin, end),
+                       DocumentChange{action.emits, action.reason, Actor::system(), now, refs[m],
+                                      events[members[m]]->event_id},
+                       outbox);
+            begin = end;
+          }
+          tx.append_outbox(outbox);
+          outbox.clear();
         }
       }
       pending = std::move(later);
     }
-    tx.append_outbox(outbox);
     return results;
   });
 }

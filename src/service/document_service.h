@@ -63,16 +63,20 @@ struct EntityAction {
   std::string_view action;  // incoming: entity.deleted, ...
   std::string_view emits;   // outgoing: document.archived, ...
   std::string_view reason;
-  // The entities are distinct; the documents come back grouped by entity in
-  // the order given.
+  // The entities are distinct; at most `limit` documents come back, grouped
+  // by entity in the order given; calling again changes the next ones.
   std::vector<Document> (*apply)(store::Transaction& tx, std::span<const EntityRef> entities,
-                                 std::string_view reason, Timestamp at);
+                                 std::string_view reason, Timestamp at, std::size_t limit);
 };
 
 // The actions docvault ships: entity.deleted (archive), entity.suspended
 // (suspend), entity.reinstated (lift the suspension).
 const std::vector<EntityAction>& entity_actions();
 const EntityAction* find_entity_action(std::string_view action);
+
+// Documents changed (and their outbox rows built) per statement when an
+// entity event is applied.
+inline constexpr std::size_t kCascadeSlice = 5000;
 
 inline constexpr std::size_t kDefaultPageSize = 50;
 inline constexpr std::size_t kMaxPageSize = 200;

@@ -125,6 +125,9 @@ struct OutboxBacklog {
   std::optional<Timestamp> oldest_pending_created_at;
 };
 
+// No limit on the rows a statement may touch.
+inline constexpr std::size_t kNoLimit = static_cast<std::size_t>(INT64_MAX);
+
 class Transaction {
  public:
   virtual ~Transaction() = default;
@@ -138,22 +141,25 @@ class Transaction {
   // exist or is archived already.
   virtual std::optional<Document> archive_document(const DocumentId& id, std::string_view reason,
                                                    Timestamp at) = 0;
-  // Archives every active document of these entities in one statement and
-  // returns them, grouped by entity in the order given, each entity's in
-  // (created_at, id) order; documents archived before are left alone. The
-  // entities must be distinct.
+  // Archives the active documents of these entities in one statement, at
+  // most `limit` of them, and returns them grouped by entity in the order
+  // given, each entity's in (created_at, id) order; documents archived before
+  // are left alone, so calling again with the same arguments archives the
+  // next ones (a caller bounds its memory that way). The entities must be
+  // distinct.
   virtual std::vector<Document> archive_entity_documents(std::span<const EntityRef> entities,
-                                                         std::string_view reason, Timestamp at) = 0;
+                                                         std::string_view reason, Timestamp at,
+                                                         std::size_t limit) = 0;
   std::vector<Document> archive_entity_documents(const EntityRef& entity, std::string_view reason, Timestamp at) {
-    return archive_entity_documents(std::span(&entity, 1), reason, at);
+    return archive_entity_documents(std::span(&entity, 1), reason, at, kNoLimit);
   }
 
-  // Suspends every not yet suspended document of these entities (whatever
-  // its status) in one statement and returns them, ordered as above.
-  virtual std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at) = 0;
-  // Lifts the suspension of every suspended document of these entities in
-  // one statement and returns them, ordered as above.
-  virtual std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at) = 0;
+  // Suspends not yet suspended documents of these entities (whatever their
+  // status), and lifts the suspension of suspended ones: as above.
+  virtual std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at,
+                                                         std::size_t limit) = 0;
+  virtual std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at,
+                                                           std::size_t limit) = 0;
 
   // Appends to the outbox in one statement; a message whose event_id is there
   // already is left as it is.

@@ -18,15 +18,17 @@ class ForwardingTransaction : public store::Transaction {
   std::optional<Document> archive_document(const DocumentId& id, std::string_view reason, Timestamp at) override {
     return inner_.archive_document(id, reason, at);
   }
-  std::vector<Document> archive_entity_documents(std::span<const EntityRef> e, std::string_view reason,
-                                                 Timestamp at) override {
-    return inner_.archive_entity_documents(e, reason, at);
+  std::vector<Document> archive_entity_documents(std::span<const EntityRef> e, std::string_view reason, Timestamp at,
+                                                 std::size_t limit) override {
+    return inner_.archive_entity_documents(e, reason, at, limit);
   }
-  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> e, Timestamp at) override {
-    return inner_.suspend_entity_documents(e, at);
+  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> e, Timestamp at,
+                                                 std::size_t limit) override {
+    return inner_.suspend_entity_documents(e, at, limit);
   }
-  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> e, Timestamp at) override {
-    return inner_.reinstate_entity_documents(e, at);
+  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> e, Timestamp at,
+                                                   std::size_t limit) override {
+    return inner_.reinstate_entity_documents(e, at, limit);
   }
   void append_outbox(std::span<const OutboxMessage> m) override { inner_.append_outbox(m); }
   std::vector<OutboxMessage> outbox_messages(std::string_view key) override { return inner_.outbox_messages(key); }

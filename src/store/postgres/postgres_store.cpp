@@ -85,33 +85,36 @@ constexpr Statement kArchiveDocument{
     "archive_reason = $3, updated_at = $2::timestamptz "
     "WHERE id = $1::uuid AND status = 'active' RETURNING " DOCVAULT_PG_DOCUMENT_COLUMNS};
 
-// One UPDATE for a set of entities, given as two arrays ($1 ids, $2 types).
-// The ANY on entity_id lets the plan walk ix_documents_entity whatever the
-// array's size; the join keeps exact (id, type) pairs. The CTE only puts the
-// returned rows in a stable order (entities as given, then created_at, id),
-// which RETURNING alone does not promise.
-#define DOCVAULT_PG_ENTITY_UPDATE(set, condition, returned)                                             \
+// One UPDATE for a set of entities, given as two arrays ($1 ids, $2 types),
+// of at most $3 documents ($4 the time, $5 the reason). The ANY on entity_id
+// lets the plan walk ix_documents_entity whatever the array's size; the join
+// keeps exact (id, type) pairs. The UPDATE re-checks the condition: a row a
+// concurrent transaction changed first is left alone. The last SELECT only
+// puts the returned rows in a stable order (entities as given, then
+// created_at, id), which RETURNING alone does not promise.
+#define DOCVAULT_PG_ENTITY_UPDATE(set, condition)                                                                \
   "WITH targets AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(entity_id, entity_type, n)), " \
-  returned " AS (UPDATE documents d SET " set " FROM targets t "                                           \
-  "WHERE d.entity_id = ANY($1::text[]) AND d.entity_id = t.entity_id AND d.entity_type = t.entity_type "   \
-  "AND " condition " RETURNING d.*, t.n) "                                                                \
-  "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS " FROM " returned " ORDER BY n, created_at, id"
+  "picked AS (SELECT d.id FROM documents d JOIN targets t USING (entity_id, entity_type) "                          \
+  "WHERE d.entity_id = ANY($1::text[]) AND " condition " ORDER BY t.n, d.created_at, d.id LIMIT $3::bigint), "    \
+  "changed AS (UPDATE documents d SET " set " WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND " condition        \
+  " RETURNING d.*) "                                                                                                \
+  "SELECT " DOCVAULT_PG_DOCUMENT_COLUMNS                                                                            \
+  " FROM (SELECT c.*, t.n FROM changed c JOIN targets t USING (entity_id, entity_type)) x ORDER BY n, created_at, id"
 
 constexpr Statement kArchiveEntityDocuments{
     "archive_entity_documents",
-    DOCVAULT_PG_ENTITY_UPDATE("status = 'archived', archived_at = $3::timestamptz, archive_reason = $4, "
-                              "updated_at = $3::timestamptz",
-                              "d.status = 'active'", "archived")};
+    DOCVAULT_PG_ENTITY_UPDATE("status = 'archived', archived_at = $4::timestamptz, archive_reason = $5, "
+                              "updated_at = $4::timestamptz",
+                              "d.status = 'active'")};
 
 constexpr Statement kSuspendEntityDocuments{
     "suspend_entity_documents",
-    DOCVAULT_PG_ENTITY_UPDATE("suspended_at = $3::timestamptz, updated_at = $3::timestamptz",
-                              "d.suspended_at IS NULL", "changed")};
+    DOCVAULT_PG_ENTITY_UPDATE("suspended_at = $4::timestamptz, updated_at = $4::timestamptz",
+                              "d.suspended_at IS NULL")};
 
 constexpr Statement kReinstateEntityDocuments{
     "reinstate_entity_documents",
-    DOCVAULT_PG_ENTITY_UPDATE("suspended_at = NULL, updated_at = $3::timestamptz", "d.suspended_at IS NOT NULL",
-                              "changed")};
+    DOCVAULT_PG_ENTITY_UPDATE("suspended_at = NULL, updated_at = $4::timestamptz", "d.suspended_at IS NOT NULL")};
 
 // The span arrives as one array parameter per column. ORDER BY ordinality
 // makes seq follow the span's order, which is the relay's publishing order.
@@ -175,7 +178,9 @@ constexpr Statement kLockOutboxClaims{"lock_outbox_claims", "SELECT pg_advisory_
 
 // Earlier unpublished rows of the same ordering key that are leased or
 // waiting for a retry hold the later ones back: per-entity order. Those rows
-// are few and found through ix_outbox_events_pending_next_attempt.
+// are few and found through ix_outbox_events_pending_next_attempt. The
+// candidates go in as an array so that even a generic plan (which cannot
+// know the LIMIT) updates them by primary key instead of joining the table.
 constexpr Statement kClaimOutbox{
     "claim_outbox",
     "WITH blocked AS ("
@@ -186,7 +191,8 @@ constexpr Statement kClaimOutbox{
     " WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1::timestamptz)"
     " AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.ordering_key = o.ordering_key AND b.first_seq < o.seq)"
     " ORDER BY o.seq LIMIT $2::bigint) "
-    "UPDATE outbox_events o SET next_attempt_at = $3::timestamptz FROM candidates c WHERE o.seq = c.seq "
+    "UPDATE outbox_events o SET next_attempt_at = $3::timestamptz "
+    "WHERE o.seq = ANY(ARRAY(SELECT seq FROM candidates)) "
     "RETURNING o.seq, o.event_id::text, o.destination, o.target, o.ordering_key, o.payload, "
     "o.message_attributes, " DOCVAULT_PG_TS("o.created_at") ", o.attempts"};
 
@@ -547,12 +553,15 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
-  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
-    return update_entities("suspend_entity_documents", kSuspendEntityDocuments, entities, at, std::nullopt);
+  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at,
+                                                 std::size_t limit) override {
+    return update_entities("suspend_entity_documents", kSuspendEntityDocuments, entities, limit, at, std::nullopt);
   }
 
-  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
-    return update_entities("reinstate_entity_documents", kReinstateEntityDocuments, entities, at, std::nullopt);
+  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at,
+                                                   std::size_t limit) override {
+    return update_entities("reinstate_entity_documents", kReinstateEntityDocuments, entities, limit, at,
+                           std::nullopt);
   }
 
   std::optional<Document> find_document(const DocumentId& id) override {
@@ -599,8 +608,9 @@ class PostgresTransaction final : public Transaction {
   }
 
   std::vector<Document> archive_entity_documents(std::span<const EntityRef> entities, std::string_view reason,
-                                                 Timestamp at) override {
-    return update_entities("archive_entity_documents", kArchiveEntityDocuments, entities, at, std::string(reason));
+                                                 Timestamp at, std::size_t limit) override {
+    return update_entities("archive_entity_documents", kArchiveEntityDocuments, entities, limit, at,
+                           std::string(reason));
   }
 
   void append_outbox(std::span<const OutboxMessage> messages) override {
@@ -861,9 +871,9 @@ class PostgresTransaction final : public Transaction {
     relaxed_ = true;
   }
 
-  // One of the entity-set UPDATEs ($1 ids, $2 types, $3 at, $4 reason when given).
+  // One of the entity-set UPDATEs ($1 ids, $2 types, $3 limit, $4 at, $5 reason when given).
   std::vector<Document> update_entities(std::string_view operation, const Statement& statement,
-                                        std::span<const EntityRef> entities, Timestamp at,
+                                        std::span<const EntityRef> entities, std::size_t limit, Timestamp at,
                                         std::optional<std::string> reason) {
     if (entities.empty()) return {};
     return call(operation, [&] {
@@ -874,12 +884,13 @@ class PostgresTransaction final : public Transaction {
         ids.add(e.id);
         types.add(to_string(e.type));
       }
+      const auto bound = static_cast<long long>(std::min<std::size_t>(limit, kNoLimit));
       if (reason) {
         return documents_from(txn_.exec_prepared(statement.name, std::move(ids).finish(), std::move(types).finish(),
-                                                 format_timestamp(at), *reason));
+                                                 bound, format_timestamp(at), *reason));
       }
       return documents_from(txn_.exec_prepared(statement.name, std::move(ids).finish(), std::move(types).finish(),
-                                               format_timestamp(at)));
+                                               bound, format_timestamp(at)));
     });
   }
 

@@ -239,25 +239,21 @@ class SqliteTransaction final : public Transaction {
   }
 
   std::vector<Document> archive_entity_documents(std::span<const EntityRef> entities, std::string_view reason,
-                                                 Timestamp at) override {
-    return update_entities(entities,
-                           "UPDATE documents SET status = 'archived', archived_at = ?3, archive_reason = ?4,"
-                           " updated_at = ?3 WHERE entity_id = ?1 AND entity_type = ?2 AND status = 'active'",
-                           at, reason);
+                                                 Timestamp at, std::size_t limit) override {
+    return update_entities(entities, "status = 'archived', archived_at = ?3, archive_reason = ?4, updated_at = ?3",
+                           "status = 'active'", limit, at, reason);
   }
 
-  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
-    return update_entities(entities,
-                           "UPDATE documents SET suspended_at = ?3, updated_at = ?3"
-                           " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NULL",
-                           at, std::nullopt);
+  std::vector<Document> suspend_entity_documents(std::span<const EntityRef> entities, Timestamp at,
+                                                 std::size_t limit) override {
+    return update_entities(entities, "suspended_at = ?3, updated_at = ?3", "suspended_at IS NULL", limit, at,
+                           std::nullopt);
   }
 
-  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at) override {
-    return update_entities(entities,
-                           "UPDATE documents SET suspended_at = NULL, updated_at = ?3"
-                           " WHERE entity_id = ?1 AND entity_type = ?2 AND suspended_at IS NOT NULL",
-                           at, std::nullopt);
+  std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at,
+                                                   std::size_t limit) override {
+    return update_entities(entities, "suspended_at = NULL, updated_at = ?3", "suspended_at IS NOT NULL", limit, at,
+                           std::nullopt);
   }
 
   void append_outbox(std::span<const OutboxMessage> messages) override {
@@ -490,16 +486,23 @@ class SqliteTransaction final : public Transaction {
  bool appended_outbox() const { return appended_outbox_; }
 
  private:
-  // An entity-set UPDATE (?1 id, ?2 type, ?3 at, ?4 reason when given), run
-  // once per entity: SQLite is in-process, so that costs no round trips.
-  std::vector<Document> update_entities(std::span<const EntityRef> entities, std::string_view update, Timestamp at,
+  // An entity-set UPDATE (SET `set` WHERE `condition`; ?3 the time, ?4 the
+  // reason when given), of at most `limit` documents, run entity by entity in
+  // (created_at, id) order: SQLite is in-process, so that costs no round trips.
+  std::vector<Document> update_entities(std::span<const EntityRef> entities, std::string_view set,
+                                        std::string_view condition, std::size_t limit, Timestamp at,
                                         std::optional<std::string_view> reason) {
-    const std::string sql = std::string(update) + " RETURNING " + kDocumentColumns;
+    const std::string sql = "UPDATE documents SET " + std::string(set) +
+                            " WHERE id IN (SELECT id FROM documents WHERE entity_id = ?1 AND entity_type = ?2 AND " +
+                            std::string(condition) + " ORDER BY created_at, id LIMIT ?5) RETURNING " +
+                            kDocumentColumns;
     std::vector<Document> out;
     for (const auto& entity : entities) {
+      if (out.size() >= limit) break;
       auto stmt = c_.prepare(sql);
       stmt.bind(1, entity.id).bind(2, to_string(entity.type)).bind(3, format_timestamp(at));
       if (reason) stmt.bind(4, *reason);
+      stmt.bind(5, static_cast<std::int64_t>(std::min(limit - out.size(), kNoLimit)));
       auto rows = read_documents(stmt);
       std::sort(rows.begin(), rows.end(), [](const Document& a, const Document& b) {
         return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);

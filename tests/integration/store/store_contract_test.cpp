@@ -150,21 +150,29 @@ TEST_P(StoreContract, EntitySetUpdatesReturnTheDocumentsGroupedByEntityInTheOrde
     return out;
   };
   const std::vector<std::string> expected{v1.id, i1.id, i2.id, d1.id};
-  EXPECT_EQ(ids(write(store(), [&](Transaction& tx) { return tx.suspend_entity_documents(targets, at(10)); })),
-            expected);
-  EXPECT_EQ(ids(write(store(), [&](Transaction& tx) { return tx.reinstate_entity_documents(targets, at(11)); })),
+  EXPECT_EQ(ids(write(store(), [&](Transaction& tx) { return tx.suspend_entity_documents(targets, at(10), kNoLimit); })),
             expected);
   EXPECT_EQ(ids(write(store(), [&](Transaction& tx) {
-              return tx.archive_entity_documents(targets, "entity_deleted", at(12));
+              return tx.reinstate_entity_documents(targets, at(11), kNoLimit);
             })),
             expected);
+  // In slices: each call takes the next ones, in the same order.
+  std::vector<std::string> sliced;
+  for (int call = 0; call < 3; ++call) {
+    auto slice = ids(write(store(), [&](Transaction& tx) {
+      return tx.archive_entity_documents(targets, "entity_deleted", at(12), 3);
+    }));
+    EXPECT_LE(slice.size(), 3u);
+    sliced.insert(sliced.end(), slice.begin(), slice.end());
+  }
+  EXPECT_EQ(sliced, expected);
   EXPECT_EQ(find(lookalike.id)->status, DocumentStatus::active);
   EXPECT_FALSE(find(lookalike.id)->suspended_at);
   EXPECT_TRUE(write(store(), [&](Transaction& tx) {
-                return tx.archive_entity_documents(targets, "entity_deleted", at(13));
+                return tx.archive_entity_documents(targets, "entity_deleted", at(13), kNoLimit);
               }).empty());
   EXPECT_TRUE(write(store(), [&](Transaction& tx) {
-                return tx.archive_entity_documents(std::span<const EntityRef>(), "entity_deleted", at(13));
+                return tx.archive_entity_documents(std::span<const EntityRef>(), "entity_deleted", at(13), kNoLimit);
               }).empty());
 }
 

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""scripts/bench's report: every run's figures, then the performance targets
+(issue 8) each with its measured value. Reads build/bench/*.json, writes
+build/bench/report.json."""
+import json
+import os
+import sys
+
+out = sys.argv[1]
+runs = {}
+for name in sorted(os.listdir(out)):
+    if name.endswith(".json") and name != "report.json":
+        with open(os.path.join(out, name)) as f:
+            runs[name[:-5]] = json.load(f)
+
+
+def get(run, *path):
+    value = runs.get(run)
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def fmt(value, digits=0):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+print(f"{'run':<30}{'events/s':>9}{'e2e ev/s':>9}{'ceiling':>8}{'p50 ms':>8}{'p99 ms':>8}"
+      f"{'pub p99':>8}{'cpu/1k':>8}{'emu/1k':>8}{'pg/1k':>7}{'rss MiB':>8}")
+for name, r in runs.items():
+    if "scenario" not in r or r["scenario"] == "idle":
+        continue
+    latency = r.get("publish_to_archived_ms", {})
+    print(f"{name:<30}{fmt(r.get('entity_events_per_second')):>9}{fmt(r.get('end_to_end_events_per_second')):>9}"
+          f"{fmt(get(name, 'emulator_ceiling', 'events_per_second')):>8}{fmt(latency.get('p50'), 1):>8}"
+          f"{fmt(latency.get('p99'), 1):>8}{fmt(get(name, 'commit_to_published_ms', 'p99'), 1):>8}"
+          f"{fmt(r.get('cpu_seconds_per_1000_events'), 3):>8}"
+          f"{fmt(r.get('emulator_cpu_seconds_per_1000_events'), 3):>8}"
+          f"{fmt(r.get('postgres_cpu_seconds_per_1000_events'), 2):>7}{fmt(r.get('rss_peak_kib', 0) / 1024, 1):>8}")
+
+targets = []
+
+
+def target(what, measured, ok, unit=""):
+    if measured is None:
+        targets.append((what, "not measured", "-"))
+    else:
+        targets.append((what, f"{measured}{unit}", "met" if ok else "NOT MET"))
+
+
+for b in ("postgresql", "sqlite"):
+    on, off, lat = f"{b}-throughput-relay-on", f"{b}-throughput-relay-off", f"{b}-latency-100"
+    if on not in runs:
+        continue
+    fraction = get(on, "fraction_of_ceiling")
+    target(f"{b}: end to end >= 80% of the emulator's ceiling (D=5)",
+           None if fraction is None else f"{fraction * 100:.0f}% ({get(on, 'end_to_end_events_per_second'):.0f} of "
+           f"{get(on, 'emulator_ceiling', 'events_per_second'):.0f} ev/s)", fraction is not None and fraction >= 0.8)
+    rate = get(off, "entity_events_per_second")
+    target(f"{b}: >= 3000 entity events/s, relay off", fmt(rate), rate is not None and rate >= 3000, " ev/s")
+    cpu = get(on, "cpu_seconds_per_1000_events")
+    target(f"{b}: <= 150 ms docvault CPU per 1000 events (full speed)", fmt(None if cpu is None else cpu * 1000),
+           cpu is not None and cpu <= 0.150, " ms")
+    cpu = get(lat, "cpu_seconds_per_1000_events")
+    target(f"{b}: <= 150 ms docvault CPU per 1000 events (100 ev/s)", fmt(None if cpu is None else cpu * 1000),
+           cpu is not None and cpu <= 0.150, " ms")
+    p50, p99 = get(lat, "publish_to_archived_ms", "p50"), get(lat, "publish_to_archived_ms", "p99")
+    target(f"{b}: at 100 ev/s publish -> archived p50 <= 10 ms, p99 <= 30 ms",
+           None if p50 is None else f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", p50 is not None and p50 <= 10 and p99 <= 30)
+    p99 = get(lat, "commit_to_published_ms", "p99")
+    target(f"{b}: at 100 ev/s commit -> published p99 <= 50 ms", fmt(p99, 1), p99 is not None and p99 <= 50, " ms")
+    for size, limit in (("10k", 250), ("100k", 2000)):
+        ms = get(f"{b}-large-{size}", "consumer_duration_ms")
+        target(f"{b}: {size} documents archived with outbox rows <= {limit} ms", ms, ms is not None and ms <= limit,
+               " ms")
+    idle = get(on, "rss_idle_kib")
+    target(f"{b}: RSS idle <= 32 MiB", fmt(None if idle is None else idle / 1024, 1), idle is not None and idle <= 32768,
+           " MiB")
+
+peak = get("postgresql-backlog-100k", "rss_peak_kib")
+target("RSS while draining a 100,000-message backlog <= 64 MiB", fmt(None if peak is None else peak / 1024, 1),
+       peak is not None and peak <= 65536, " MiB")
+receives, seconds = get("postgresql-idle", "receive_calls"), get("postgresql-idle", "seconds")
+target("idle: at most one ReceiveMessage per 20 s wait", None if receives is None else
+       f"{receives:.0f} in {seconds:.0f} s", receives is not None and receives <= seconds / 20 + 1)
+cpu = get("postgresql-idle", "cpu_percent")
+target("idle: < 0.5% CPU", fmt(cpu, 2), cpu is not None and cpu < 0.5, "%")
+reads = get("http", "metadata_reads", "requests_per_second")
+target("HTTP: >= 5000 metadata reads/s", fmt(reads), reads is not None and reads >= 5000, "/s")
+uploads = get("http", "uploads", "requests_per_second")
+if uploads is not None:
+    targets.append(("HTTP: uploads (1 KiB, no target)", f"{uploads:.0f}/s", "-"))
+
+print()
+width = max(len(t[0]) for t in targets)
+for what, measured, verdict in targets:
+    print(f"{what:<{width}}  {measured:<32}  {verdict}")
+with open(os.path.join(out, "report.json"), "w") as f:
+    json.dump({"runs": runs, "targets": [{"target": t[0], "measured": t[1], "verdict": t[2]} for t in targets]}, f,
+              indent=2)
+print(f"\n(JSON: {out}/report.json; machine: {os.cpu_count()} cores, shared; emulator, PostgreSQL, load and docvault "
+      "on one box)")

@@ -595,8 +595,10 @@ json run_scenario(const Options& o) {
     // The consumer's own time: from receive to commit, as it logs it.
     const std::regex duration(R"re("documents_archived":(\d+),"duration_ms":(\d+))re");
     std::smatch m;
-    const auto log = docvault.log();
-    if (std::regex_search(log, m, duration)) {
+    std::string log;
+    // The line follows the commit the loop above saw.
+    wait_for([&] { return std::regex_search(log = docvault.log(), m, duration); }, 10);
+    if (!m.empty()) {
       report["documents_archived"] = std::stol(m[1]);
       report["consumer_duration_ms"] = std::stol(m[2]);
     }

@@ -1,12 +1,12 @@
 #include "domain/events.h"
 
-#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
 
 #include "domain/uuid.h"
 
 namespace docvault {
-
-using OrderedJson = nlohmann::ordered_json;
 
 std::string_view to_string(Destination destination) {
   return destination == Destination::sns ? "sns" : "sqs";
@@ -21,66 +21,159 @@ std::string outgoing_event_id(std::string_view cause, std::string_view document_
   return uuid_v5(kDocvaultUuidNamespace, name);
 }
 
+namespace {
+
+// The outgoing payloads are written directly, in the exact form
+// nlohmann::ordered_json::dump() gives (keys in this order, no spaces,
+// strings escaped the same way): one string per payload, no JSON tree.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::size_t reserve) { out_.reserve(reserve); }
+
+  JsonWriter& open() {
+    comma();
+    out_ += '{';
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& close() {
+    out_ += '}';
+    first_ = false;
+    return *this;
+  }
+  JsonWriter& key(std::string_view name) {
+    comma();
+    quoted(name);
+    out_ += ':';
+    first_ = true;  // the value needs no comma
+    return *this;
+  }
+  JsonWriter& string(std::string_view name, std::string_view value) {
+    key(name);
+    first_ = false;
+    quoted(value);
+    return *this;
+  }
+  JsonWriter& number(std::string_view name, std::uint64_t value) {
+    key(name);
+    first_ = false;
+    out_ += std::to_string(value);
+    return *this;
+  }
+  JsonWriter& optional_string(std::string_view name, const std::optional<std::string>& value) {
+    if (value) return string(name, *value);
+    key(name);
+    first_ = false;
+    out_ += "null";
+    return *this;
+  }
+  std::string finish() && { return std::move(out_); }
+
+ private:
+  void comma() {
+    if (!first_) out_ += ',';
+  }
+  // As nlohmann::json escapes: the short escapes, \u00xx for other control
+  // characters, everything else (UTF-8 included) as it is.
+  void quoted(std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out_ += '"';
+    for (const char ch : text) {
+      const auto c = static_cast<unsigned char>(ch);
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            out_ += "\\u00";
+            out_ += kHex[c >> 4];
+            out_ += kHex[c & 0xf];
+          } else {
+            out_ += ch;
+          }
+      }
+    }
+    out_ += '"';
+  }
+
+  std::string out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
 std::vector<OutboxMessage> document_change_events(const Document& document,
                                                   const DocumentChange& change) {
   const std::string at = format_timestamp(change.occurred_at);
-  const std::string source_type(to_string(change.source_entity.type));
-
-  OrderedJson details = OrderedJson::object();
+  const std::string_view source_type = to_string(change.source_entity.type);
+  const std::string_view entity_type = to_string(document.entity.type);
   // "document.archived" -> "archived_at", as the spec names the archive's time.
-  const auto verb = change.action.substr(change.action.find('.') + 1);
-  details[std::string(verb) + "_at"] = at;
-  details["reason"] = change.reason;
-  details["source_entity_id"] = change.source_entity.id;
-  details["source_entity_type"] = source_type;
+  const std::string time_key = std::string(change.action.substr(change.action.find('.') + 1)) + "_at";
+
+  const std::string audit_id = outgoing_event_id(change.cause, document.id, change.action, Destination::sns);
+  JsonWriter audit(512);
+  audit.open()
+      .string("event_id", audit_id)
+      .string("source", kEventSource)
+      .string("action", change.action)
+      .optional_string("actor_id", change.actor.id)
+      .string("actor_type", change.actor.type)
+      .string("entity_id", document.id)
+      .string("entity_type", "document")
+      .key("details")
+      .open()
+      .string(time_key, at)
+      .string("reason", change.reason)
+      .string("source_entity_id", change.source_entity.id)
+      .string("source_entity_type", source_type);
   if (change.action == kActionDocumentCreated) {
-    details["document_type"] = document.document_type;
-    details["content_type"] = document.content_type;
-    details["size_bytes"] = document.size_bytes;
-    details["sha256"] = document.sha256;
+    audit.string("document_type", document.document_type)
+        .string("content_type", document.content_type)
+        .number("size_bytes", document.size_bytes)
+        .string("sha256", document.sha256);
   }
-
-  const std::string audit_id =
-      outgoing_event_id(change.cause, document.id, change.action, Destination::sns);
-  OrderedJson audit = {
-      {"event_id", audit_id},
-      {"source", kEventSource},
-      {"action", change.action},
-      {"actor_id", change.actor.id ? OrderedJson(*change.actor.id) : OrderedJson(nullptr)},
-      {"actor_type", change.actor.type},
-      {"entity_id", document.id},
-      {"entity_type", "document"},
-      {"details", std::move(details)},
-      {"occurred_at", at},
-  };
-
-  OrderedJson document_event = {
-      {"event_type", change.action},
-      {"occurred_at", at},
-      {"payload",
-       {{"document_id", document.id},
-        {"entity_id", document.entity.id},
-        {"entity_type", to_string(document.entity.type)},
-        {"reason", change.reason}}},
-  };
+  audit.close().string("occurred_at", at).close();
 
   const std::string document_event_id =
       outgoing_event_id(change.cause, document.id, change.action, Destination::sqs);
+  JsonWriter document_event(256);
+  document_event.open()
+      .string("event_type", change.action)
+      .string("occurred_at", at)
+      .key("payload")
+      .open()
+      .string("document_id", document.id)
+      .string("entity_id", document.entity.id)
+      .string("entity_type", entity_type)
+      .string("reason", change.reason)
+      .close()
+      .close();
+
+  JsonWriter audit_attributes(128);
+  audit_attributes.open()
+      .string("action", change.action)
+      .string("entity_type", source_type)
+      .string("event_id", audit_id)
+      .close();
+  JsonWriter document_attributes(128);
+  document_attributes.open()
+      .string("event_type", change.action)
+      .string("entity_type", entity_type)
+      .string("event_id", document_event_id)
+      .close();
+
   std::vector<OutboxMessage> out;
   out.reserve(2);
-  out.push_back(OutboxMessage{
-      audit_id, Destination::sns, std::string(kAuditTarget), document.entity.id, audit.dump(),
-      OrderedJson{{"action", change.action}, {"entity_type", source_type}, {"event_id", audit_id}}
-          .dump(),
-      change.occurred_at});
-  out.push_back(OutboxMessage{
-      document_event_id, Destination::sqs, std::string(kDocumentEventsTarget), document.entity.id,
-      document_event.dump(),
-      OrderedJson{{"event_type", change.action},
-                  {"entity_type", to_string(document.entity.type)},
-                  {"event_id", document_event_id}}
-          .dump(),
-      change.occurred_at});
+  out.push_back(OutboxMessage{audit_id, Destination::sns, std::string(kAuditTarget), document.entity.id,
+                              std::move(audit).finish(), std::move(audit_attributes).finish(), change.occurred_at});
+  out.push_back(OutboxMessage{document_event_id, Destination::sqs, std::string(kDocumentEventsTarget),
+                              document.entity.id, std::move(document_event).finish(),
+                              std::move(document_attributes).finish(), change.occurred_at});
   return out;
 }
 

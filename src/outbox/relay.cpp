@@ -389,12 +389,15 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
                  {"attempts", record->attempts + 1},
                  {"error", error}});
     }
+    const Timestamp sent_at = clock_.now();
+    std::size_t sent = 0;
     for (std::size_t i = 0; i < sending.size(); ++i) {
       if (!ok[i]) continue;
       published.push_back(sending[i]->seq);
-      metrics_->published(destination).inc();
-      metrics_->latency.observe(std::max(0.0, std::chrono::duration<double>(clock_.now() - sending[i]->message.created_at).count()));
+      ++sent;
+      metrics_->latency.observe(std::max(0.0, std::chrono::duration<double>(sent_at - sending[i]->message.created_at).count()));
     }
+    if (sent > 0) metrics_->published(destination).inc(static_cast<double>(sent));
   }
 }
 

@@ -88,5 +88,31 @@ TEST(Events, CreatedEventCarriesContentFacts) {
   EXPECT_EQ(event["payload"]["reason"], "uploaded");
 }
 
+TEST(Events, PayloadsAreExactlyWhatAJsonLibraryWouldWrite) {
+  // Written directly, not through a JSON tree: they must still be byte for
+  // byte what nlohmann::ordered_json::dump() makes of the same values,
+  // escapes included, for every string an upload or an event may carry.
+  auto doc = sample_document();
+  std::string hostile = "q\"b\\s/\b\f\n\r\t";
+  for (char c = 1; c < 0x20; ++c) hostile += c;
+  hostile += "\x7f caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x84 '%_";
+  doc.document_type = hostile;
+  doc.content_type = hostile;
+  doc.entity.id = "entity " + hostile;
+  doc.size_bytes = 18446744073709551615ull;
+  for (const auto& actor : {Actor::system(), Actor{std::string("user ") + hostile, "user"}}) {
+    for (auto action : {kActionDocumentCreated, kActionDocumentArchived, kActionDocumentSuspended}) {
+      auto messages = document_change_events(
+          doc, DocumentChange{action, hostile, actor, doc.created_at, doc.entity, "cause " + hostile});
+      for (const auto& m : messages) {
+        EXPECT_EQ(nlohmann::ordered_json::parse(m.payload).dump(), m.payload);
+        EXPECT_EQ(nlohmann::ordered_json::parse(m.attributes).dump(), m.attributes);
+      }
+      EXPECT_EQ(nlohmann::json::parse(messages[0].payload)["details"]["reason"], hostile);
+      EXPECT_EQ(nlohmann::json::parse(messages[1].payload)["payload"]["entity_id"], doc.entity.id);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace docvault

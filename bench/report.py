@@ -27,6 +27,8 @@ def fmt(value, digits=0):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+# p50/p99: publish -> processed_events row (its millisecond timestamp, taken
+# when the transaction starts); pub p99: commit -> published.
 print(f"{'run':<30}{'events/s':>9}{'e2e ev/s':>9}{'ceiling':>8}{'p50 ms':>8}{'p99 ms':>8}"
       f"{'pub p99':>8}{'cpu/1k':>8}{'emu/1k':>8}{'pg/1k':>7}{'rss MiB':>8}")
 for name, r in runs.items():
@@ -63,12 +65,18 @@ for b in ("postgresql", "sqlite"):
     cpu = get(on, "cpu_seconds_per_1000_events")
     target(f"{b}: <= 150 ms docvault CPU per 1000 events (full speed)", fmt(None if cpu is None else cpu * 1000),
            cpu is not None and cpu <= 0.150, " ms")
+    cpu = get(off, "cpu_seconds_per_1000_events")
+    target(f"{b}: <= 150 ms docvault CPU per 1000 events (relay off: the consumer)",
+           fmt(None if cpu is None else cpu * 1000), cpu is not None and cpu <= 0.150, " ms")
     cpu = get(lat, "cpu_seconds_per_1000_events")
     target(f"{b}: <= 150 ms docvault CPU per 1000 events (100 ev/s)", fmt(None if cpu is None else cpu * 1000),
            cpu is not None and cpu <= 0.150, " ms")
-    p50, p99 = get(lat, "publish_to_archived_ms", "p50"), get(lat, "publish_to_archived_ms", "p99")
+    # Archived is committed before its events are published: publish -> published
+    # (commit and relay included) bounds it from above, at full precision.
+    p50, p99 = get(lat, "publish_to_published_ms", "p50"), get(lat, "publish_to_published_ms", "p99")
     target(f"{b}: at 100 ev/s publish -> archived p50 <= 10 ms, p99 <= 30 ms",
-           None if p50 is None else f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", p50 is not None and p50 <= 10 and p99 <= 30)
+           None if p50 is None else f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (to published)",
+           p50 is not None and p50 <= 10 and p99 <= 30)
     p99 = get(lat, "commit_to_published_ms", "p99")
     target(f"{b}: at 100 ev/s commit -> published p99 <= 50 ms", fmt(p99, 1), p99 is not None and p99 <= 50, " ms")
     for size, limit in (("10k", 250), ("100k", 2000)):

@@ -259,21 +259,18 @@ class SqliteTransaction final : public Transaction {
   void append_outbox(std::span<const OutboxMessage> messages) override {
     if (messages.empty()) return;
     appended_outbox_ = true;
-    // The whole span travels as one JSON array parameter and goes in with one
-    // INSERT ... SELECT over json_each: set-based, and no limit on bound variables.
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& m : messages) {
-      rows.push_back({m.event_id, to_string(m.destination), m.target, m.ordering_key, m.payload,
-                      m.attributes, format_timestamp(m.created_at)});
-    }
-    auto stmt = c_.prepare(
+    // One prepared INSERT per row: SQLite runs in-process, so rows cost no
+    // round trips, and nothing is built or parsed in between.
+    const std::string sql =
         "INSERT INTO outbox_events (event_id, destination, target, ordering_key, payload,"
-        " message_attributes, created_at)"
-        " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6"
-        " FROM json_each(?1) WHERE true ORDER BY key"
-        " ON CONFLICT (event_id) DO NOTHING");
-    stmt.bind(1, rows.dump());
-    stmt.step();
+        " message_attributes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT (event_id) DO NOTHING";
+    for (const auto& m : messages) {
+      auto stmt = c_.prepare(sql);
+      stmt.bind(1, m.event_id).bind(2, to_string(m.destination)).bind(3, m.target).bind(4, m.ordering_key);
+      stmt.bind(5, m.payload).bind(6, m.attributes).bind(7, format_timestamp(m.created_at));
+      stmt.step();
+    }
   }
 
   std::vector<OutboxMessage> outbox_messages(std::string_view ordering_key) override {

@@ -4,8 +4,6 @@
 #include <signal.h>
 #include <sqlite3.h>
 
-#include <random>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -15,6 +13,7 @@
 #include "docvault_instance.h"
 #include "domain/events.h"
 #include "domain/uuid.h"
+#include "emulator_fixture.h"
 
 namespace docvault {
 namespace {
@@ -25,14 +24,10 @@ using docvault::testing::TestStorage;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+// An entity.deleted event as the entity-permissions service publishes it.
 std::string entity_deleted(const std::string& event_id, const std::string& entity_id,
                            const std::string& entity_type = "issuer") {
-  return json{{"event_id", event_id},
-              {"source", "entity_permissions_core"},
-              {"action", "entity.deleted"},
-              {"entity_id", entity_id},
-              {"entity_type", entity_type}}
-      .dump();
+  return docvault::testing::entity_event_json(event_id, entity_id, entity_type);
 }
 
 class ConsumerTest : public ::testing::TestWithParam<Backend> {
@@ -43,12 +38,10 @@ class ConsumerTest : public ::testing::TestWithParam<Backend> {
     if (!storage_->available()) {
       DOCVAULT_REQUIRE_ENV(url, "DOCVAULT_TEST_DATABASE_URL");
     }
-    std::random_device random;
-    name_ = "consumer-test-" + std::to_string(random());
-    queue_url_ = sqs_.create_queue(name_, {{"VisibilityTimeout", "30"}});
-    topic_arn_ = sns_.create_topic(name_);
-    const std::vector<std::string> arn{"QueueArn"};
-    sns_.subscribe(topic_arn_, "sqs", sqs_.get_queue_attributes(queue_url_, arn).at("QueueArn"));
+    name_ = docvault::testing::unique_name("consumer-test");
+    auto subscribed = docvault::testing::subscribed_queue(sqs_, sns_, name_, {{"VisibilityTimeout", "30"}});
+    queue_url_ = subscribed.queue_url;
+    topic_arn_ = subscribed.topic_arn;
   }
 
   void TearDown() override {
@@ -357,20 +350,14 @@ TEST_P(ConsumerTest, SuspendHidesAnEntitysDocumentsAndReinstateBringsThemBack) {
   httplib::Client http("127.0.0.1", docvault.port());
   std::vector<std::string> ids;
   for (int i = 0; i < 2; ++i) {
-    httplib::MultipartFormDataItems items{{"file", "doc " + std::to_string(i), "f.txt", "text/plain"},
-                                          {"entity_id", "susp-1", "", ""},
-                                          {"entity_type", "investor", "", ""}};
-    auto res = http.Post("/v1/documents", items);
-    ASSERT_EQ(res->status, 201);
-    ids.push_back(json::parse(res->body)["id"]);
+    ids.push_back(docvault::testing::upload_document(http, "susp-1", "investor", "doc " + std::to_string(i)));
+    ASSERT_FALSE(ids.back().empty());
   }
   auto listed = [&] {
     return json::parse(http.Get("/v1/documents?entity_id=susp-1&entity_type=investor")->body)["items"].size();
   };
   auto event = [](const std::string& id, const std::string& action) {
-    return json{{"event_id", id}, {"source", "entity_permissions_core"}, {"action", action},
-                {"entity_id", "susp-1"}, {"entity_type", "investor"}}
-        .dump();
+    return docvault::testing::entity_event_json(id, "susp-1", "investor", action);
   };
 
   publish(event("evt-susp", "entity.suspended"));

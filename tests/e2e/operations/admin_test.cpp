@@ -5,6 +5,7 @@
 #include "aws/sns_client.h"
 #include "aws/sqs_client.h"
 #include "docvault_instance.h"
+#include "emulator_fixture.h"
 
 namespace docvault {
 namespace {
@@ -24,8 +25,7 @@ class AdminTest : public ::testing::TestWithParam<Backend> {
     if (!storage_->available()) {
       DOCVAULT_REQUIRE_ENV(url, "DOCVAULT_TEST_DATABASE_URL");
     }
-    std::random_device random;
-    name_ = "admin-test-" + std::to_string(random());
+    name_ = docvault::testing::unique_name("admin-test");
     queue_url_ = sqs_.create_queue(name_);
   }
   void TearDown() override {
@@ -54,12 +54,7 @@ class AdminTest : public ::testing::TestWithParam<Backend> {
   }
 
   std::string upload(const std::string& entity) {
-    httplib::MultipartFormDataItems items{{"file", "content of " + entity, "f.txt", "text/plain"},
-                                          {"entity_id", entity, "", ""},
-                                          {"entity_type", "issuer", "", ""}};
-    auto res = http_->Post("/v1/documents", items);
-    EXPECT_EQ(res->status, 201);
-    return json::parse(res->body)["id"];
+    return docvault::testing::upload_document(*http_, entity, "issuer", "content of " + entity);
   }
 
   std::string status_of(const std::string& id) {
@@ -87,9 +82,7 @@ class AdminTest : public ::testing::TestWithParam<Backend> {
 };
 
 std::string deleted(const std::string& event_id, const std::string& entity) {
-  return json{{"event_id", event_id}, {"source", "entity_permissions_core"}, {"action", "entity.deleted"},
-              {"entity_id", entity}, {"entity_type", "issuer"}}
-      .dump();
+  return docvault::testing::entity_event_json(event_id, entity);
 }
 
 TEST_P(AdminTest, ListAndReplayProcessedEvents) {

@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <random>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -13,6 +12,7 @@
 #include "aws/sqs_client.h"
 #include "docvault_instance.h"
 #include "domain/uuid.h"
+#include "emulator_fixture.h"
 
 namespace docvault {
 namespace {
@@ -24,9 +24,7 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 std::string entity_deleted(const std::string& event_id, const std::string& entity_id) {
-  return json{{"event_id", event_id}, {"source", "entity_permissions_core"}, {"action", "entity.deleted"},
-              {"entity_id", entity_id}, {"entity_type", "issuer"}}
-      .dump();
+  return docvault::testing::entity_event_json(event_id, entity_id);
 }
 
 // The value of one sample in a Prometheus exposition, or -1 when absent.
@@ -40,12 +38,10 @@ class Operations : public ::testing::Test {
  protected:
   void SetUp() override {
     DOCVAULT_REQUIRE_ENV(endpoint, "AWS_ENDPOINT_URL");
-    std::random_device random;
-    name_ = "ops-test-" + std::to_string(random());
-    queue_url_ = sqs_.create_queue(name_, {{"VisibilityTimeout", "30"}});
-    topic_arn_ = sns_.create_topic(name_);
-    const std::vector<std::string> arn{"QueueArn"};
-    sns_.subscribe(topic_arn_, "sqs", sqs_.get_queue_attributes(queue_url_, arn).at("QueueArn"));
+    name_ = docvault::testing::unique_name("ops-test");
+    auto subscribed = docvault::testing::subscribed_queue(sqs_, sns_, name_, {{"VisibilityTimeout", "30"}});
+    queue_url_ = subscribed.queue_url;
+    topic_arn_ = subscribed.topic_arn;
   }
   void TearDown() override {
     if (docvault_ && HasFailure()) std::cerr << "--- docvault output ---\n" << docvault_->output();
@@ -93,10 +89,7 @@ TEST_F(Operations, MetricsMoveAsMessagesFlow) {
   auto& docvault = start(storage);
   httplib::Client http("127.0.0.1", docvault.port());
   for (int i = 0; i < 2; ++i) {
-    httplib::MultipartFormDataItems items{{"file", "x" + std::to_string(i), "f.txt", "text/plain"},
-                                          {"entity_id", "issuer-m", "", ""},
-                                          {"entity_type", "issuer", "", ""}};
-    ASSERT_EQ(http.Post("/v1/documents", items)->status, 201);
+    ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-m", "issuer", "x" + std::to_string(i)).empty());
   }
   publish(entity_deleted("evt-m", "issuer-m"));
   publish(entity_deleted("evt-m", "issuer-m"));
@@ -180,10 +173,7 @@ TEST_F(Operations, TheBreakerOpensWhilePostgresIsDownAndNothingIsLost) {
   auto& docvault = start(storage, {{"DOCUMENT_CONSUMER_VISIBILITY_TIMEOUT", "5"}});
   httplib::Client http("127.0.0.1", docvault.port());
   for (const char* entity : {"p1", "p2", "p3"}) {
-    httplib::MultipartFormDataItems items{{"file", entity, "f.txt", "text/plain"},
-                                          {"entity_id", entity, "", ""},
-                                          {"entity_type", "issuer", "", ""}};
-    ASSERT_EQ(http.Post("/v1/documents", items)->status, 201);
+    ASSERT_FALSE(docvault::testing::upload_document(http, entity, "issuer", entity).empty());
   }
 
   ASSERT_TRUE(cluster.stop());

@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <map>
-#include <random>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -16,6 +15,7 @@
 #include "docvault_instance.h"
 #include "domain/events.h"
 #include "domain/uuid.h"
+#include "emulator_fixture.h"
 
 namespace docvault {
 namespace {
@@ -31,23 +31,16 @@ using namespace std::chrono_literals;
 struct Topology {
   std::string entity_topic, entity_queue, audit_topic, audit_sink, document_events;
 
-  static std::string unique_name() {
-    std::random_device random;
-    return "relay-test-" + std::to_string(random());
-  }
-
   // Idempotent: creating the same names again gives the same ARNs and URLs.
   static Topology create(const aws::SqsClient& sqs, const aws::SnsClient& sns,
-                         const std::string& name = unique_name()) {
-    const std::vector<std::string> arn{"QueueArn"};
+                         const std::string& name = docvault::testing::unique_name("relay-test")) {
     Topology t;
-    t.entity_topic = sns.create_topic(name + "-entities");
-    t.entity_queue = sqs.create_queue(name + "-entities");
-    sns.subscribe(t.entity_topic, "sqs", sqs.get_queue_attributes(t.entity_queue, arn).at("QueueArn"));
-    t.audit_topic = sns.create_topic(name + "-audit");
-    t.audit_sink = sqs.create_queue(name + "-audit-sink");
-    sns.subscribe(t.audit_topic, "sqs", sqs.get_queue_attributes(t.audit_sink, arn).at("QueueArn"),
-                  {{"RawMessageDelivery", "true"}});
+    auto entities = docvault::testing::subscribed_queue(sqs, sns, name + "-entities");
+    t.entity_topic = entities.topic_arn;
+    t.entity_queue = entities.queue_url;
+    auto audit = docvault::testing::subscribed_queue(sqs, sns, name + "-audit", {}, {{"RawMessageDelivery", "true"}});
+    t.audit_topic = audit.topic_arn;
+    t.audit_sink = audit.queue_url;
     t.document_events = sqs.create_queue(name + "-document-events");
     return t;
   }
@@ -149,12 +142,9 @@ TEST_P(RelayTest, AnEntityDeletionReachesTheAuditTopicAndTheDocumentQueueOnce) {
   httplib::Client http("127.0.0.1", docvault.port());
   std::set<std::string> document_ids;
   for (int i = 0; i < 3; ++i) {
-    httplib::MultipartFormDataItems items{{"file", "content " + std::to_string(i), "f.txt", "text/plain"},
-                                          {"entity_id", "issuer-7", "", ""},
-                                          {"entity_type", "issuer", "", ""}};
-    auto res = http.Post("/v1/documents", items);
-    ASSERT_EQ(res->status, 201);
-    document_ids.insert(json::parse(res->body)["id"].get<std::string>());
+    auto id = docvault::testing::upload_document(http, "issuer-7", "issuer", "content " + std::to_string(i));
+    ASSERT_FALSE(id.empty());
+    document_ids.insert(id);
   }
   sns_.publish(topology_.entity_topic,
                aws::SnsMessage{R"({"event_id":"evt-relay-1","source":"entity_permissions_core","action":"entity.deleted","entity_id":"issuer-7","entity_type":"issuer"})",
@@ -274,7 +264,7 @@ TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
   ASSERT_TRUE(emulator.start());
   aws::SqsClient sqs(emulator.client_options());
   aws::SnsClient sns(emulator.client_options());
-  const auto name = Topology::unique_name();
+  const auto name = docvault::testing::unique_name("relay-test");
   auto topology = Topology::create(sqs, sns, name);
   auto env = topology.environment();
   env["AWS_ENDPOINT_URL"] = emulator.endpoint();
@@ -287,10 +277,7 @@ TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
   ASSERT_TRUE(emulator.stop());
   httplib::Client http("127.0.0.1", docvault.port());
   for (int i = 0; i < 3; ++i) {
-    httplib::MultipartFormDataItems items{{"file", "outage " + std::to_string(i), "f.txt", "text/plain"},
-                                          {"entity_id", "issuer-outage", "", ""},
-                                          {"entity_type", "issuer", "", ""}};
-    ASSERT_EQ(http.Post("/v1/documents", items)->status, 201);
+    ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-outage", "issuer", "outage " + std::to_string(i)).empty());
   }
   ASSERT_TRUE(docvault.wait_for_log("Publishing an outbox event failed", 20s)) << docvault.output();
   EXPECT_EQ(pending(), 6u);

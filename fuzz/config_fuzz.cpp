@@ -14,14 +14,9 @@
 #include <variant>
 
 #include "app/config.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using docvault::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace docvault::app;

@@ -13,14 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/entity_event.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using docvault::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);

@@ -11,14 +11,9 @@
 
 #include "aws/error.h"
 #include "aws/sns_client.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using docvault::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace docvault::aws;
@@ -32,17 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (selector % 2 == 0) {
     const std::size_t count = (selector / 2) % 11;  // 0..10 entries sent
     try {
-      auto result = parse_publish_batch_response(response, count);
-      std::vector<int> reported(count, 0);
-      for (const auto& success : result.successful) {
-        check(success.index < count);
-        ++reported[success.index];
-      }
-      for (const auto& failure : result.failed) {
-        check(failure.index < count);
-        ++reported[failure.index];
-      }
-      for (int n : reported) check(n == 1);
+      docvault::fuzz::check_each_entry_reported_once(parse_publish_batch_response(response, count), count,
+                                                     [](const auto& success) { return success.index; });
     } catch (const AwsError& e) {
       check(e.code() == "InvalidResponse");
     }

@@ -15,14 +15,9 @@
 #include "aws/error.h"
 #include "aws/sqs_client.h"
 #include "crypto/crypto.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using docvault::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace docvault::aws;
@@ -48,17 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 1: {
       const std::size_t count = (selector / 3) % 11;  // 0..10 entries sent
       try {
-        auto result = parse_batch_response(response, count);
-        std::vector<int> reported(count, 0);
-        for (auto index : result.successful) {
-          check(index < count);
-          ++reported[index];
-        }
-        for (const auto& failure : result.failed) {
-          check(failure.index < count);
-          ++reported[failure.index];
-        }
-        for (int n : reported) check(n == 1);
+        docvault::fuzz::check_each_entry_reported_once(parse_batch_response(response, count), count,
+                                                       [](std::size_t index) { return index; });
       } catch (const AwsError& e) {
         check(e.code() == "InvalidResponse");
       }

@@ -45,6 +45,7 @@
 #include "domain/clock.h"
 #include "domain/document.h"
 #include "domain/events.h"
+#include "fuzz_check.h"
 #include "http/document_routes.h"
 #include "http/server.h"
 #include "log/log.h"
@@ -54,10 +55,7 @@
 namespace {
 
 using namespace docvault;
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using docvault::fuzz::check;
 
 // Built once and never destroyed: the server's threads must not meet static
 // destruction. Only the temporary directory is removed at exit.

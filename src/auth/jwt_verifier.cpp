@@ -6,6 +6,8 @@
 #include <jwt.h>
 #include <nlohmann/json.hpp>
 
+#include "crypto/crypto.h"
+
 namespace docvault::auth {
 namespace {
 
@@ -40,7 +42,7 @@ bool is_base64url_or_dot(char c) {
 }
 
 std::optional<json> decode_segment(std::string_view segment) {
-  auto bytes = base64url_decode(segment);
+  auto bytes = crypto::base64url_decode(segment);
   if (!bytes) return std::nullopt;
   auto value = json::parse(*bytes, nullptr, false);
   if (!value.is_object()) return std::nullopt;

@@ -11,6 +11,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crypto/crypto.h"
+
 namespace docvault::auth {
 namespace {
 
@@ -76,7 +78,7 @@ std::string member(const nlohmann::json& jwk, const char* name) {
 }
 
 std::string decoded_member(const nlohmann::json& jwk, const char* name) {
-  auto bytes = base64url_decode(member(jwk, name));
+  auto bytes = crypto::base64url_decode(member(jwk, name));
   if (!bytes || bytes->empty()) throw KeyError(std::string("JWK member ") + name + " is not base64url");
   return *bytes;
 }
@@ -141,15 +143,6 @@ VerificationKey key_from_jwk(const nlohmann::json& jwk) {
   return out;
 }
 
-int base64url_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 }  // namespace
 
 std::string_view to_string(Algorithm algorithm) {
@@ -187,43 +180,6 @@ std::vector<VerificationKey> parse_public_keys(std::string_view text) {
 
 VerificationKey jwk_to_key(std::string_view jwk_json) {
   return key_from_jwk(nlohmann::json::parse(jwk_json, nullptr, false));
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    int value = base64url_value(c);
-    if (value < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-std::string base64url_encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(buffer >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3f]);
-  return out;
 }
 
 }  // namespace docvault::auth

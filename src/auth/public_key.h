@@ -42,8 +42,4 @@ std::vector<VerificationKey> parse_public_keys(std::string_view text);
 // A single JWK (an element of a JWKS "keys" array) as a PEM public key.
 VerificationKey jwk_to_key(std::string_view jwk_json);
 
-// RFC 4648 base64url, padding optional; nothing on an invalid character.
-std::optional<std::string> base64url_decode(std::string_view text);
-std::string base64url_encode(std::string_view bytes);
-
 }  // namespace docvault::auth

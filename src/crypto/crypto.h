@@ -1,6 +1,7 @@
 // Hashes, MACs and random bytes over OpenSSL 3, for every layer that needs them:
 // content addressing (SHA-256), SigV4 (SHA-256, HMAC-SHA-256), SQS body checks
-// (MD5), name-based UUIDs (SHA-1) and UUIDv4 (CSPRNG).
+// (MD5), name-based UUIDs (SHA-1) and UUIDv4 (CSPRNG); and the hex and base64url
+// encodings.
 //
 // A leaf: depends on nothing in docvault. All functions are thread-safe.
 // Failures inside OpenSSL (which do not happen with valid arguments) throw
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +29,11 @@ Sha256Digest hmac_sha256(std::string_view key, std::string_view data);
 
 // Lowercase hexadecimal.
 std::string hex(std::span<const std::uint8_t> bytes);
+
+// RFC 4648 base64url without padding (JWTs, listing cursors); decoding
+// accepts padding and gives nothing on an invalid character or length.
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
 std::string sha256_hex(std::string_view data);
 std::string md5_hex(std::string_view data);
 

@@ -6,46 +6,11 @@
 #include <span>
 #include <stdexcept>
 
+#include "crypto/crypto.h"
 #include "domain/uuid.h"
 
 namespace docvault::service {
 namespace {
-
-constexpr std::string_view kBase64Url =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url(std::string_view in) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kBase64Url[(acc >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kBase64Url[(acc << (6 - bits)) & 0x3f]);
-  return out;
-}
-
-std::optional<std::string> unbase64url(std::string_view in) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    auto pos = kBase64Url.find(c);
-    if (pos == std::string_view::npos) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 // Appends the outgoing events of `documents` to `messages`.
 void add_events(std::span<const Document> documents, const DocumentChange& change,
@@ -56,15 +21,14 @@ void add_events(std::span<const Document> documents, const DocumentChange& chang
   }
 }
 
-
 }  // namespace
 
 std::string encode_cursor(const store::Cursor& cursor) {
-  return base64url(format_timestamp(cursor.created_at) + "|" + cursor.id);
+  return crypto::base64url_encode(format_timestamp(cursor.created_at) + "|" + cursor.id);
 }
 
 std::optional<store::Cursor> decode_cursor(std::string_view text) {
-  auto raw = unbase64url(text);
+  auto raw = crypto::base64url_decode(text);
   if (!raw) return std::nullopt;
   auto bar = raw->find('|');
   if (bar == std::string::npos) return std::nullopt;

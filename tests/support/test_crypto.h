@@ -4,7 +4,8 @@
 // r||s, not DER), unsigned "alg: none" tokens, and SNS envelopes signed as
 // Amazon SNS signs them.
 //
-// Header-only; suites that include it link OpenSSL::Crypto and nlohmann-json.
+// Header-only; suites that include it link OpenSSL::Crypto and nlohmann-json
+// (docvault_crypto comes with the test support library).
 #pragma once
 
 #include <chrono>
@@ -23,24 +24,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crypto/crypto.h"
+
 namespace docvault::testing {
 
-inline std::string b64url(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(buffer >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3f]);
-  return out;
-}
+inline std::string b64url(std::string_view bytes) { return crypto::base64url_encode(bytes); }
 
 inline std::string b64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');

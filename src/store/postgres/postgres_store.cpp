@@ -176,46 +176,55 @@ constexpr Statement kRelaxedCommit{"relaxed_commit", "SET LOCAL synchronous_comm
 
 constexpr Statement kLockOutboxClaims{"lock_outbox_claims", "SELECT pg_advisory_xact_lock($1::bigint)"};
 
-// Earlier unpublished rows of the same ordering key that are leased or
-// waiting for a retry hold the later ones back: per-entity order. Those rows
-// are few and found through ix_outbox_events_pending_next_attempt. The
-// candidates go in as an array so that even a generic plan (which cannot
-// know the LIMIT) updates them by primary key instead of joining the table.
+// The relay's state is in outbox_pending (what is left to publish, leases
+// and retries) and outbox_published (when each row last went out); the rows
+// of outbox_events are written once (migration 0008). Earlier pending rows of
+// the same ordering key that are leased or waiting for a retry hold the later
+// ones back: per-entity order. Those rows are few and found through
+// ix_outbox_pending_next_attempt. The candidates go in as an array so that
+// even a generic plan (which cannot know the LIMIT) updates them by primary
+// key instead of joining the table.
 constexpr Statement kClaimOutbox{
     "claim_outbox",
     "WITH blocked AS ("
-    " SELECT ordering_key, min(seq) AS first_seq FROM outbox_events"
-    " WHERE published_at IS NULL AND next_attempt_at > $1::timestamptz GROUP BY ordering_key),"
+    " SELECT ordering_key, min(seq) AS first_seq FROM outbox_pending"
+    " WHERE next_attempt_at > $1::timestamptz GROUP BY ordering_key),"
     " candidates AS ("
-    " SELECT o.seq FROM outbox_events o"
-    " WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1::timestamptz)"
-    " AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.ordering_key = o.ordering_key AND b.first_seq < o.seq)"
-    " ORDER BY o.seq LIMIT $2::bigint) "
-    "UPDATE outbox_events o SET next_attempt_at = $3::timestamptz "
-    "WHERE o.seq = ANY(ARRAY(SELECT seq FROM candidates)) "
-    "RETURNING o.seq, o.event_id::text, o.destination, o.target, o.ordering_key, o.payload, "
-    "o.message_attributes, " DOCVAULT_PG_TS("o.created_at") ", o.attempts"};
+    " SELECT p.seq FROM outbox_pending p"
+    " WHERE (p.next_attempt_at IS NULL OR p.next_attempt_at <= $1::timestamptz)"
+    " AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.ordering_key = p.ordering_key AND b.first_seq < p.seq)"
+    " ORDER BY p.seq LIMIT $2::bigint),"
+    " leased AS ("
+    " UPDATE outbox_pending p SET next_attempt_at = $3::timestamptz"
+    " WHERE p.seq = ANY(ARRAY(SELECT seq FROM candidates)) RETURNING p.seq, p.attempts) "
+    "SELECT o.seq, o.event_id::text, o.destination, o.target, o.ordering_key, o.payload, "
+    "o.message_attributes, " DOCVAULT_PG_TS("o.created_at") ", l.attempts "
+    "FROM leased l JOIN outbox_events o ON o.seq = l.seq"};
 
+// A row already marked (by a relay whose lease had run out) is left alone; a
+// row requeued after an earlier publication has its time replaced.
 constexpr Statement kMarkPublished{
     "mark_published",
-    "UPDATE outbox_events SET published_at = $2::timestamptz, next_attempt_at = NULL, last_error = NULL "
-    "WHERE seq = ANY($1::bigint[])"};
+    "WITH done AS (DELETE FROM outbox_pending WHERE seq = ANY($1::bigint[]) RETURNING seq) "
+    "INSERT INTO outbox_published (seq, published_at) SELECT seq, $2::timestamptz FROM done "
+    "ON CONFLICT (seq) DO UPDATE SET published_at = EXCLUDED.published_at"};
 
 constexpr Statement kMarkFailed{
     "mark_failed",
-    "UPDATE outbox_events o SET last_error = f.error, next_attempt_at = f.next_at, attempts = o.attempts + f.inc "
+    "UPDATE outbox_pending p SET last_error = f.error, next_attempt_at = f.next_at, attempts = p.attempts + f.inc "
     "FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[]) AS f(seq, error, next_at, inc) "
-    "WHERE o.seq = f.seq"};
+    "WHERE p.seq = f.seq"};
 
+// A requeued row (pending again) stays, whenever it was last published.
 constexpr Statement kPurgePublished{
     "purge_published",
-    "WITH doomed AS (SELECT seq FROM outbox_events WHERE published_at IS NOT NULL "
-    "AND published_at < $1::timestamptz ORDER BY published_at LIMIT $2::bigint) "
-    "DELETE FROM outbox_events o USING doomed d WHERE o.seq = d.seq"};
+    "WITH doomed AS (SELECT d.seq FROM outbox_published d WHERE d.published_at < $1::timestamptz"
+    " AND NOT EXISTS (SELECT 1 FROM outbox_pending p WHERE p.seq = d.seq) ORDER BY d.published_at LIMIT $2::bigint),"
+    " forgotten AS (DELETE FROM outbox_published d USING doomed x WHERE d.seq = x.seq) "
+    "DELETE FROM outbox_events o USING doomed x WHERE o.seq = x.seq"};
 
 constexpr Statement kOutboxBacklog{
-    "outbox_backlog",
-    "SELECT count(*), " DOCVAULT_PG_TS("min(created_at)") " FROM outbox_events WHERE published_at IS NULL"};
+    "outbox_backlog", "SELECT count(*), " DOCVAULT_PG_TS("min(created_at)") " FROM outbox_pending"};
 
 // $1 is a text array literal of SHA-256 hex values ("{a,b}": hex needs no quoting).
 constexpr Statement kReferencedBlobs{
@@ -241,11 +250,14 @@ constexpr Statement kPurgeProcessedEvents{
     " LIMIT $2::bigint) DELETE FROM processed_events p USING doomed d WHERE p.id = d.id"};
 
 // A document's events name its id in the payload; ids are UUIDs, so
-// strpos (no pattern syntax) finds exactly them.
+// strpos (no pattern syntax) finds exactly them. A row still pending loses
+// its lease or retry time: it goes out again at once.
 constexpr Statement kRequeueOutbox{
     "requeue_outbox",
-    "UPDATE outbox_events SET published_at = NULL, next_attempt_at = NULL, last_error = NULL"
-    " WHERE ordering_key = $1 AND ($2::text IS NULL OR strpos(payload, $2) > 0)"};
+    "INSERT INTO outbox_pending (seq, ordering_key, created_at)"
+    " SELECT seq, ordering_key, created_at FROM outbox_events"
+    " WHERE ordering_key = $1 AND ($2::text IS NULL OR strpos(payload, $2) > 0)"
+    " ON CONFLICT (seq) DO UPDATE SET next_attempt_at = NULL, last_error = NULL"};
 
 constexpr Statement kFindRejectedMessage{
     "find_rejected_message",

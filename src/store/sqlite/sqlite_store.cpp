@@ -290,36 +290,52 @@ class SqliteTransaction final : public Transaction {
 
   std::vector<OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) override {
     // SQLite runs one write transaction at a time, so claims never overlap.
-    auto stmt = c_.prepare(
+    // The state is in outbox_pending; the messages are read after the lease.
+    auto lease = c_.prepare(
         "WITH blocked AS ("
-        " SELECT ordering_key, min(seq) AS first_seq FROM outbox_events"
-        " WHERE published_at IS NULL AND next_attempt_at > ?1 GROUP BY ordering_key) "
-        "UPDATE outbox_events SET next_attempt_at = ?3 WHERE seq IN ("
-        " SELECT o.seq FROM outbox_events o"
-        " WHERE o.published_at IS NULL AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)"
-        " AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.ordering_key = o.ordering_key AND b.first_seq < o.seq)"
-        " ORDER BY o.seq LIMIT ?2)"
-        " RETURNING seq, event_id, destination, target, ordering_key, payload, message_attributes, created_at,"
-        " attempts");
-    stmt.bind(1, format_timestamp(now)).bind(2, static_cast<std::int64_t>(limit)).bind(3, format_timestamp(lease_until));
+        " SELECT ordering_key, min(seq) AS first_seq FROM outbox_pending"
+        " WHERE next_attempt_at > ?1 GROUP BY ordering_key) "
+        "UPDATE outbox_pending SET next_attempt_at = ?3 WHERE seq IN ("
+        " SELECT p.seq FROM outbox_pending p"
+        " WHERE (p.next_attempt_at IS NULL OR p.next_attempt_at <= ?1)"
+        " AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.ordering_key = p.ordering_key AND b.first_seq < p.seq)"
+        " ORDER BY p.seq LIMIT ?2)"
+        " RETURNING seq, attempts");
+    lease.bind(1, format_timestamp(now)).bind(2, static_cast<std::int64_t>(limit)).bind(3, format_timestamp(lease_until));
+    std::map<std::int64_t, int> attempts;
+    while (lease.step()) attempts.emplace(lease.integer(0), static_cast<int>(lease.integer(1)));
+    if (attempts.empty()) return {};
+    auto rows = c_.prepare(
+        "SELECT seq, event_id, destination, target, ordering_key, payload, message_attributes, created_at"
+        " FROM outbox_events WHERE seq IN (SELECT value FROM json_each(?1)) ORDER BY seq");
+    nlohmann::json seqs = nlohmann::json::array();
+    for (const auto& [seq, n] : attempts) seqs.push_back(seq);
+    rows.bind(1, seqs.dump());
     std::vector<OutboxRecord> out;
-    while (stmt.step()) {
-      out.push_back(OutboxRecord{stmt.integer(0),
-                                 OutboxMessage{stmt.text(1), stmt.text(2) == "sns" ? Destination::sns : Destination::sqs,
-                                               stmt.text(3), stmt.text(4), stmt.text(5), stmt.text(6),
-                                               timestamp(stmt.text(7))},
-                                 static_cast<int>(stmt.integer(8))});
+    out.reserve(attempts.size());
+    while (rows.step()) {
+      out.push_back(OutboxRecord{rows.integer(0),
+                                 OutboxMessage{rows.text(1), rows.text(2) == "sns" ? Destination::sns : Destination::sqs,
+                                               rows.text(3), rows.text(4), rows.text(5), rows.text(6),
+                                               timestamp(rows.text(7))},
+                                 attempts.at(rows.integer(0))});
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
     return out;
   }
 
   void mark_published(std::span<const std::int64_t> seqs, Timestamp at) override {
     if (seqs.empty()) return;
+    // Only rows still pending: one marked already (by a relay whose lease had
+    // run out) is left alone.
+    auto done = c_.prepare("DELETE FROM outbox_pending WHERE seq IN (SELECT value FROM json_each(?1)) RETURNING seq");
+    done.bind(1, nlohmann::json(std::vector<std::int64_t>(seqs.begin(), seqs.end())).dump());
+    std::vector<std::int64_t> marked;
+    while (done.step()) marked.push_back(done.integer(0));
+    if (marked.empty()) return;
     auto stmt = c_.prepare(
-        "UPDATE outbox_events SET published_at = ?2, next_attempt_at = NULL, last_error = NULL"
-        " WHERE seq IN (SELECT value FROM json_each(?1))");
-    stmt.bind(1, nlohmann::json(std::vector<std::int64_t>(seqs.begin(), seqs.end())).dump()).bind(2, format_timestamp(at));
+        "INSERT INTO outbox_published (seq, published_at) SELECT value, ?2 FROM json_each(?1) WHERE true"
+        " ON CONFLICT (seq) DO UPDATE SET published_at = excluded.published_at");
+    stmt.bind(1, nlohmann::json(marked).dump()).bind(2, format_timestamp(at));
     stmt.step();
   }
 
@@ -330,24 +346,31 @@ class SqliteTransaction final : public Transaction {
       rows.push_back({f.seq, f.error, format_timestamp(f.next_attempt_at), f.attempted ? 1 : 0});
     }
     auto stmt = c_.prepare(
-        "UPDATE outbox_events SET last_error = f.value ->> 1, next_attempt_at = f.value ->> 2,"
+        "UPDATE outbox_pending SET last_error = f.value ->> 1, next_attempt_at = f.value ->> 2,"
         " attempts = attempts + (f.value ->> 3)"
-        " FROM json_each(?1) AS f WHERE outbox_events.seq = f.value ->> 0");
+        " FROM json_each(?1) AS f WHERE outbox_pending.seq = f.value ->> 0");
     stmt.bind(1, rows.dump());
     stmt.step();
   }
 
   std::size_t purge_published(Timestamp before, std::size_t limit) override {
-    auto stmt = c_.prepare(
-        "DELETE FROM outbox_events WHERE seq IN (SELECT seq FROM outbox_events"
-        " WHERE published_at IS NOT NULL AND published_at < ?1 ORDER BY published_at LIMIT ?2)");
-    stmt.bind(1, format_timestamp(before)).bind(2, static_cast<std::int64_t>(limit));
+    // A requeued row (pending again) stays, whenever it was last published.
+    auto doomed = c_.prepare(
+        "DELETE FROM outbox_published WHERE seq IN (SELECT d.seq FROM outbox_published d"
+        " WHERE d.published_at < ?1 AND d.seq NOT IN (SELECT seq FROM outbox_pending)"
+        " ORDER BY d.published_at LIMIT ?2) RETURNING seq");
+    doomed.bind(1, format_timestamp(before)).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::int64_t> seqs;
+    while (doomed.step()) seqs.push_back(doomed.integer(0));
+    if (seqs.empty()) return 0;
+    auto stmt = c_.prepare("DELETE FROM outbox_events WHERE seq IN (SELECT value FROM json_each(?1))");
+    stmt.bind(1, nlohmann::json(seqs).dump());
     stmt.step();
     return static_cast<std::size_t>(c_.changes());
   }
 
   OutboxBacklog outbox_backlog() override {
-    auto stmt = c_.prepare("SELECT count(*), min(created_at) FROM outbox_events WHERE published_at IS NULL");
+    auto stmt = c_.prepare("SELECT count(*), min(created_at) FROM outbox_pending");
     stmt.step();
     OutboxBacklog backlog{static_cast<std::size_t>(stmt.integer(0)), std::nullopt};
     if (auto oldest = stmt.optional_text(1)) backlog.oldest_pending_created_at = timestamp(*oldest);
@@ -413,10 +436,13 @@ class SqliteTransaction final : public Transaction {
   std::size_t requeue_outbox(std::string_view ordering_key, std::optional<std::string> document_id) override {
     // A document's events name its id in the payload (the audit event's
     // entity_id, the document event's document_id); ids are UUIDs, so the
-    // pattern has no wildcard in it.
+    // pattern has no wildcard in it. A row still pending loses its lease or
+    // retry time: it goes out again at once.
     auto stmt = c_.prepare(
-        "UPDATE outbox_events SET published_at = NULL, next_attempt_at = NULL, last_error = NULL"
-        " WHERE ordering_key = ?1 AND (?2 IS NULL OR instr(payload, ?2) > 0)");
+        "INSERT INTO outbox_pending (seq, ordering_key, created_at)"
+        " SELECT seq, ordering_key, created_at FROM outbox_events"
+        " WHERE ordering_key = ?1 AND (?2 IS NULL OR instr(payload, ?2) > 0)"
+        " ON CONFLICT (seq) DO UPDATE SET next_attempt_at = NULL, last_error = NULL");
     stmt.bind(1, ordering_key).bind(2, document_id);
     stmt.step();
     return static_cast<std::size_t>(c_.changes());
@@ -639,6 +665,10 @@ std::vector<int> SqliteStore::known_migrations() const {
 
 std::vector<int> SqliteStore::applied_migrations() {
   std::lock_guard lock(write_mutex_);
+  return applied_versions();
+}
+
+std::vector<int> SqliteStore::applied_versions() {
   if (!writer_) writer_ = open_connection();
   std::vector<int> out;
   auto exists = writer_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
@@ -649,15 +679,18 @@ std::vector<int> SqliteStore::applied_migrations() {
 }
 
 void SqliteStore::migrate() {
-  auto applied = applied_migrations();
   std::lock_guard lock(write_mutex_);
+  if (!writer_) writer_ = open_connection();
   for (const auto& migration : parse_migrations(sqlite::kMigrationFiles)) {
-    if (std::find(applied.begin(), applied.end(), migration.version) != applied.end()) continue;
     // BEGIN IMMEDIATE serialises this with any other process migrating the
-    // same file; the file's statements are idempotent and record the version.
+    // same file; what it applied first is seen here, and skipped (SQLite's
+    // ALTER TABLE has no IF [NOT] EXISTS, so a file cannot run twice).
     writer_->exec("BEGIN IMMEDIATE");
     try {
-      writer_->exec(std::string(migration.sql));
+      const auto applied = applied_versions();
+      if (std::find(applied.begin(), applied.end(), migration.version) == applied.end()) {
+        writer_->exec(std::string(migration.sql));
+      }
       writer_->exec("COMMIT");
     } catch (...) {
       try {

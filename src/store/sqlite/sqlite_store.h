@@ -46,6 +46,8 @@ class SqliteStore final : public Store {
 
  private:
   std::unique_ptr<sqlite_detail::Connection> open_connection() const;
+  // The versions in schema_migrations, read on the writer (write_mutex_ held).
+  std::vector<int> applied_versions();
   std::unique_ptr<sqlite_detail::Connection> acquire_reader();
   void release_reader(std::unique_ptr<sqlite_detail::Connection> connection);
 

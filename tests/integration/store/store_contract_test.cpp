@@ -353,6 +353,39 @@ TEST_P(StoreContract, AFailedOutboxRowHoldsBackLaterRowsOfItsKeyOnly) {
   EXPECT_EQ(last[1].attempts, 0);
 }
 
+TEST_P(StoreContract, RequeuedRowsGoOutAgainAndOutliveRetention) {
+  std::vector<OutboxMessage> rows{outbox_row("a", 0), outbox_row("a", 1), outbox_row("b", 2)};
+  write(store(), [&](Transaction& tx) { tx.append_outbox(rows); });
+  auto first = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(100), at(130)); });
+  ASSERT_EQ(first.size(), 3u);
+  write(store(), [&](Transaction& tx) { tx.mark_published(seqs_of(first), at(101)); });
+
+  // One row, picked by a string its payload holds; then the whole key.
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.requeue_outbox("a", std::string(R"("n":1)")); }), 1u);
+  EXPECT_EQ(read(store(), [](Transaction& tx) { return tx.outbox_backlog(); }).pending, 1u);
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.requeue_outbox("a", std::nullopt); }), 2u);
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.requeue_outbox("nobody", std::nullopt); }), 0u);
+  auto backlog = read(store(), [](Transaction& tx) { return tx.outbox_backlog(); });
+  EXPECT_EQ(backlog.pending, 2u);
+  EXPECT_EQ(backlog.oldest_pending_created_at, at(0));
+
+  // Retention takes the row published long ago, not those pending again.
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.purge_published(at(1000), 10); }), 1u);
+  EXPECT_EQ(read(store(), [](Transaction& tx) { return tx.outbox_messages("a"); }).size(), 2u);
+  EXPECT_TRUE(read(store(), [](Transaction& tx) { return tx.outbox_messages("b"); }).empty());
+
+  auto again = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(1000), at(1030)); });
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].message, rows[0]);
+  EXPECT_EQ(again[1].message, rows[1]);
+  write(store(), [&](Transaction& tx) { tx.mark_published(seqs_of(again), at(1001)); });
+  // A late mark of the same rows (a relay whose lease ran out) changes
+  // nothing: they were published at 1001, so retention at 1003 takes them.
+  write(store(), [&](Transaction& tx) { tx.mark_published(seqs_of(again), at(1005)); });
+  EXPECT_EQ(write(store(), [&](Transaction& tx) { return tx.purge_published(at(1003), 10); }), 2u);
+  EXPECT_EQ(read(store(), [](Transaction& tx) { return tx.outbox_backlog(); }).pending, 0u);
+}
+
 TEST_P(StoreContract, ConcurrentClaimsNeverShareARow) {
   std::vector<OutboxMessage> rows;
   for (int i = 0; i < 200; ++i) rows.push_back(outbox_row("k" + std::to_string(i % 17), i));

@@ -13,10 +13,17 @@ namespace {
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 constexpr std::chrono::seconds kMaxPresignExpiry = std::chrono::hours(24 * 7);
 
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
+// RFC 3986's unreserved characters, as a table: the encoder's inner loop.
+constexpr std::array<bool, 256> kUnreserved = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_' || c == '.' || c == '~';
+  }
+  return table;
+}();
+
+bool is_unreserved(unsigned char c) { return kUnreserved[c]; }
 
 bool is_hex_digit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
@@ -30,19 +37,23 @@ int hex_value(char c) {
 
 void append_escaped(std::string& out, unsigned char c) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  out += '%';
-  out += kHex[c >> 4];
-  out += kHex[c & 0x0F];
+  const char escaped[3] = {'%', kHex[c >> 4], kHex[c & 0x0F]};
+  out.append(escaped, 3);
 }
 
 void append_encoded(std::string& out, std::string_view text, bool keep_slash) {
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out += ch;
-    } else {
-      append_escaped(out, c);
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Runs of characters that stay as they are go in at once.
+    std::size_t run = i;
+    while (run < text.size() && (is_unreserved(static_cast<unsigned char>(text[run])) ||
+                                 (keep_slash && text[run] == '/'))) {
+      ++run;
     }
+    out.append(text.data() + i, run - i);
+    if (run == text.size()) break;
+    append_escaped(out, static_cast<unsigned char>(text[run]));
+    i = run + 1;
   }
 }
 
@@ -295,6 +306,8 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
   append_encoded(out, text, keep_slash);
   return out;
 }
+
+void append_uri_encoded(std::string& out, std::string_view text) { append_encoded(out, text, false); }
 
 crypto::Sha256Digest derive_signing_key(std::string_view secret, std::string_view date,
                                         std::string_view region, std::string_view service) {

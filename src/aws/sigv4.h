@@ -114,6 +114,8 @@ crypto::Sha256Digest derive_signing_key(std::string_view secret, std::string_vie
 // RFC 3986 percent-encoding as SigV4 wants it: unreserved characters kept,
 // everything else %XX with uppercase hex; '/' kept only when `keep_slash`.
 std::string uri_encode(std::string_view text, bool keep_slash = false);
+// The same ('/' escaped too), appended to `out`.
+void append_uri_encoded(std::string& out, std::string_view text);
 
 class Signer {
  public:

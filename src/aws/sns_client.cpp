@@ -74,12 +74,15 @@ void add_map(QueryParameters& out, const std::map<std::string, std::string>& att
 }  // namespace
 
 std::string form_encode(const QueryParameters& parameters) {
+  std::size_t bytes = 0;
+  for (const auto& [key, value] : parameters) bytes += key.size() + value.size() + 2;
   std::string out;
+  out.reserve(bytes + bytes / 2);  // room for some escapes; JSON payloads have many
   for (const auto& [key, value] : parameters) {
     if (!out.empty()) out += '&';
-    out += uri_encode(key);
+    append_uri_encoded(out, key);
     out += '=';
-    out += uri_encode(value);
+    append_uri_encoded(out, value);
   }
   return out;
 }

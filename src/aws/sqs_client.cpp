@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "crypto/crypto.h"
+#include "json/json_writer.h"
 
 namespace docvault::aws {
 
@@ -31,20 +32,6 @@ json parse_response(const HttpResponse& response, std::string_view action) {
 std::string string_field(const json& object, const char* key) {
   auto found = object.find(key);
   return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
-}
-
-json attributes_to_json(const MessageAttributes& attributes) {
-  json out = json::object();
-  for (const auto& [name, value] : attributes) {
-    json entry = {{"DataType", value.data_type}};
-    if (value.data_type.starts_with("Binary")) {
-      entry["BinaryValue"] = value.binary_value;
-    } else {
-      entry["StringValue"] = value.string_value;
-    }
-    out[name] = std::move(entry);
-  }
-  return out;
 }
 
 MessageAttributes attributes_from_json(const json& object) {
@@ -238,20 +225,42 @@ SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
                                               std::stop_token stop) const {
   check_batch_size(messages.size(), "SendMessageBatch");
   if (messages.empty()) return {};
-  json entries = json::array();
+  // Written directly: the bodies are most of the request, and a JSON tree
+  // would copy each of them twice before escaping it.
+  std::size_t bytes = queue_url.size() + 64;
+  for (const auto& message : messages) bytes += message.body.size() + message.body.size() / 8 + 256;
+  docvault::json::JsonWriter body(bytes);
+  body.open().string("QueueUrl", queue_url).key("Entries").open_array();
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const auto& message = messages[i];
-    json entry = {{"Id", std::to_string(i)}, {"MessageBody", message.body}};
-    if (!message.attributes.empty()) entry["MessageAttributes"] = attributes_to_json(message.attributes);
-    if (message.delay_seconds) entry["DelaySeconds"] = *message.delay_seconds;
-    if (!message.message_group_id.empty()) entry["MessageGroupId"] = message.message_group_id;
-    if (!message.message_deduplication_id.empty()) {
-      entry["MessageDeduplicationId"] = message.message_deduplication_id;
+    body.open().string("Id", std::to_string(i)).string("MessageBody", message.body);
+    if (!message.attributes.empty()) {
+      body.key("MessageAttributes").open();
+      for (const auto& [name, value] : message.attributes) {
+        body.key(name).open().string("DataType", value.data_type);
+        if (value.data_type.starts_with("Binary")) {
+          body.string("BinaryValue", value.binary_value);
+        } else {
+          body.string("StringValue", value.string_value);
+        }
+        body.close();
+      }
+      body.close();
     }
-    entries.push_back(std::move(entry));
+    if (message.delay_seconds) {
+      if (*message.delay_seconds < 0 || *message.delay_seconds > 900) {
+        throw std::invalid_argument("SendMessageBatch: DelaySeconds must be 0..900");
+      }
+      body.number("DelaySeconds", static_cast<std::uint64_t>(*message.delay_seconds));
+    }
+    if (!message.message_group_id.empty()) body.string("MessageGroupId", message.message_group_id);
+    if (!message.message_deduplication_id.empty()) {
+      body.string("MessageDeduplicationId", message.message_deduplication_id);
+    }
+    body.close();
   }
-  json body = {{"QueueUrl", queue_url}, {"Entries", std::move(entries)}};
-  auto raw = post("SendMessageBatch", queue_url, body.dump(), {}, stop);
+  body.close_array().close();
+  auto raw = post("SendMessageBatch", queue_url, std::move(body).finish(), {}, stop);
   auto response = parse_response(raw, "SendMessageBatch");
 
   SendBatchResult result;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "domain/uuid.h"
+#include "json/json_writer.h"
 
 namespace docvault {
 
@@ -21,91 +22,11 @@ std::string outgoing_event_id(std::string_view cause, std::string_view document_
   return uuid_v5(kDocvaultUuidNamespace, name);
 }
 
-namespace {
+using json::JsonWriter;
 
-// The outgoing payloads are written directly, in the exact form
-// nlohmann::ordered_json::dump() gives (keys in this order, no spaces,
-// strings escaped the same way): one string per payload, no JSON tree.
-class JsonWriter {
- public:
-  explicit JsonWriter(std::size_t reserve) { out_.reserve(reserve); }
-
-  JsonWriter& open() {
-    comma();
-    out_ += '{';
-    first_ = true;
-    return *this;
-  }
-  JsonWriter& close() {
-    out_ += '}';
-    first_ = false;
-    return *this;
-  }
-  JsonWriter& key(std::string_view name) {
-    comma();
-    quoted(name);
-    out_ += ':';
-    first_ = true;  // the value needs no comma
-    return *this;
-  }
-  JsonWriter& string(std::string_view name, std::string_view value) {
-    key(name);
-    first_ = false;
-    quoted(value);
-    return *this;
-  }
-  JsonWriter& number(std::string_view name, std::uint64_t value) {
-    key(name);
-    first_ = false;
-    out_ += std::to_string(value);
-    return *this;
-  }
-  JsonWriter& optional_string(std::string_view name, const std::optional<std::string>& value) {
-    if (value) return string(name, *value);
-    key(name);
-    first_ = false;
-    out_ += "null";
-    return *this;
-  }
-  std::string finish() && { return std::move(out_); }
-
- private:
-  void comma() {
-    if (!first_) out_ += ',';
-  }
-  // As nlohmann::json escapes: the short escapes, \u00xx for other control
-  // characters, everything else (UTF-8 included) as it is.
-  void quoted(std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out_ += '"';
-    for (const char ch : text) {
-      const auto c = static_cast<unsigned char>(ch);
-      switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\b': out_ += "\\b"; break;
-        case '\f': out_ += "\\f"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
-        default:
-          if (c < 0x20) {
-            out_ += "\\u00";
-            out_ += kHex[c >> 4];
-            out_ += kHex[c & 0xf];
-          } else {
-            out_ += ch;
-          }
-      }
-    }
-    out_ += '"';
-  }
-
-  std::string out_;
-  bool first_ = true;
-};
-
-}  // namespace
+// The outgoing payloads are written directly (json/json_writer.h), in the
+// exact form nlohmann::ordered_json::dump() gives (keys in this order): one
+// string per payload, no JSON tree.
 
 std::vector<OutboxMessage> document_change_events(const Document& document,
                                                   const DocumentChange& change) {

@@ -22,14 +22,57 @@ constexpr std::size_t kPurgeBatch = 500;
 
 bool is_fifo(std::string_view target) { return target.ends_with(".fifo"); }
 
-// The message attributes stored with the row, as String attributes.
+// The message attributes stored with the row: the string members of a JSON
+// object, as String attributes (anything else in it is skipped). Read with a
+// SAX handler: no JSON tree per message.
+class AttributeReader final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  explicit AttributeReader(aws::MessageAttributes& out) : out_(out) {}
+
+  bool start_object(std::size_t) override {
+    ++depth_;
+    return true;
+  }
+  bool end_object() override { return leave(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_array() override { return leave(); }
+  bool key(string_t& name) override {
+    if (depth_ == 1) name_ = std::move(name);
+    return true;
+  }
+  bool string(string_t& value) override {
+    if (depth_ == 1) out_[std::move(name_)] = aws::MessageAttributeValue{"String", std::move(value), ""};
+    return depth_ > 0;
+  }
+  bool null() override { return depth_ > 0; }
+  bool boolean(bool) override { return depth_ > 0; }
+  bool number_integer(number_integer_t) override { return depth_ > 0; }
+  bool number_unsigned(number_unsigned_t) override { return depth_ > 0; }
+  bool number_float(number_float_t, const string_t&) override { return depth_ > 0; }
+  bool binary(binary_t&) override { return depth_ > 0; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  // Only an object may be the top level.
+  bool enter() {
+    if (depth_ == 0) return false;
+    ++depth_;
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+
+  aws::MessageAttributes& out_;
+  std::string name_;
+  int depth_ = 0;
+};
+
 aws::MessageAttributes attributes_of(const OutboxMessage& m) {
   aws::MessageAttributes out;
-  auto parsed = nlohmann::json::parse(m.attributes, nullptr, false);
-  if (!parsed.is_object()) return out;
-  for (const auto& [name, value] : parsed.items()) {
-    if (value.is_string()) out[name] = aws::MessageAttributeValue{"String", value.get<std::string>(), ""};
-  }
+  AttributeReader reader(out);
+  if (!nlohmann::json::sax_parse(m.attributes, &reader)) out.clear();
   return out;
 }
 
@@ -45,7 +88,7 @@ constexpr std::size_t kLanesPerDestination = 4;
 
 // One publish call's worth of rows: at most ten, at most 256 KiB.
 struct Chunk {
-  std::vector<const store::OutboxRecord*> records;
+  std::vector<store::OutboxRecord*> records;
   std::vector<aws::MessageAttributes> attributes;
   std::size_t bytes = 0;
 };
@@ -55,7 +98,7 @@ struct Chunk {
 // What one lane of a round publishes: rows of one destination, in seq order.
 struct OutboxRelay::Lane {
   Destination destination = Destination::sns;
-  std::vector<const store::OutboxRecord*> records;
+  std::vector<store::OutboxRecord*> records;  // their payloads move into the requests
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;
   std::string last_error;
@@ -272,7 +315,7 @@ std::size_t OutboxRelay::publish_due(std::stop_token) {
   for (std::size_t i = 0; i < lanes.size(); ++i) {
     lanes[i].destination = i < kLanesPerDestination ? Destination::sns : Destination::sqs;
   }
-  for (const auto& record : records) {
+  for (auto& record : records) {
     const std::size_t base = record.message.destination == Destination::sns ? 0 : kLanesPerDestination;
     lanes[base + std::hash<std::string>{}(record.message.ordering_key) % kLanesPerDestination].records.push_back(&record);
   }
@@ -316,8 +359,8 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
   std::set<std::string> failed_keys;  // an entity with a failed row: its later rows wait
 
   std::vector<Chunk> chunks(1);
-  for (const auto* record_ptr : lane.records) {
-    const auto& record = *record_ptr;
+  for (auto* record_ptr : lane.records) {
+    auto& record = *record_ptr;
     if (record.message.target != logical) {
       failures.push_back({record.seq, "unknown outbox target " + record.message.target,
                           now + options_.retry_max, true});
@@ -334,10 +377,10 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
   }
 
   for (auto& chunk : chunks) {
-    std::vector<const store::OutboxRecord*> sending;
+    std::vector<store::OutboxRecord*> sending;
     std::vector<aws::MessageAttributes> sending_attributes;
     for (std::size_t i = 0; i < chunk.records.size(); ++i) {
-      const auto* record = chunk.records[i];
+      auto* record = chunk.records[i];
       if (failed_keys.contains(record->message.ordering_key)) {
         failures.push_back({record->seq, "held back behind an earlier event of its entity", now, false});
       } else {
@@ -352,18 +395,20 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
       std::vector<aws::BatchFailure> failed;
       if (destination == Destination::sns) {
         std::vector<aws::SnsMessage> messages;
+        messages.reserve(sending.size());
         for (std::size_t i = 0; i < sending.size(); ++i) {
-          const auto& m = sending[i]->message;
-          messages.push_back(aws::SnsMessage{m.payload, "", sending_attributes[i],
+          auto& m = sending[i]->message;
+          messages.push_back(aws::SnsMessage{std::move(m.payload), "", std::move(sending_attributes[i]),
                                              is_fifo(target) ? m.ordering_key : "",
                                              is_fifo(target) ? m.event_id : ""});
         }
         failed = sns_.publish_batch(target, messages).failed;
       } else {
         std::vector<aws::OutgoingSqsMessage> messages;
+        messages.reserve(sending.size());
         for (std::size_t i = 0; i < sending.size(); ++i) {
-          const auto& m = sending[i]->message;
-          messages.push_back(aws::OutgoingSqsMessage{m.payload, sending_attributes[i], std::nullopt,
+          auto& m = sending[i]->message;
+          messages.push_back(aws::OutgoingSqsMessage{std::move(m.payload), std::move(sending_attributes[i]), std::nullopt,
                                                      is_fifo(target) ? m.ordering_key : "",
                                                      is_fifo(target) ? m.event_id : ""});
         }

@@ -524,9 +524,17 @@ class TextArray {
   void add(std::string_view element) {
     if (text_.size() > 1) text_ += ',';
     text_ += '"';
-    for (const char c : element) {
-      if (c == '"' || c == '\\') text_ += '\\';
-      text_ += c;
+    // Runs without a quote or backslash go in at once (JSON payloads have
+    // many quotes, but long runs between them).
+    std::size_t i = 0;
+    while (i < element.size()) {
+      std::size_t run_end = i;
+      while (run_end < element.size() && element[run_end] != '"' && element[run_end] != '\\') ++run_end;
+      text_.append(element.data() + i, run_end - i);
+      if (run_end == element.size()) break;
+      text_ += '\\';
+      text_ += element[run_end];
+      i = run_end + 1;
     }
     text_ += '"';
   }

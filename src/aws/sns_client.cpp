@@ -34,57 +34,54 @@ std::string text_at(const pugi::xml_document& document, std::initializer_list<co
   return node.text().as_string();
 }
 
-void add_attributes(QueryParameters& out, const std::string& prefix,
-                    const MessageAttributes& attributes) {
+void add_attributes(FormBody& out, std::string_view prefix, const MessageAttributes& attributes) {
   std::size_t n = 0;
   for (const auto& [name, value] : attributes) {
-    auto entry = prefix + "MessageAttributes.entry." + std::to_string(++n) + ".";
-    out.emplace_back(entry + "Name", name);
-    out.emplace_back(entry + "Value.DataType", value.data_type);
+    const std::string number = std::to_string(++n);
+    out.add({prefix, "MessageAttributes.entry.", number, ".Name"}, name);
+    out.add({prefix, "MessageAttributes.entry.", number, ".Value.DataType"}, value.data_type);
     if (value.data_type.starts_with("Binary")) {
-      out.emplace_back(entry + "Value.BinaryValue", value.binary_value);
+      out.add({prefix, "MessageAttributes.entry.", number, ".Value.BinaryValue"}, value.binary_value);
     } else {
-      out.emplace_back(entry + "Value.StringValue", value.string_value);
+      out.add({prefix, "MessageAttributes.entry.", number, ".Value.StringValue"}, value.string_value);
     }
   }
 }
 
-void add_message(QueryParameters& out, const std::string& prefix, const SnsMessage& message) {
-  out.emplace_back(prefix + "Message", message.message);
-  if (!message.subject.empty()) out.emplace_back(prefix + "Subject", message.subject);
+void add_message(FormBody& out, std::string_view prefix, const SnsMessage& message) {
+  out.add({prefix, "Message"}, message.message);
+  if (!message.subject.empty()) out.add({prefix, "Subject"}, message.subject);
   add_attributes(out, prefix, message.attributes);
-  if (!message.message_group_id.empty()) {
-    out.emplace_back(prefix + "MessageGroupId", message.message_group_id);
-  }
+  if (!message.message_group_id.empty()) out.add({prefix, "MessageGroupId"}, message.message_group_id);
   if (!message.message_deduplication_id.empty()) {
-    out.emplace_back(prefix + "MessageDeduplicationId", message.message_deduplication_id);
+    out.add({prefix, "MessageDeduplicationId"}, message.message_deduplication_id);
   }
 }
 
 // Attributes.entry.N.key / .value, as CreateTopic and Subscribe take them.
-void add_map(QueryParameters& out, const std::map<std::string, std::string>& attributes) {
+void add_map(FormBody& out, const std::map<std::string, std::string>& attributes) {
   std::size_t n = 0;
   for (const auto& [key, value] : attributes) {
-    auto entry = "Attributes.entry." + std::to_string(++n) + ".";
-    out.emplace_back(entry + "key", key);
-    out.emplace_back(entry + "value", value);
+    const std::string number = std::to_string(++n);
+    out.add({"Attributes.entry.", number, ".key"}, key);
+    out.add({"Attributes.entry.", number, ".value"}, value);
   }
 }
 
 }  // namespace
 
-std::string form_encode(const QueryParameters& parameters) {
-  std::size_t bytes = 0;
-  for (const auto& [key, value] : parameters) bytes += key.size() + value.size() + 2;
-  std::string out;
-  out.reserve(bytes + bytes / 2);  // room for some escapes; JSON payloads have many
-  for (const auto& [key, value] : parameters) {
-    if (!out.empty()) out += '&';
-    append_uri_encoded(out, key);
-    out += '=';
-    append_uri_encoded(out, value);
-  }
-  return out;
+FormBody::FormBody(std::string_view action, std::size_t reserve) {
+  text_.reserve(reserve);
+  add("Action", action);
+  add("Version", "2010-03-31");
+}
+
+FormBody& FormBody::add(std::initializer_list<std::string_view> key, std::string_view value) {
+  if (!text_.empty()) text_ += '&';
+  for (auto part : key) append_uri_encoded(text_, part);
+  text_ += '=';
+  append_uri_encoded(text_, value);
+  return *this;
 }
 
 AwsError parse_sns_error(const HttpResponse& response) {
@@ -133,25 +130,20 @@ SendBatchResult parse_publish_batch_response(const HttpResponse& response, std::
 SnsClient::SnsClient(ServiceClientOptions options)
     : endpoints_("sns", options.environment), client_("sns", std::move(options), &parse_sns_error) {}
 
-HttpResponse SnsClient::post(std::string_view action, std::string_view resource,
-                             const QueryParameters& parameters, std::stop_token stop) const {
-  QueryParameters all;
-  all.reserve(parameters.size() + 2);
-  all.emplace_back("Action", action);
-  all.emplace_back("Version", "2010-03-31");
-  all.insert(all.end(), parameters.begin(), parameters.end());
+HttpResponse SnsClient::post(std::string_view resource, FormBody form, std::stop_token stop) const {
   ServiceRequest request;
   request.endpoint = endpoints_.resolve(resource);
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-  request.body = form_encode(all);
+  request.body = std::move(form).take();
   return client_.call(request, stop);
 }
 
 std::string SnsClient::publish(std::string_view topic_arn, const SnsMessage& message,
                                std::stop_token stop) const {
-  QueryParameters parameters{{"TopicArn", std::string(topic_arn)}};
-  add_message(parameters, "", message);
-  auto response = post("Publish", topic_arn, parameters, stop);
+  FormBody form("Publish");
+  form.add("TopicArn", topic_arn);
+  add_message(form, "", message);
+  auto response = post(topic_arn, std::move(form), stop);
   auto document = parse_xml(response, "Publish");
   auto id = text_at(document, {"PublishResult", "MessageId"});
   if (id.empty()) {
@@ -169,22 +161,25 @@ SendBatchResult SnsClient::publish_batch(std::string_view topic_arn,
                                 std::to_string(messages.size()));
   }
   if (messages.empty()) return {};
-  QueryParameters parameters{{"TopicArn", std::string(topic_arn)}};
+  std::size_t bytes = topic_arn.size() + 64;
+  for (const auto& m : messages) bytes += m.message.size() * 2 + 512;  // JSON escapes heavily
+  FormBody form("PublishBatch", bytes);
+  form.add("TopicArn", topic_arn);
   for (std::size_t i = 0; i < messages.size(); ++i) {
-    auto prefix = "PublishBatchRequestEntries.member." + std::to_string(i + 1) + ".";
-    parameters.emplace_back(prefix + "Id", std::to_string(i));
-    add_message(parameters, prefix, messages[i]);
+    const std::string prefix = "PublishBatchRequestEntries.member." + std::to_string(i + 1) + ".";
+    form.add({prefix, "Id"}, std::to_string(i));
+    add_message(form, prefix, messages[i]);
   }
-  return parse_publish_batch_response(post("PublishBatch", topic_arn, parameters, stop),
-                                      messages.size());
+  return parse_publish_batch_response(post(topic_arn, std::move(form), stop), messages.size());
 }
 
 std::string SnsClient::create_topic(std::string_view name,
                                     const std::map<std::string, std::string>& attributes,
                                     std::stop_token stop) const {
-  QueryParameters parameters{{"Name", std::string(name)}};
-  add_map(parameters, attributes);
-  auto response = post("CreateTopic", {}, parameters, stop);
+  FormBody form("CreateTopic");
+  form.add("Name", name);
+  add_map(form, attributes);
+  auto response = post({}, std::move(form), stop);
   auto arn = text_at(parse_xml(response, "CreateTopic"), {"CreateTopicResult", "TopicArn"});
   if (arn.empty()) {
     throw AwsError(static_cast<int>(response.status), "InvalidResponse",
@@ -194,19 +189,17 @@ std::string SnsClient::create_topic(std::string_view name,
 }
 
 void SnsClient::delete_topic(std::string_view topic_arn, std::stop_token stop) const {
-  post("DeleteTopic", topic_arn, {{"TopicArn", std::string(topic_arn)}}, stop);
+  post(topic_arn, std::move(FormBody("DeleteTopic").add("TopicArn", topic_arn)), stop);
 }
 
 std::string SnsClient::subscribe(std::string_view topic_arn, std::string_view protocol,
                                  std::string_view endpoint,
                                  const std::map<std::string, std::string>& attributes,
                                  std::stop_token stop) const {
-  QueryParameters parameters{{"TopicArn", std::string(topic_arn)},
-                             {"Protocol", std::string(protocol)},
-                             {"Endpoint", std::string(endpoint)},
-                             {"ReturnSubscriptionArn", "true"}};
-  add_map(parameters, attributes);
-  auto response = post("Subscribe", topic_arn, parameters, stop);
+  FormBody form("Subscribe");
+  form.add("TopicArn", topic_arn).add("Protocol", protocol).add("Endpoint", endpoint).add("ReturnSubscriptionArn", "true");
+  add_map(form, attributes);
+  auto response = post(topic_arn, std::move(form), stop);
   return text_at(parse_xml(response, "Subscribe"), {"SubscribeResult", "SubscriptionArn"});
 }
 

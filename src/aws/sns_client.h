@@ -15,6 +15,7 @@
 // abandons the call and throws RequestCancelled.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <span>
 #include <stop_token>
@@ -37,11 +38,22 @@ struct SnsMessage {
   std::string message_deduplication_id;  // FIFO topics without content-based dedup
 };
 
-// The form parameters of a query-protocol call, in order.
-using QueryParameters = std::vector<std::pair<std::string, std::string>>;
+// The form body of a query-protocol call: "Action=…&Version=…&k=v&…", keys
+// and values percent-encoded per RFC 3986 (space as %20) as they are added.
+// A key may be given in parts, joined as they are: an entry's key
+// ("PublishBatchRequestEntries.member.3.Message") needs no string of its own.
+class FormBody {
+ public:
+  // `reserve`: the bytes expected, to grow the text once.
+  explicit FormBody(std::string_view action, std::size_t reserve = 0);
+  FormBody& add(std::initializer_list<std::string_view> key, std::string_view value);
+  FormBody& add(std::string_view key, std::string_view value) { return add({key}, value); }
+  const std::string& text() const { return text_; }
+  std::string take() && { return std::move(text_); }
 
-// "k=v&k=v" with keys and values percent-encoded per RFC 3986 (space as %20).
-std::string form_encode(const QueryParameters& parameters);
+ private:
+  std::string text_;
+};
 
 class SnsClient {
  public:
@@ -70,10 +82,9 @@ class SnsClient {
                         std::stop_token stop = {}) const;
 
  private:
-  // Posts `action` with its parameters about `resource` (an ARN, or empty)
-  // and returns the 2xx response.
-  HttpResponse post(std::string_view action, std::string_view resource,
-                    const QueryParameters& parameters, std::stop_token stop) const;
+  // Posts the form (its action and parameters) about `resource` (an ARN, or
+  // empty) and returns the 2xx response.
+  HttpResponse post(std::string_view resource, FormBody form, std::stop_token stop) const;
 
   EndpointResolver endpoints_;
   ServiceClient client_;

@@ -43,8 +43,9 @@ std::map<std::string, std::string> decode_form(const std::string& body) {
 }
 
 TEST(FormEncoding, IsRfc3986PercentEncoding) {
-  EXPECT_EQ(form_encode({{"Message", "a b+c/d~e_f.g-h*i"}, {"Subject", "é&="}}),
-            "Message=a%20b%2Bc%2Fd~e_f.g-h%2Ai&Subject=%C3%A9%26%3D");
+  FormBody form("Publish");
+  form.add("Message", "a b+c/d~e_f.g-h*i").add({"Sub", "ject"}, "é&=");
+  EXPECT_EQ(form.text(), "Action=Publish&Version=2010-03-31&Message=a%20b%2Bc%2Fd~e_f.g-h%2Ai&Subject=%C3%A9%26%3D");
 }
 
 SnsMessage text(std::string message) {

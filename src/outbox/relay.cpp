@@ -112,8 +112,9 @@ class OutboxRelay::LanePool {
   }
 
   // Runs task(0) ... task(count - 1) and returns when all are done; rethrows
-  // the first exception one of them threw.
-  void run(std::size_t count, const std::function<void(std::size_t)>& task) {
+  // the first exception one of them threw. The caller runs `meanwhile` first
+  // (the pool's threads have started), then helps with the tasks.
+  void run(std::size_t count, const std::function<void(std::size_t)>& task, const std::function<void()>& meanwhile) {
     {
       std::lock_guard lock(mutex_);
       task_ = &task;
@@ -123,6 +124,7 @@ class OutboxRelay::LanePool {
       error_ = nullptr;
     }
     ready_.notify_all();
+    meanwhile();
     help();
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return unfinished_ == 0; });
@@ -227,11 +229,18 @@ void OutboxRelay::start() {
 }
 
 void OutboxRelay::stop() {
-  if (!thread_.joinable()) return;
-  thread_.request_stop();
-  thread_.join();
-  running_ = false;
-  log::info(kRelayComponent, "Outbox relay stopped");
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+    running_ = false;
+    log::info(kRelayComponent, "Outbox relay stopped");
+  }
+  try {
+    release_prefetched();
+  } catch (const std::exception& e) {
+    // Their lease runs out instead.
+    log::warn(kRelayComponent, "Releasing rows claimed ahead failed", {{"error", e.what()}});
+  }
 }
 
 RelayStatus OutboxRelay::status() const {
@@ -301,11 +310,35 @@ void OutboxRelay::run(std::stop_token stop) {
   }
 }
 
-std::size_t OutboxRelay::publish_due(std::stop_token) {
+void OutboxRelay::release_prefetched() {
+  if (!prefetched_) return;
+  // Due again at once, no attempt counted: as if never claimed.
+  std::vector<store::PublishFailure> released;
+  released.reserve(prefetched_->records.size());
   const Timestamp now = clock_.now();
-  auto records = store::write(store_, [&](store::Transaction& tx) {
+  for (const auto& record : prefetched_->records) released.push_back({record.seq, "released unpublished", now, false});
+  prefetched_.reset();
+  store::write(store_, [&](store::Transaction& tx) { tx.mark_failed(released); });
+}
+
+std::vector<store::OutboxRecord> OutboxRelay::claim(Timestamp now) {
+  return store::write(store_, [&](store::Transaction& tx) {
     return tx.claim_outbox(options_.claim_size, now, now + options_.lease);
   });
+}
+
+std::size_t OutboxRelay::publish_due(std::stop_token stop) {
+  Timestamp now = clock_.now();
+  // Claimed ahead, and still well within the lease: publish those.
+  if (prefetched_ && now - prefetched_->claimed_at > options_.lease / 2) release_prefetched();
+  std::vector<store::OutboxRecord> records;
+  if (prefetched_) {
+    records = std::move(prefetched_->records);
+    now = prefetched_->claimed_at;
+    prefetched_.reset();
+  } else {
+    records = claim(now);
+  }
   if (records.empty()) return 0;
 
   // Rows of one destination and one ordering key always share a lane, in
@@ -320,7 +353,20 @@ std::size_t OutboxRelay::publish_due(std::stop_token) {
     lanes[base + std::hash<std::string>{}(record.message.ordering_key) % kLanesPerDestination].records.push_back(&record);
   }
   std::erase_if(lanes, [](const Lane& lane) { return lane.records.empty(); });
-  lane_pool_->run(lanes.size(), [&](std::size_t i) { publish_lane(lanes[i], now); });
+  // A full claim means more is waiting: the next batch is claimed while this
+  // one is published. Its entities cannot be this batch's (their rows here
+  // are leased, which holds their later rows back), so order is kept.
+  auto claim_next = [&] {
+    if (records.size() < options_.claim_size || stop.stop_requested()) return;
+    try {
+      const Timestamp next = clock_.now();
+      if (auto claimed = claim(next); !claimed.empty()) prefetched_ = Prefetched{std::move(claimed), next};
+    } catch (const std::exception& e) {
+      // The next round claims again, and reports what fails then.
+      log::debug(kRelayComponent, "Claiming ahead failed", {{"error", e.what()}});
+    }
+  };
+  lane_pool_->run(lanes.size(), [&](std::size_t i) { publish_lane(lanes[i], now); }, claim_next);
 
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;

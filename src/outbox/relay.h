@@ -33,8 +33,10 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "aws/sns_client.h"
 #include "aws/sqs_client.h"
@@ -78,10 +80,13 @@ class OutboxRelay {
   OutboxRelay& operator=(const OutboxRelay&) = delete;
 
   void start();
-  // Stops at once; a batch being published finishes (its rows are marked).
+  // Stops at once; a batch being published finishes (its rows are marked),
+  // and rows claimed ahead are made due again. Also run by the destructor.
   void stop();
 
-  // Claims, publishes and marks one batch; returns the rows claimed.
+  // Claims, publishes and marks one batch; returns the rows claimed. After a
+  // full batch the next one is claimed while this one is published, and
+  // published by the next call (or made due again by stop()).
   std::size_t publish_due(std::stop_token stop = {});
   // Deletes published rows older than the retention, in small batches.
   std::size_t purge_expired(std::stop_token stop = {});
@@ -95,6 +100,9 @@ class OutboxRelay {
   struct Lane;
   class LanePool;
   void run(std::stop_token stop);
+  std::vector<store::OutboxRecord> claim(Timestamp now);
+  // Makes the rows claimed ahead due again (no attempt counted).
+  void release_prefetched();
   // Publishes one lane's rows in order, in calls of up to ten; records what
   // was published and what failed in the lane. Runs on a lane thread.
   void publish_lane(Lane& lane, Timestamp now);
@@ -114,6 +122,13 @@ class OutboxRelay {
   std::size_t published_in_round_ = 0;
   std::uint64_t attempted_failures_ = 0;
   std::string last_publish_error_;
+  // The next batch, claimed while the last one was published; the relay's
+  // thread only (or the test calling publish_due).
+  struct Prefetched {
+    std::vector<store::OutboxRecord> records;
+    Timestamp claimed_at;
+  };
+  std::optional<Prefetched> prefetched_;
   std::jthread thread_;
 };
 

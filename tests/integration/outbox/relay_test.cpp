@@ -2,6 +2,7 @@
 // time under the test's control: failures, retries, hold-backs, retention.
 #include "outbox/relay.h"
 
+#include <optional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -45,8 +46,9 @@ class RelayIntegrationTest : public docvault::testing::BackendTest {
     BackendTest::TearDown();
   }
 
-  OutboxRelay relay(const std::string& topic) {
+  OutboxRelay relay(const std::string& topic, std::size_t claim_size = RelayOptions{}.claim_size) {
     RelayOptions options;
+    options.claim_size = claim_size;
     options.audit_topic_arn = topic;
     options.document_events_queue_url = queue_;
     options.retention = std::chrono::hours(1);
@@ -69,11 +71,12 @@ class RelayIntegrationTest : public docvault::testing::BackendTest {
     return out;
   }
 
-  // Every unpublished row, as a claim far in the future would see it; the
-  // claim is rolled back, so nothing changes.
-  std::vector<store::OutboxRecord> unpublished() {
+  // Every unpublished row, as a claim far in the future would see it (or,
+  // given a time, what a claim then would take); the claim is rolled back,
+  // so nothing changes.
+  std::vector<store::OutboxRecord> unpublished(std::optional<Timestamp> at = std::nullopt) {
     struct Rollback {};
-    auto later = clock_.now() + std::chrono::hours(24);
+    auto later = at.value_or(clock_.now() + std::chrono::hours(24));
     std::vector<store::OutboxRecord> rows;
     try {
       store().write([&](store::Transaction& tx) {
@@ -135,6 +138,50 @@ TEST_P(RelayIntegrationTest, AFailingDestinationKeepsItsRowsPendingAndHoldsBackT
   auto fixed = relay(topic_);
   EXPECT_EQ(fixed.publish_due(), 13u);
   EXPECT_TRUE(unpublished().empty());
+}
+
+TEST_P(RelayIntegrationTest, ClaimsTheNextBatchWhilePublishingAndKeepsEachEntityInOrder) {
+  events_for("token-a", 3);  // six rows
+  events_for("token-b", 1);
+  events_for("token-c", 1);
+  auto r = relay(topic_, 4);
+  auto keys_of = [](const std::vector<store::OutboxRecord>& rows) {
+    std::vector<std::string> keys;
+    for (const auto& row : rows) keys.push_back(row.message.ordering_key);
+    return keys;
+  };
+
+  // A full batch (token-a's first four rows), and meanwhile the next one is
+  // claimed: not token-a's later rows, held back behind the leased ones, but
+  // token-b's and token-c's. Only token-a's are claimable now.
+  EXPECT_EQ(r.publish_due(), 4u);
+  EXPECT_EQ(unpublished().size(), 6u);
+  EXPECT_EQ(keys_of(unpublished(clock_.now())), (std::vector<std::string>{"token-a", "token-a"}));
+  // The batch claimed ahead goes out next; it was full, so token-a's rest is
+  // claimed ahead in turn, and goes out last.
+  EXPECT_EQ(r.publish_due(), 4u);
+  EXPECT_TRUE(unpublished(clock_.now()).empty());
+  EXPECT_EQ(r.publish_due(), 2u);
+  EXPECT_EQ(r.publish_due(), 0u);
+  EXPECT_EQ(published(Destination::sns) + published(Destination::sqs), 10);
+  EXPECT_EQ(store::read(store(), [](store::Transaction& tx) { return tx.outbox_backlog(); }).pending, 0u);
+}
+
+TEST_P(RelayIntegrationTest, RowsClaimedAheadAreReleasedWhenTheRelayStops) {
+  events_for("token-a", 2);
+  events_for("token-b", 2);
+  auto r = relay(topic_, 4);
+  EXPECT_EQ(r.publish_due(), 4u);  // token-a; token-b claimed ahead
+  EXPECT_TRUE(unpublished(clock_.now()).empty());
+  r.stop();
+  // What the stopped relay had claimed ahead is due again at once, no
+  // attempt counted.
+  auto rows = unpublished(clock_.now());
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.message.ordering_key, "token-b");
+    EXPECT_EQ(row.attempts, 0);
+  }
 }
 
 TEST_P(RelayIntegrationTest, RetentionDeletesOnlyOldPublishedRows) {

@@ -177,7 +177,10 @@ class OutboxRelay::LanePool {
 
 struct OutboxRelay::Instruments {
   explicit Instruments(metrics::Registry& r)
-      : registry(r),
+      : published_sns(published_counter(r, Destination::sns)),
+        published_sqs(published_counter(r, Destination::sqs)),
+        failures_sns(failures_counter(r, Destination::sns)),
+        failures_sqs(failures_counter(r, Destination::sqs)),
         purged(r.counter("docvault_outbox_events_purged_total", "Published outbox rows deleted by retention.")),
         pending(r.gauge("docvault_outbox_pending_events", "Unpublished outbox rows (sampled).")),
         oldest_age(r.gauge("docvault_outbox_oldest_pending_age_seconds",
@@ -186,17 +189,20 @@ struct OutboxRelay::Instruments {
                             "From the row's commit to its publication.", metrics::latency_buckets())),
         breaker_open(r.gauge("docvault_outbox_circuit_open", "1 while the relay's circuit breaker is open.")) {}
 
-  metrics::Counter& published(Destination d) {
-    return registry.counter("docvault_outbox_events_published_total", "Outbox events published, by destination.",
-                            {{"destination", std::string(to_string(d))}});
+  metrics::Counter& published(Destination d) { return d == Destination::sns ? published_sns : published_sqs; }
+  metrics::Counter& failures(Destination d) { return d == Destination::sns ? failures_sns : failures_sqs; }
+
+  static metrics::Counter& published_counter(metrics::Registry& r, Destination d) {
+    return r.counter("docvault_outbox_events_published_total", "Outbox events published, by destination.",
+                     {{"destination", std::string(to_string(d))}});
   }
-  metrics::Counter& failures(Destination d) {
-    return registry.counter("docvault_outbox_publish_failures_total",
-                            "Outbox events whose publish failed (to be retried), by destination.",
-                            {{"destination", std::string(to_string(d))}});
+  static metrics::Counter& failures_counter(metrics::Registry& r, Destination d) {
+    return r.counter("docvault_outbox_publish_failures_total",
+                     "Outbox events whose publish failed (to be retried), by destination.",
+                     {{"destination", std::string(to_string(d))}});
   }
 
-  metrics::Registry& registry;
+  metrics::Counter &published_sns, &published_sqs, &failures_sns, &failures_sqs;
   metrics::Counter& purged;
   metrics::Gauge &pending, &oldest_age;
   metrics::Histogram& latency;

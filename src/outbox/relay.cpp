@@ -124,12 +124,18 @@ class OutboxRelay::LanePool {
       error_ = nullptr;
     }
     ready_.notify_all();
-    meanwhile();
+    std::exception_ptr meanwhile_error;
+    try {
+      meanwhile();
+    } catch (...) {
+      meanwhile_error = std::current_exception();  // the tasks still run to the end first
+    }
     help();
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return unfinished_ == 0; });
     task_ = nullptr;
     if (error_) std::rethrow_exception(error_);
+    if (meanwhile_error) std::rethrow_exception(meanwhile_error);
   }
 
  private:
@@ -309,7 +315,9 @@ void OutboxRelay::run(std::stop_token stop) {
       }
       next_sample = std::chrono::steady_clock::now() + kSampleEvery;
     }
-    if (claimed >= options_.claim_size) continue;  // more are waiting
+    // More are waiting after a full claim; after a batch claimed ahead, the
+    // rows it could not take (held back by the batch before) are due now.
+    if (claimed >= options_.claim_size || (claimed > 0 && claimed_ahead_)) continue;
     auto wait = breaker_.state() == resilience::CircuitBreaker::State::closed ? options_.poll_interval
                                                                               : std::chrono::milliseconds(100);
     seen = store_.wait_for_outbox(seen, wait, stop);
@@ -318,13 +326,14 @@ void OutboxRelay::run(std::stop_token stop) {
 
 void OutboxRelay::release_prefetched() {
   if (!prefetched_) return;
-  // Due again at once, no attempt counted: as if never claimed.
-  std::vector<store::PublishFailure> released;
-  released.reserve(prefetched_->records.size());
-  const Timestamp now = clock_.now();
-  for (const auto& record : prefetched_->records) released.push_back({record.seq, "released unpublished", now, false});
+  const auto batch = std::move(*prefetched_);
   prefetched_.reset();
-  store::write(store_, [&](store::Transaction& tx) { tx.mark_failed(released); });
+  // A lease that ran out is no longer ours to give back.
+  if (clock_.now() >= batch.lease_until) return;
+  std::vector<std::int64_t> seqs;
+  seqs.reserve(batch.records.size());
+  for (const auto& record : batch.records) seqs.push_back(record.seq);
+  store::write(store_, [&](store::Transaction& tx) { tx.release_outbox(seqs, batch.lease_until); });
 }
 
 std::vector<store::OutboxRecord> OutboxRelay::claim(Timestamp now) {
@@ -334,13 +343,13 @@ std::vector<store::OutboxRecord> OutboxRelay::claim(Timestamp now) {
 }
 
 std::size_t OutboxRelay::publish_due(std::stop_token stop) {
-  Timestamp now = clock_.now();
+  const Timestamp now = clock_.now();
   // Claimed ahead, and still well within the lease: publish those.
-  if (prefetched_ && now - prefetched_->claimed_at > options_.lease / 2) release_prefetched();
+  if (prefetched_ && 2 * (now - prefetched_->claimed_at) > options_.lease) release_prefetched();
   std::vector<store::OutboxRecord> records;
+  claimed_ahead_ = prefetched_.has_value();
   if (prefetched_) {
     records = std::move(prefetched_->records);
-    now = prefetched_->claimed_at;
     prefetched_.reset();
   } else {
     records = claim(now);
@@ -366,7 +375,9 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
     if (records.size() < options_.claim_size || stop.stop_requested()) return;
     try {
       const Timestamp next = clock_.now();
-      if (auto claimed = claim(next); !claimed.empty()) prefetched_ = Prefetched{std::move(claimed), next};
+      if (auto claimed = claim(next); !claimed.empty()) {
+        prefetched_ = Prefetched{std::move(claimed), next, next + options_.lease};
+      }
     } catch (const std::exception& e) {
       // The next round claims again, and reports what fails then.
       log::debug(kRelayComponent, "Claiming ahead failed", {{"error", e.what()}});

@@ -84,9 +84,11 @@ class OutboxRelay {
   // and rows claimed ahead are made due again. Also run by the destructor.
   void stop();
 
-  // Claims, publishes and marks one batch; returns the rows claimed. After a
-  // full batch the next one is claimed while this one is published, and
-  // published by the next call (or made due again by stop()).
+  // Publishes and marks one batch: the one claimed ahead by the previous
+  // call, or else one claimed now; returns its size. After a full batch the
+  // next one is claimed while this one is published; it is published by the
+  // next call, or made due again by stop() or if it has sat for more than
+  // half the lease.
   std::size_t publish_due(std::stop_token stop = {});
   // Deletes published rows older than the retention, in small batches.
   std::size_t purge_expired(std::stop_token stop = {});
@@ -101,7 +103,8 @@ class OutboxRelay {
   class LanePool;
   void run(std::stop_token stop);
   std::vector<store::OutboxRecord> claim(Timestamp now);
-  // Makes the rows claimed ahead due again (no attempt counted).
+  // Makes the rows claimed ahead due again (no attempt counted), unless
+  // their lease ran out.
   void release_prefetched();
   // Publishes one lane's rows in order, in calls of up to ten; records what
   // was published and what failed in the lane. Runs on a lane thread.
@@ -127,8 +130,10 @@ class OutboxRelay {
   struct Prefetched {
     std::vector<store::OutboxRecord> records;
     Timestamp claimed_at;
+    Timestamp lease_until;
   };
   std::optional<Prefetched> prefetched_;
+  bool claimed_ahead_ = false;  // the last round published a batch claimed ahead
   std::jthread thread_;
 };
 

@@ -168,7 +168,7 @@ class Transaction {
   virtual std::vector<OutboxMessage> outbox_messages(std::string_view ordering_key) = 0;
 
   // The relay's bookkeeping below (claim_outbox, mark_published, mark_failed,
-  // purge_published) need not survive a crash of the database: losing it
+  // release_outbox, purge_published) need not survive a crash of the database: losing it
   // only means publishing some events again, with their own ids, which the
   // relay's at-least-once contract allows. On PostgreSQL a transaction that
   // runs one of them commits without waiting for the WAL flush
@@ -181,9 +181,16 @@ class Transaction {
   // retry: events of one entity go out in order. Claims are serialised across
   // instances, so two relays never claim one row.
   virtual std::vector<OutboxRecord> claim_outbox(std::size_t limit, Timestamp now, Timestamp lease_until) = 0;
+  // Records the rows as published at `at`. A row no longer pending (marked
+  // already, by a relay whose lease had run out) is left as it is.
   virtual void mark_published(std::span<const std::int64_t> seqs, Timestamp at) = 0;
   virtual void mark_failed(std::span<const PublishFailure> failures) = 0;
-  // Deletes at most `limit` rows published before `before`; returns how many.
+  // Makes rows claimed until `lease_until` and not published due again, as if
+  // never claimed; a row whose lease changed since (it ran out and another
+  // relay claimed it) is left alone.
+  virtual void release_outbox(std::span<const std::int64_t> seqs, Timestamp lease_until) = 0;
+  // Deletes at most `limit` rows published before `before` and not pending
+  // again (requeued); returns how many. Serialised with requeue_outbox.
   virtual std::size_t purge_published(Timestamp before, std::size_t limit) = 0;
   virtual OutboxBacklog outbox_backlog() = 0;
 

@@ -37,6 +37,9 @@ class ForwardingTransaction : public store::Transaction {
   }
   void mark_published(std::span<const std::int64_t> seqs, Timestamp at) override { inner_.mark_published(seqs, at); }
   void mark_failed(std::span<const store::PublishFailure> failures) override { inner_.mark_failed(failures); }
+  void release_outbox(std::span<const std::int64_t> seqs, Timestamp lease_until) override {
+    inner_.release_outbox(seqs, lease_until);
+  }
   std::size_t purge_published(Timestamp before, std::size_t limit) override {
     return inner_.purge_published(before, limit);
   }

@@ -14,11 +14,9 @@
 
 #include "domain/uuid.h"
 #include "log/log.h"
+#include "store/migrations.h"
 #include "store/postgres/connection_pool.h"
 
-namespace docvault::store::postgres {
-extern const std::vector<std::pair<std::string_view, std::string_view>> kMigrationFiles;
-}
 
 namespace docvault::store {
 namespace {
@@ -29,6 +27,7 @@ using postgres::ConnectionPool;
 constexpr std::int64_t kMigrationLockKey = 0x646f637661756c74;
 // Serialises outbox claims across instances (transaction-scoped).
 constexpr std::int64_t kOutboxClaimLockKey = 0x646f63766f757462;
+constexpr std::int64_t kOutboxRetentionLockKey = 0x646f63766f757472;
 // LISTEN/NOTIFY channel that wakes every instance's relay.
 constexpr const char* kOutboxChannel = "docvault_outbox";
 
@@ -174,7 +173,7 @@ constexpr Statement kNotifyOutbox{"notify_outbox", "SELECT pg_notify('docvault_o
 // The relay's bookkeeping need not survive a crash of the database (store.h).
 constexpr Statement kRelaxedCommit{"relaxed_commit", "SET LOCAL synchronous_commit = off"};
 
-constexpr Statement kLockOutboxClaims{"lock_outbox_claims", "SELECT pg_advisory_xact_lock($1::bigint)"};
+constexpr Statement kLockOutbox{"lock_outbox", "SELECT pg_advisory_xact_lock($1::bigint)"};
 
 // The relay's state is in outbox_pending (what is left to publish, leases
 // and retries) and outbox_published (when each row last went out); the rows
@@ -215,7 +214,15 @@ constexpr Statement kMarkFailed{
     "FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[]) AS f(seq, error, next_at, inc) "
     "WHERE p.seq = f.seq"};
 
-// A requeued row (pending again) stays, whenever it was last published.
+constexpr Statement kReleaseOutbox{
+    "release_outbox",
+    "UPDATE outbox_pending SET next_attempt_at = NULL"
+    " WHERE seq = ANY($1::bigint[]) AND next_attempt_at = $2::timestamptz"};
+
+// A requeued row (pending again) stays, whenever it was last published. The
+// check sees what committed before the statement began: purge and requeue
+// hold the same lock (kOutboxRetentionLockKey), or a requeue committing
+// meanwhile would leave a pending row whose event is gone.
 constexpr Statement kPurgePublished{
     "purge_published",
     "WITH doomed AS (SELECT d.seq FROM outbox_published d WHERE d.published_at < $1::timestamptz"
@@ -281,8 +288,8 @@ constexpr Statement kPreparedStatements[] = {
     kArchiveDocument,       kArchiveEntityDocuments, kSuspendEntityDocuments, kReinstateEntityDocuments,
     kAppendOutbox,
     kOutboxMessages,        kRecordProcessedEvents,  kProcessedEventHashes,    kRecordRejectedMessage,
-    kRejectedMessages,      kNotifyOutbox,           kLockOutboxClaims,
-    kClaimOutbox,           kMarkPublished,          kMarkFailed,
+    kRejectedMessages,      kNotifyOutbox,           kLockOutbox,
+    kClaimOutbox,           kMarkPublished,          kMarkFailed,             kReleaseOutbox,
     kPurgePublished,        kOutboxBacklog,          kListProcessedEvents,
     kFindProcessedEvent,    kPurgeProcessedEvents,   kRequeueOutbox,
     kFindRejectedMessage,   kDeleteRejectedMessage,  kPurgeRejectedMessages,          kReferencedBlobs};
@@ -719,7 +726,7 @@ class PostgresTransaction final : public Transaction {
     return call("claim_outbox", [&] {
       relax_commit();
       // Held until this transaction ends, so the next claimer sees the leases.
-      txn_.exec_prepared(kLockOutboxClaims.name, kOutboxClaimLockKey);
+      txn_.exec_prepared(kLockOutbox.name, kOutboxClaimLockKey);
       const auto result = txn_.exec_prepared(kClaimOutbox.name, format_timestamp(now),
                                              static_cast<long long>(limit), format_timestamp(lease_until));
       std::vector<OutboxRecord> out;
@@ -747,6 +754,16 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
+  void release_outbox(std::span<const std::int64_t> seqs, Timestamp lease_until) override {
+    if (seqs.empty()) return;
+    call("release_outbox", [&] {
+      relax_commit();
+      TextArray ids(seqs.size() * 12);
+      for (auto seq : seqs) ids.add(std::to_string(seq));
+      txn_.exec_prepared(kReleaseOutbox.name, std::move(ids).finish(), format_timestamp(lease_until));
+    });
+  }
+
   void mark_failed(std::span<const PublishFailure> failures) override {
     if (failures.empty()) return;
     call("mark_failed", [&] {
@@ -769,6 +786,7 @@ class PostgresTransaction final : public Transaction {
   std::size_t purge_published(Timestamp before, std::size_t limit) override {
     return call("purge_published", [&] {
       relax_commit();
+      txn_.exec_prepared(kLockOutbox.name, kOutboxRetentionLockKey);
       const auto result = txn_.exec_prepared(kPurgePublished.name, format_timestamp(before),
                                              static_cast<long long>(limit));
       return static_cast<std::size_t>(result.affected_rows());
@@ -814,6 +832,7 @@ class PostgresTransaction final : public Transaction {
 
   std::size_t requeue_outbox(std::string_view ordering_key, std::optional<std::string> document_id) override {
     return call("requeue_outbox", [&] {
+      txn_.exec_prepared(kLockOutbox.name, kOutboxRetentionLockKey);  // see kPurgePublished
       return static_cast<std::size_t>(
           txn_.exec_prepared(kRequeueOutbox.name, std::string(ordering_key), document_id).affected_rows());
     });

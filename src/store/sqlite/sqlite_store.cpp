@@ -13,9 +13,6 @@
 #include "domain/uuid.h"
 #include "store/migrations.h"
 
-namespace docvault::store::sqlite {
-extern const std::vector<std::pair<std::string_view, std::string_view>> kMigrationFiles;
-}
 
 namespace docvault::store {
 namespace sqlite_detail {
@@ -350,6 +347,16 @@ class SqliteTransaction final : public Transaction {
         " attempts = attempts + (f.value ->> 3)"
         " FROM json_each(?1) AS f WHERE outbox_pending.seq = f.value ->> 0");
     stmt.bind(1, rows.dump());
+    stmt.step();
+  }
+
+  void release_outbox(std::span<const std::int64_t> seqs, Timestamp lease_until) override {
+    if (seqs.empty()) return;
+    auto stmt = c_.prepare(
+        "UPDATE outbox_pending SET next_attempt_at = NULL"
+        " WHERE seq IN (SELECT value FROM json_each(?1)) AND next_attempt_at = ?2");
+    stmt.bind(1, nlohmann::json(std::vector<std::int64_t>(seqs.begin(), seqs.end())).dump())
+        .bind(2, format_timestamp(lease_until));
     stmt.step();
   }
 

@@ -184,6 +184,23 @@ TEST_P(RelayIntegrationTest, RowsClaimedAheadAreReleasedWhenTheRelayStops) {
   }
 }
 
+TEST_P(RelayIntegrationTest, RowsClaimedAheadWhoseLeaseRanOutAreLeftToWhoeverHoldsThemNow) {
+  events_for("token-a", 2);
+  events_for("token-b", 2);
+  auto r = relay(topic_, 4);
+  EXPECT_EQ(r.publish_due(), 4u);  // token-a; token-b claimed ahead
+  // The relay stalls past its lease; another relay takes token-b over.
+  clock_.advance(RelayOptions{}.lease + 1s);
+  auto other = store::write(store(), [&](store::Transaction& tx) {
+    return tx.claim_outbox(10, clock_.now(), clock_.now() + RelayOptions{}.lease);
+  });
+  EXPECT_EQ(other.size(), 4u);
+  r.stop();
+  EXPECT_TRUE(unpublished(clock_.now()).empty());
+  // Nor does the stalled relay publish them itself.
+  EXPECT_EQ(r.publish_due(), 0u);
+}
+
 TEST_P(RelayIntegrationTest, RetentionDeletesOnlyOldPublishedRows) {
   events_for("token-1", 2);
   auto r = relay(topic_);

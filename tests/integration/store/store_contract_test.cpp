@@ -353,6 +353,21 @@ TEST_P(StoreContract, AFailedOutboxRowHoldsBackLaterRowsOfItsKeyOnly) {
   EXPECT_EQ(last[1].attempts, 0);
 }
 
+TEST_P(StoreContract, ReleasingGivesBackOnlyRowsStillUnderThatLease) {
+  std::vector<OutboxMessage> rows{outbox_row("a", 0), outbox_row("b", 1)};
+  write(store(), [&](Transaction& tx) { tx.append_outbox(rows); });
+  auto mine = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(100), at(130)); });
+  ASSERT_EQ(mine.size(), 2u);
+  // Given back under the lease it was claimed with: due at once, no attempt counted.
+  write(store(), [&](Transaction& tx) { tx.release_outbox(seqs_of(mine), at(130)); });
+  auto again = write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(101), at(200)); });
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].attempts, 0);
+  // Under another relay's lease now: a stale release changes nothing.
+  write(store(), [&](Transaction& tx) { tx.release_outbox(seqs_of(mine), at(130)); });
+  EXPECT_TRUE(write(store(), [&](Transaction& tx) { return tx.claim_outbox(10, at(102), at(300)); }).empty());
+}
+
 TEST_P(StoreContract, RequeuedRowsGoOutAgainAndOutliveRetention) {
   std::vector<OutboxMessage> rows{outbox_row("a", 0), outbox_row("a", 1), outbox_row("b", 2)};
   write(store(), [&](Transaction& tx) { tx.append_outbox(rows); });

@@ -15,13 +15,6 @@
 #include "store/migrations.h"
 
 namespace docvault::store {
-namespace sqlite {
-extern const std::vector<std::pair<std::string_view, std::string_view>> kMigrationFiles;
-}
-namespace postgres {
-extern const std::vector<std::pair<std::string_view, std::string_view>> kMigrationFiles;
-}
-
 namespace {
 
 using docvault::testing::Backend;

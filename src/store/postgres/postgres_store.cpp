@@ -745,23 +745,11 @@ class PostgresTransaction final : public Transaction {
   }
 
   void mark_published(std::span<const std::int64_t> seqs, Timestamp at) override {
-    if (seqs.empty()) return;
-    call("mark_published", [&] {
-      relax_commit();
-      TextArray ids(seqs.size() * 12);
-      for (auto seq : seqs) ids.add(std::to_string(seq));
-      txn_.exec_prepared(kMarkPublished.name, std::move(ids).finish(), format_timestamp(at));
-    });
+    update_outbox_rows("mark_published", kMarkPublished, seqs, at);
   }
 
   void release_outbox(std::span<const std::int64_t> seqs, Timestamp lease_until) override {
-    if (seqs.empty()) return;
-    call("release_outbox", [&] {
-      relax_commit();
-      TextArray ids(seqs.size() * 12);
-      for (auto seq : seqs) ids.add(std::to_string(seq));
-      txn_.exec_prepared(kReleaseOutbox.name, std::move(ids).finish(), format_timestamp(lease_until));
-    });
+    update_outbox_rows("release_outbox", kReleaseOutbox, seqs, lease_until);
   }
 
   void mark_failed(std::span<const PublishFailure> failures) override {
@@ -908,6 +896,18 @@ class PostgresTransaction final : public Transaction {
     if (relaxed_) return;
     txn_.exec_prepared(kRelaxedCommit.name);
     relaxed_ = true;
+  }
+
+  // A relay statement over outbox rows ($1 their seqs, $2 a time).
+  void update_outbox_rows(std::string_view operation, const Statement& statement, std::span<const std::int64_t> seqs,
+                          Timestamp at) {
+    if (seqs.empty()) return;
+    call(operation, [&] {
+      relax_commit();
+      TextArray ids(seqs.size() * 12);
+      for (auto seq : seqs) ids.add(std::to_string(seq));
+      txn_.exec_prepared(statement.name, std::move(ids).finish(), format_timestamp(at));
+    });
   }
 
   // One of the entity-set UPDATEs ($1 ids, $2 types, $3 limit, $4 at, $5 reason when given).

@@ -283,6 +283,7 @@ void OutboxRelay::run(std::stop_token stop) {
   std::uint64_t seen = 0;
   auto next_purge = std::chrono::steady_clock::now();
   auto next_sample = std::chrono::steady_clock::now();
+  auto next_compaction = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
     std::size_t claimed = 0;
     if (breaker_.allow()) {
@@ -298,6 +299,12 @@ void OutboxRelay::run(std::stop_token stop) {
         if (std::chrono::steady_clock::now() >= next_purge) {
           purge_expired(stop);
           next_purge = std::chrono::steady_clock::now() + options_.retention_interval;
+        }
+        if (marked_since_compaction_ >= options_.compact_after_rows &&
+            std::chrono::steady_clock::now() >= next_compaction) {
+          store_.compact_outbox_queue();
+          marked_since_compaction_ = 0;
+          next_compaction = std::chrono::steady_clock::now() + options_.compact_every;
         }
       } catch (const std::exception& e) {
         // The database is unreachable or similar: leased rows come back when
@@ -397,6 +404,7 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
     tx.mark_failed(failures);
   });
   published_in_round_ = published.size();
+  marked_since_compaction_ += published.size();
   attempted_failures_ += static_cast<std::uint64_t>(
       std::count_if(failures.begin(), failures.end(), [](const auto& f) { return f.attempted; }));
   log::debug(kRelayComponent, "Outbox batch done",

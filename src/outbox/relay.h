@@ -59,6 +59,10 @@ struct RelayOptions {
   std::chrono::milliseconds retry_max{5 * 60 * 1000};
   std::chrono::hours retention{168};
   std::chrono::seconds retention_interval{60};
+  // The queue of pending rows is compacted (store.h: compact_outbox_queue)
+  // once this many rows were marked, at most this often.
+  std::size_t compact_after_rows = 2000;
+  std::chrono::milliseconds compact_every{2000};
 };
 
 // What /readyz reports.
@@ -134,6 +138,7 @@ class OutboxRelay {
   };
   std::optional<Prefetched> prefetched_;
   bool claimed_ahead_ = false;  // the last round published a batch claimed ahead
+  std::size_t marked_since_compaction_ = 0;
   std::jthread thread_;
 };
 

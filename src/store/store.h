@@ -257,6 +257,15 @@ class Store {
   virtual void read(const std::function<void(Transaction&)>& work) = 0;
   virtual void write(const std::function<void(Transaction&)>& work) = 0;
 
+  // Removes what published rows left behind in the relay's queue of pending
+  // rows, outside any transaction. On PostgreSQL a row deleted from
+  // outbox_pending leaves index entries that every claim walks until they
+  // are vacuumed (autovacuum visits each database about once a minute), so
+  // the relay calls this after marking a few thousand rows: VACUUM
+  // (SKIP_LOCKED) of that narrow table. SQLite reuses the space at once:
+  // nothing to do.
+  virtual void compact_outbox_queue() = 0;
+
   // Blocks until outbox rows may have been added since generation `seen` (a
   // transaction of this process that appended some committed, or, on
   // PostgreSQL, another instance's did), `timeout` passes or `stop` is

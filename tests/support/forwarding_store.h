@@ -89,6 +89,7 @@ class ForwardingStore : public store::Store {
   std::vector<int> applied_migrations() override { return inner_.applied_migrations(); }
   std::vector<int> known_migrations() const override { return inner_.known_migrations(); }
   void ping() override { inner_.ping(); }
+  void compact_outbox_queue() override { inner_.compact_outbox_queue(); }
   store::PoolStats pool_stats() const override { return inner_.pool_stats(); }
   void read(const std::function<void(store::Transaction&)>& work) override { inner_.read(work); }
   void write(const std::function<void(store::Transaction&)>& work) override {

@@ -1145,6 +1145,14 @@ void PostgresStore::ping() {
   }
 }
 
+void PostgresStore::compact_outbox_queue() {
+  auto lease = pool_->acquire();
+  guarded(lease, "compact_outbox_queue", [&] {
+    pqxx::nontransaction session(lease.connection());
+    session.exec("VACUUM (SKIP_LOCKED) outbox_pending");
+  });
+}
+
 PoolStats PostgresStore::pool_stats() const { return pool_->stats(); }
 
 template <class PqxxTransaction>

@@ -69,6 +69,7 @@ class PostgresStore final : public Store {
   std::vector<int> known_migrations() const override;
 
   void ping() override;
+  void compact_outbox_queue() override;
   PoolStats pool_stats() const override;
 
   void read(const std::function<void(Transaction&)>& work) override;

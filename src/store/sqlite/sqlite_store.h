@@ -37,6 +37,7 @@ class SqliteStore final : public Store {
   std::vector<int> applied_migrations() override;
   std::vector<int> known_migrations() const override;
   void ping() override;
+  void compact_outbox_queue() override {}
   // The readers' pool (the writer is one connection behind a mutex).
   PoolStats pool_stats() const override;
   void read(const std::function<void(Transaction&)>& work) override;

@@ -2,12 +2,14 @@
 // time under the test's control: failures, retries, hold-backs, retention.
 #include "outbox/relay.h"
 
+#include <atomic>
 #include <optional>
 #include <random>
 
 #include <gtest/gtest.h>
 
 #include "backend_fixture.h"
+#include "forwarding_store.h"
 #include "domain/uuid.h"
 
 namespace docvault::outbox {
@@ -199,6 +201,31 @@ TEST_P(RelayIntegrationTest, RowsClaimedAheadWhoseLeaseRanOutAreLeftToWhoeverHol
   EXPECT_TRUE(unpublished(clock_.now()).empty());
   // Nor does the stalled relay publish them itself.
   EXPECT_EQ(r.publish_due(), 0u);
+}
+
+TEST_P(RelayIntegrationTest, CompactsTheQueueOfPendingRowsOnceEnoughWerePublished) {
+  class CountingStore final : public docvault::testing::ForwardingStore {
+   public:
+    using ForwardingStore::ForwardingStore;
+    void compact_outbox_queue() override {
+      ForwardingStore::compact_outbox_queue();
+      ++compactions;
+    }
+    std::atomic<int> compactions{0};
+  };
+  events_for("token-a", 3);  // six rows
+  CountingStore counting(store());
+  RelayOptions options;
+  options.audit_topic_arn = topic_;
+  options.document_events_queue_url = queue_;
+  options.compact_after_rows = 6;
+  options.compact_every = 0ms;
+  OutboxRelay r(counting, sns_, sqs_, clock_, options, metrics_);
+  r.start();
+  EXPECT_TRUE(docvault::testing::wait_until([&] { return counting.compactions > 0; }, 10s));
+  r.stop();
+  EXPECT_EQ(counting.compactions, 1);  // not again: nothing was published since
+  EXPECT_EQ(store::read(store(), [](store::Transaction& tx) { return tx.outbox_backlog(); }).pending, 0u);
 }
 
 TEST_P(RelayIntegrationTest, RetentionDeletesOnlyOldPublishedRows) {

@@ -90,6 +90,8 @@ class SqsClient {
   BatchResult change_message_visibility_batch(std::string_view queue_url,
                                               std::span<const VisibilityChange> changes,
                                               std::stop_token stop = {}) const;
+  // Also std::invalid_argument for a DelaySeconds outside 0..900, before
+  // anything is sent.
   SendBatchResult send_message_batch(std::string_view queue_url,
                                      std::span<const OutgoingSqsMessage> messages,
                                      std::stop_token stop = {}) const;

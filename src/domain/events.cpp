@@ -22,12 +22,9 @@ std::string outgoing_event_id(std::string_view cause, std::string_view document_
   return uuid_v5(kDocvaultUuidNamespace, name);
 }
 
-using json::JsonWriter;
-
 // The outgoing payloads are written directly (json/json_writer.h), in the
 // exact form nlohmann::ordered_json::dump() gives (keys in this order): one
 // string per payload, no JSON tree.
-
 std::vector<OutboxMessage> document_change_events(const Document& document,
                                                   const DocumentChange& change) {
   const std::string at = format_timestamp(change.occurred_at);
@@ -37,7 +34,7 @@ std::vector<OutboxMessage> document_change_events(const Document& document,
   const std::string time_key = std::string(change.action.substr(change.action.find('.') + 1)) + "_at";
 
   const std::string audit_id = outgoing_event_id(change.cause, document.id, change.action, Destination::sns);
-  JsonWriter audit(512);
+  json::JsonWriter audit(512);
   audit.open()
       .string("event_id", audit_id)
       .string("source", kEventSource)
@@ -62,7 +59,7 @@ std::vector<OutboxMessage> document_change_events(const Document& document,
 
   const std::string document_event_id =
       outgoing_event_id(change.cause, document.id, change.action, Destination::sqs);
-  JsonWriter document_event(256);
+  json::JsonWriter document_event(256);
   document_event.open()
       .string("event_type", change.action)
       .string("occurred_at", at)
@@ -75,13 +72,13 @@ std::vector<OutboxMessage> document_change_events(const Document& document,
       .close()
       .close();
 
-  JsonWriter audit_attributes(128);
+  json::JsonWriter audit_attributes(128);
   audit_attributes.open()
       .string("action", change.action)
       .string("entity_type", source_type)
       .string("event_id", audit_id)
       .close();
-  JsonWriter document_attributes(128);
+  json::JsonWriter document_attributes(128);
   document_attributes.open()
       .string("event_type", change.action)
       .string("entity_type", entity_type)

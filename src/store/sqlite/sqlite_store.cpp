@@ -184,6 +184,16 @@ std::vector<Document> read_documents(Statement& stmt) {
   return out;
 }
 
+// Outbox seqs as a JSON array, for "seq IN (SELECT value FROM json_each(?))".
+std::string seq_list(std::span<const std::int64_t> seqs) {
+  std::string out = "[";
+  for (auto seq : seqs) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(seq);
+  }
+  return out += ']';
+}
+
 class SqliteTransaction final : public Transaction {
  public:
   explicit SqliteTransaction(Connection& connection) : c_(connection) {}
@@ -305,9 +315,10 @@ class SqliteTransaction final : public Transaction {
     auto rows = c_.prepare(
         "SELECT seq, event_id, destination, target, ordering_key, payload, message_attributes, created_at"
         " FROM outbox_events WHERE seq IN (SELECT value FROM json_each(?1)) ORDER BY seq");
-    nlohmann::json seqs = nlohmann::json::array();
+    std::vector<std::int64_t> seqs;
+    seqs.reserve(attempts.size());
     for (const auto& [seq, n] : attempts) seqs.push_back(seq);
-    rows.bind(1, seqs.dump());
+    rows.bind(1, seq_list(seqs));
     std::vector<OutboxRecord> out;
     out.reserve(attempts.size());
     while (rows.step()) {
@@ -325,14 +336,14 @@ class SqliteTransaction final : public Transaction {
     // Only rows still pending: one marked already (by a relay whose lease had
     // run out) is left alone.
     auto done = c_.prepare("DELETE FROM outbox_pending WHERE seq IN (SELECT value FROM json_each(?1)) RETURNING seq");
-    done.bind(1, nlohmann::json(std::vector<std::int64_t>(seqs.begin(), seqs.end())).dump());
+    done.bind(1, seq_list(seqs));
     std::vector<std::int64_t> marked;
     while (done.step()) marked.push_back(done.integer(0));
     if (marked.empty()) return;
     auto stmt = c_.prepare(
         "INSERT INTO outbox_published (seq, published_at) SELECT value, ?2 FROM json_each(?1) WHERE true"
         " ON CONFLICT (seq) DO UPDATE SET published_at = excluded.published_at");
-    stmt.bind(1, nlohmann::json(marked).dump()).bind(2, format_timestamp(at));
+    stmt.bind(1, seq_list(marked)).bind(2, format_timestamp(at));
     stmt.step();
   }
 
@@ -355,8 +366,7 @@ class SqliteTransaction final : public Transaction {
     auto stmt = c_.prepare(
         "UPDATE outbox_pending SET next_attempt_at = NULL"
         " WHERE seq IN (SELECT value FROM json_each(?1)) AND next_attempt_at = ?2");
-    stmt.bind(1, nlohmann::json(std::vector<std::int64_t>(seqs.begin(), seqs.end())).dump())
-        .bind(2, format_timestamp(lease_until));
+    stmt.bind(1, seq_list(seqs)).bind(2, format_timestamp(lease_until));
     stmt.step();
   }
 
@@ -371,7 +381,7 @@ class SqliteTransaction final : public Transaction {
     while (doomed.step()) seqs.push_back(doomed.integer(0));
     if (seqs.empty()) return 0;
     auto stmt = c_.prepare("DELETE FROM outbox_events WHERE seq IN (SELECT value FROM json_each(?1))");
-    stmt.bind(1, nlohmann::json(seqs).dump());
+    stmt.bind(1, seq_list(seqs));
     stmt.step();
     return static_cast<std::size_t>(c_.changes());
   }

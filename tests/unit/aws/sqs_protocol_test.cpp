@@ -122,6 +122,14 @@ TEST_F(SqsProtocolTest, ReceiveRejectsOutOfRangeArgumentsWithoutACall) {
   EXPECT_TRUE(transport->requests.empty());
 }
 
+TEST_F(SqsProtocolTest, SendBatchRejectsAnOutOfRangeDelayWithoutACall) {
+  for (int delay : {-1, 901}) {
+    std::vector<OutgoingSqsMessage> messages{OutgoingSqsMessage{"body", {}, delay, "", ""}};
+    EXPECT_THROW(client.send_message_batch(kQueueUrl, messages), std::invalid_argument) << delay;
+  }
+  EXPECT_TRUE(transport->requests.empty());
+}
+
 TEST_F(SqsProtocolTest, DeleteBatchUsesPositionalIdsAndReportsEveryEntry) {
   transport->respond(200, R"({"Successful":[{"Id":"0"}],
     "Failed":[{"Id":"1","SenderFault":true,"Code":"ReceiptHandleIsInvalid","Message":"bad"}]})");

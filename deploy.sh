@@ -7,7 +7,10 @@
 #                    [--register [--wait]]
 #
 #   --output FILE    where the task definition goes (default: build/ecs-task-def.json)
-#   --policies DIR   also render the IAM policies of infra/iam/ into DIR
+#   --policies DIR   also render the IAM policies of infra/iam/ into DIR, and
+#                    subscription-attributes.json: the entity-events
+#                    subscription's SNS filter policy (FilterPolicyScope
+#                    MessageBody) on the actions DOCUMENT_CONSUMER_ACTIONS handles
 #   --docvault BIN   check the rendered environment with `BIN config check`
 #                    (default: $DOCVAULT_BIN, else build/release/docvault or
 #                    build/debug/docvault if built, else skipped)
@@ -106,10 +109,12 @@ docvault_defaults=(
   DOCUMENT_CONSUMER_SHUTDOWN_TIMEOUT=25
   DOCUMENT_CONSUMER_DLQ_URL=
   DOCUMENT_CONSUMER_ACTIONS=entity.deleted,entity.suspended,entity.reinstated
+  DOCUMENT_CONSUMER_UNKNOWN_ACTIONS=ignore
   DOCUMENT_CONSUMER_DEDUP_RETENTION_DAYS=45
   DOCUMENT_CONSUMER_REJECTED_RETENTION_DAYS=90
   DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE=false
   DOCUMENT_CONSUMER_ALLOWED_TOPIC_ARNS=
+  DOCVAULT_IDEMPOTENCY_KEY_RETENTION_HOURS=24
   DOCVAULT_OUTBOX_RELAY_ENABLED=true
   AUDIT_SNS_TOPIC_ARN=
   DOCUMENT_EVENTS_SQS_URL=
@@ -165,7 +170,8 @@ require() {
   [[ -n ${value[$name]} ]] || input_error "$name is not set: $why"
 }
 
-is_true() { [[ $1 == true || $1 == 1 || $1 == yes ]]; }
+# As docvault reads booleans: true, 1, yes or on, in any case.
+is_true() { [[ ${1,,} == true || $1 == 1 || ${1,,} == yes || ${1,,} == on ]]; }
 
 require DOCVAULT_IMAGE "the container image to run"
 require ECS_TASK_ROLE_ARN "the task role (infra/iam/task-role-policy.json)"
@@ -329,6 +335,21 @@ PY
       echo "deploy: $(basename "$policy"): nothing to grant with this configuration, not written" >&2
     fi
   done
+fi
+
+if [[ -n $policies_dir ]]; then
+  # Only the handled actions reach the queue: others cost a receive and a
+  # delete each (docvault would acknowledge and count them).
+  python3 - "${value[DOCUMENT_CONSUMER_ACTIONS]}" "$policies_dir/subscription-attributes.json" <<'PY' ||
+import json, sys
+actions = [a.strip() for a in sys.argv[1].split(",") if a.strip()]
+attributes = {"FilterPolicyScope": "MessageBody", "FilterPolicy": json.dumps({"action": actions})}
+with open(sys.argv[2], "w") as f:
+    json.dump(attributes, f, indent=2)
+    f.write("\n")
+PY
+    die "subscription-attributes.json: could not write"
+  echo "deploy: rendered $policies_dir/subscription-attributes.json" >&2
 fi
 
 if $register; then

@@ -15,6 +15,7 @@
 #include "aws/sns_client.h"
 #include "consumer/consumer.h"
 #include "domain/clock.h"
+#include "domain/entity_event.h"
 #include "http/server.h"
 #include "http/admin_routes.h"
 #include "log/log.h"
@@ -101,6 +102,15 @@ class SqsRedriver final : public service::MessageRedriver {
   SqsRedriver(const aws::SqsClient& sqs, std::string queue_url) : sqs_(sqs), queue_url_(std::move(queue_url)) {}
   void redrive(const store::RejectedMessage& message) override {
     std::vector<aws::OutgoingSqsMessage> one{{message.body, {}, std::nullopt, "", ""}};
+    if (aws::is_fifo_queue(queue_url_)) {
+      // The record keeps no group: the event's entity when the body is one
+      // (the consumer keeps an entity's events in order), else the message
+      // itself. Its id dedups a second redrive within SQS's 5-minute window.
+      auto event = parse_entity_event(message.body);
+      one[0].message_group_id =
+          event && aws::is_valid_fifo_id(event->entity_id) ? event->entity_id : message.message_id;
+      one[0].message_deduplication_id = "redrive-" + message.message_id;
+    }
     auto result = sqs_.send_message_batch(queue_url_, one);
     if (!result.all_succeeded()) {
       throw std::runtime_error("redrive failed: " + result.failed.front().code + " " + result.failed.front().message);
@@ -130,7 +140,8 @@ std::unique_ptr<Core> open_core(const Config& config) {
   if (!prepare_schema(*core->store, config.auto_migrate)) return nullptr;
   core->blobs = open_blob_store(config);
   core->documents =
-      std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock, config.consumer_actions);
+      std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock, config.consumer_actions,
+                                                 std::chrono::hours(config.idempotency_key_retention_hours));
   auto* store = core->store.get();
   for (const auto& gauge : std::vector<std::pair<const char*, std::size_t store::PoolStats::*>>{
            {"capacity", &store::PoolStats::capacity}, {"open", &store::PoolStats::open},
@@ -150,14 +161,15 @@ std::unique_ptr<Core> open_core(const Config& config) {
   return core;
 }
 
-// Deletes processed events and rejected messages past their retention: at
-// start, then every 15 minutes, in small batches.
+// Deletes processed events, rejected messages and idempotency keys past their
+// retention: at start, then every 15 minutes, in small batches.
 class Retention {
  public:
   Retention(service::AdminService& admin, const Config& config)
       : admin_(admin),
-        processed_(std::chrono::hours(24) * config.dedup_retention_days),
-        rejected_(std::chrono::hours(24) * config.rejected_retention_days),
+        retention_{std::chrono::hours(24) * config.dedup_retention_days,
+                   std::chrono::hours(24) * config.rejected_retention_days,
+                   std::chrono::hours(config.idempotency_key_retention_hours)},
         thread_([this](std::stop_token stop) { run(stop); }) {}
 
  private:
@@ -166,10 +178,12 @@ class Retention {
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {
       try {
-        auto purged = admin_.purge_expired(processed_, rejected_);
-        if (purged.processed_events + purged.rejected_messages > 0) {
+        auto purged = admin_.purge_expired(retention_);
+        if (purged.processed_events + purged.rejected_messages + purged.idempotency_keys > 0) {
           log::info(kComponent, "retention purged old records",
-                    {{"processed_events", purged.processed_events}, {"rejected_messages", purged.rejected_messages}});
+                    {{"processed_events", purged.processed_events},
+                     {"rejected_messages", purged.rejected_messages},
+                     {"idempotency_keys", purged.idempotency_keys}});
         }
       } catch (const std::exception& e) {
         log::warn(kComponent, "retention purge failed; will retry", {{"error", e.what()}});
@@ -179,7 +193,7 @@ class Retention {
     }
   }
   service::AdminService& admin_;
-  std::chrono::hours processed_, rejected_;
+  service::AdminService::Retention retention_;
   std::jthread thread_;
 };
 
@@ -195,6 +209,7 @@ consumer::ConsumerOptions consumer_options(const Config& config) {
     options.dead_letter_queue_url = config.consumer_dead_letter_queue_url;
   }
   options.sns_verifier = sns_signature_verifier(config);
+  options.reject_unknown_actions = config.consumer_reject_unknown_actions;
   return options;
 }
 

@@ -1,5 +1,7 @@
 #include "app/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -19,12 +21,19 @@ bool parse_int(std::string_view text, Int min, Int max, Int& out) {
   return true;
 }
 
+// The spellings a .env file of any ecosystem uses (Python's "True", YAML's
+// "on"), in any case.
 bool parse_bool(std::string_view text, bool& out) {
-  if (text == "true" || text == "1" || text == "yes") {
+  auto is = [text](std::string_view word) {
+    return text.size() == word.size() &&
+           std::equal(text.begin(), text.end(), word.begin(),
+                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  };
+  if (is("true") || is("1") || is("yes") || is("on")) {
     out = true;
     return true;
   }
-  if (text == "false" || text == "0" || text == "no") {
+  if (is("false") || is("0") || is("no") || is("off")) {
     out = false;
     return true;
   }
@@ -232,7 +241,7 @@ const std::vector<Variable> kVariables = {
        c.metrics_auth_required = v == "required";
        return true;
      }},
-    {"DOCVAULT_AUTO_MIGRATE", "true", "true or false",
+    {"DOCVAULT_AUTO_MIGRATE", "true", "true or false (also 1/0, yes/no, on/off; any case)",
      "Apply pending database migrations at start-up (otherwise run `docvault migrate`).", false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.auto_migrate); }},
     {"DOCVAULT_DB_POOL_SIZE", "8", "an integer from 1 to 256", "Database connections per process.",
@@ -246,7 +255,7 @@ const std::vector<Variable> kVariables = {
        c.log_format = v == "json" ? log::Format::json : log::Format::text;
        return true;
      }},
-    {"ENABLE_DOCUMENT_CONSUMER", "true", "true or false",
+    {"ENABLE_DOCUMENT_CONSUMER", "true", "true or false (also 1/0, yes/no, on/off; any case)",
      "Run the entity-events consumer inside `docvault serve`.", false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.consumer_enabled); }},
     {"DOCUMENT_VAULT_SQS_URL", "", "an http(s) SQS queue URL",
@@ -274,7 +283,7 @@ const std::vector<Variable> kVariables = {
     {"DOCUMENT_CONSUMER_DLQ_URL", "", "an http(s) SQS queue URL",
      "Where rejected messages are also sent (they are always recorded in rejected_messages).", false,
      [](Config& c, std::string_view v) { return apply_queue_url(c.consumer_dead_letter_queue_url, v); }},
-    {"DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE", "false", "true or false",
+    {"DOCUMENT_CONSUMER_VERIFY_SNS_SIGNATURE", "false", "true or false (also 1/0, yes/no, on/off; any case)",
      "Verify each message's SNS signature (SignatureVersion 1 or 2, certificate from sns.<region>.amazonaws.com "
      "over https) and its TopicArn; messages that fail, and raw deliveries, are rejected. Off by default: "
      "emulators sign nothing.", false,
@@ -284,7 +293,8 @@ const std::vector<Variable> kVariables = {
      [](Config& c, std::string_view v) { return apply_topic_arns(c.consumer_allowed_topic_arns, v); }},
     {"DOCUMENT_CONSUMER_ACTIONS", "entity.deleted,entity.suspended,entity.reinstated",
      "a comma-separated list of entity.deleted, entity.suspended, entity.reinstated",
-     "Entity actions the consumer handles (archive, suspend, lift the suspension); others are rejected as unknown.",
+     "Entity actions the consumer handles (archive, suspend, lift the suspension); what happens to others is "
+     "DOCUMENT_CONSUMER_UNKNOWN_ACTIONS.",
      false,
      [](Config& c, std::string_view v) {
        c.consumer_actions.clear();
@@ -299,6 +309,16 @@ const std::vector<Variable> kVariables = {
        }
        return !c.consumer_actions.empty();
      }},
+    {"DOCUMENT_CONSUMER_UNKNOWN_ACTIONS", "ignore", "ignore or reject",
+     "A well-formed entity event whose action is not handled: `ignore` acknowledges it and counts it "
+     "(docvault_consumer_messages_ignored_total{action}), so a new action on the topic fires no alarm; "
+     "`reject` records it in rejected_messages (and the DLQ) as unknown_action.",
+     false,
+     [](Config& c, std::string_view v) {
+       if (v != "ignore" && v != "reject") return false;
+       c.consumer_reject_unknown_actions = v == "reject";
+       return true;
+     }},
     {"DOCUMENT_CONSUMER_DEDUP_RETENTION_DAYS", "45", "an integer from 1 to 3650",
      "processed_events rows are kept this long: longer than a duplicate can arrive (SQS keeps a message up to "
      "14 days, SNS retries delivery for up to 23).", false,
@@ -306,7 +326,11 @@ const std::vector<Variable> kVariables = {
     {"DOCUMENT_CONSUMER_REJECTED_RETENTION_DAYS", "90", "an integer from 1 to 3650",
      "rejected_messages rows are kept this long.", false,
      [](Config& c, std::string_view v) { return parse_int(v, 1, 3650, c.rejected_retention_days); }},
-    {"DOCVAULT_OUTBOX_RELAY_ENABLED", "true", "true or false",
+    {"DOCVAULT_IDEMPOTENCY_KEY_RETENTION_HOURS", "24", "an integer from 1 to 720",
+     "How long an upload's Idempotency-Key is remembered: a retry within it replays the first request's 201.",
+     false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 720, c.idempotency_key_retention_hours); }},
+    {"DOCVAULT_OUTBOX_RELAY_ENABLED", "true", "true or false (also 1/0, yes/no, on/off; any case)",
      "Run the outbox relay inside `docvault serve` (needs AUDIT_SNS_TOPIC_ARN and DOCUMENT_EVENTS_SQS_URL).", false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.relay_enabled); }},
     {"AUDIT_SNS_TOPIC_ARN", "", "an SNS topic ARN", "Where audit events are published.", false,
@@ -331,7 +355,7 @@ const std::vector<Variable> kVariables = {
      "AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else the region.", false, apply_bucket},
     {"DOCVAULT_S3_PREFIX", "blobs/", "up to 512 printable ASCII characters, no leading /",
      "Key prefix of the blobs: an object is <prefix><sha256>.", false, apply_prefix},
-    {"DOCVAULT_S3_FORCE_PATH_STYLE", "false", "true or false",
+    {"DOCVAULT_S3_FORCE_PATH_STYLE", "false", "true or false (also 1/0, yes/no, on/off; any case)",
      "Path-style addressing (<endpoint>/<bucket>/<key>), for emulators; otherwise virtual-hosted.", false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.s3_force_path_style); }},
     {"DOCVAULT_S3_SSE", "", "AES256 or aws:kms",

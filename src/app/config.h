@@ -63,7 +63,9 @@ struct Config {
   int consumer_concurrency = 4;
   int consumer_shutdown_timeout_seconds = 25;
   std::string consumer_dead_letter_queue_url;
-  std::vector<std::string> consumer_actions;  // entity actions handled; others are rejected
+  std::vector<std::string> consumer_actions;  // entity actions handled
+  bool consumer_reject_unknown_actions = false;  // others: acknowledged and counted, or rejected
+  int idempotency_key_retention_hours = 24;
   int dedup_retention_days = 45;     // processed_events kept at least this long
   int rejected_retention_days = 90;  // rejected_messages
   bool consumer_verify_sns_signature = false;

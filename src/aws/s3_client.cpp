@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "aws/error_response.h"
 #include "aws/sigv4.h"
 
 namespace docvault::aws {
@@ -119,19 +120,7 @@ std::string status_code_name(long status) {
 }  // namespace
 
 AwsError parse_s3_error(const HttpResponse& response) {
-  std::string code;
-  std::string message;
-  std::string request_id = request_id_of(response);
-  pugi::xml_document document;
-  if (!response.body.empty() && document.load_buffer(response.body.data(), response.body.size())) {
-    auto root = document.document_element();
-    code = root.child("Code").text().as_string();
-    message = root.child("Message").text().as_string();
-    if (request_id.empty()) request_id = root.child("RequestId").text().as_string();
-  }
-  if (code.empty()) code = status_code_name(response.status);
-  if (message.empty()) message = "HTTP " + std::to_string(response.status) + " with no error message";
-  return AwsError(static_cast<int>(response.status), std::move(code), std::move(message), std::move(request_id));
+  return error_from_response(response, status_code_name(response.status));
 }
 
 S3Client::S3Client(S3ClientOptions options, ServiceClientOptions client)

@@ -3,7 +3,7 @@
 // The signer turns a request (method, raw target, headers, payload) into the
 // canonical request, the string to sign and the signature, following the
 // published algorithm and checked byte for byte against the official test
-// suite (testdata/aws-sigv4-test-suite):
+// suite (tests/data/aws-sigv4-test-suite):
 //   - path: dot segments removed and duplicate slashes collapsed when
 //     `normalize_path` is on (every service but S3); each segment URI-encoded
 //     with only RFC 3986 unreserved characters kept; with `double_encode_path`

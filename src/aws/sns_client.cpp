@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "aws/error_response.h"
 #include "aws/sigv4.h"
 
 namespace docvault::aws {
@@ -84,23 +85,7 @@ FormBody& FormBody::add(std::initializer_list<std::string_view> key, std::string
   return *this;
 }
 
-AwsError parse_sns_error(const HttpResponse& response) {
-  std::string code;
-  std::string message;
-  std::string request_id = request_id_header(response);
-  pugi::xml_document document;
-  if (document.load_buffer(response.body.data(), response.body.size())) {
-    pugi::xml_node root = document.document_element();
-    pugi::xml_node error = root.child("Error");
-    code = error.child("Code").text().as_string();
-    message = error.child("Message").text().as_string();
-    if (std::string id = root.child("RequestId").text().as_string(); !id.empty()) request_id = id;
-  }
-  if (code.empty()) code = "UnknownError";
-  if (message.empty()) message = "HTTP " + std::to_string(response.status) + " with no error message";
-  return AwsError(static_cast<int>(response.status), std::move(code), std::move(message),
-                  std::move(request_id));
-}
+AwsError parse_sns_error(const HttpResponse& response) { return error_from_response(response, "UnknownError"); }
 
 SendBatchResult parse_publish_batch_response(const HttpResponse& response, std::size_t count) {
   auto document = parse_xml(response, "PublishBatch");

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "aws/error_response.h"
 #include "crypto/crypto.h"
 #include "json/json_writer.h"
 
@@ -90,29 +91,7 @@ BatchResult plain_batch(const json& response, std::size_t count) {
 
 }  // namespace
 
-AwsError parse_sqs_error(const HttpResponse& response) {
-  std::string code;
-  std::string message;
-  auto body = json::parse(response.body, nullptr, false);
-  if (body.is_object()) {
-    code = string_field(body, "__type");
-    if (auto hash = code.rfind('#'); hash != std::string::npos) code.erase(0, hash + 1);
-    // Some services append ":<uri>" to the type.
-    if (auto colon = code.find(':'); colon != std::string::npos) code.erase(colon);
-    message = string_field(body, "message");
-    if (message.empty()) message = string_field(body, "Message");
-  }
-  // The query-compatible code is the one SQS documents and callers compare against.
-  if (const std::string* query_error = response.header("x-amzn-query-error")) {
-    auto code_part = query_error->substr(0, query_error->find(';'));
-    if (!code_part.empty()) code = code_part;
-  }
-  if (code.empty()) code = "UnknownError";
-  if (message.empty()) message = "HTTP " + std::to_string(response.status) + " with no error message";
-  const std::string* request_id = response.header("x-amzn-RequestId");
-  return AwsError(static_cast<int>(response.status), std::move(code), std::move(message),
-                  request_id ? *request_id : "");
-}
+AwsError parse_sqs_error(const HttpResponse& response) { return error_from_response(response, "UnknownError"); }
 
 std::vector<ReceivedMessage> parse_receive_message_response(const HttpResponse& raw) {
   auto response = parse_response(raw, "ReceiveMessage");

@@ -66,6 +66,20 @@ struct VisibilityChange {
   int visibility_timeout_seconds = 0;  // 0..43200
 };
 
+// A FIFO queue's URL ends in .fifo (its name must); every message sent to one
+// needs a MessageGroupId.
+inline bool is_fifo_queue(std::string_view queue_url) { return queue_url.ends_with(".fifo"); }
+
+// What SQS accepts as a MessageGroupId or MessageDeduplicationId: 1 to 128
+// characters, letters, digits and ASCII punctuation.
+inline bool is_valid_fifo_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 struct OutgoingSqsMessage {
   std::string body;
   MessageAttributes attributes;

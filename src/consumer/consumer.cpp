@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
+#include <set>
 
 #include "consumer/acknowledger.h"
 #include "consumer/entity_queue.h"
@@ -30,6 +32,8 @@ struct DocumentVaultConsumer::Instruments {
         duplicates(r.counter("docvault_consumer_duplicates_total", "Events whose event_id was processed before.")),
         unsupported(r.counter("docvault_consumer_unsupported_entity_type_total",
                               "Events for an unsupported entity_type, marked processed.")),
+        after_deletion(r.counter("docvault_consumer_events_after_deletion_total",
+                                 "Events for an entity deleted before (deletion is final), marked processed.")),
         released(r.counter("docvault_consumer_messages_released_total",
                            "Messages made visible again unprocessed (shutdown, FIFO hold-back).")),
         documents_archived(r.counter("docvault_documents_archived_total", "Documents archived by entity events.")),
@@ -47,6 +51,21 @@ struct DocumentVaultConsumer::Instruments {
     return registry.counter("docvault_consumer_messages_rejected_total",
                             "Messages recorded in rejected_messages, by reason.", {{"reason", std::string(reason)}});
   }
+  // By action, for the first kIgnoredActionLabels distinct actions; later ones
+  // count as "other" (the action comes from the message: a hostile or broken
+  // publisher must not grow the registry without bound).
+  metrics::Counter& ignored(const std::string& action) {
+    static constexpr std::size_t kIgnoredActionLabels = 32;
+    std::lock_guard lock(ignored_mutex);
+    bool known = ignored_actions.contains(action);
+    if (!known && ignored_actions.size() < kIgnoredActionLabels) {
+      ignored_actions.insert(action);
+      known = true;
+    }
+    return registry.counter("docvault_consumer_messages_ignored_total",
+                            "Well-formed entity events acknowledged unhandled: their action is not enabled.",
+                            {{"action", known ? action : std::string("other")}});
+  }
   metrics::Counter& failed(std::string_view reason) {
     return registry.counter("docvault_consumer_messages_failed_total",
                             "Messages left for redelivery after a failure, by reason.",
@@ -54,9 +73,12 @@ struct DocumentVaultConsumer::Instruments {
   }
 
   metrics::Registry& registry;
-  metrics::Counter &received, &receives, &processed, &duplicates, &unsupported, &released, &documents_archived;
+  metrics::Counter &received, &receives, &processed, &duplicates, &unsupported, &after_deletion, &released,
+      &documents_archived;
   metrics::Histogram &processing_seconds, &batch_size, &message_age;
   metrics::Gauge &in_flight, &breaker_open;
+  std::mutex ignored_mutex;
+  std::set<std::string> ignored_actions;  // guarded by ignored_mutex
 };
 
 namespace {
@@ -115,7 +137,7 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
       // a full batch waits unstarted (a long poll cancelled on our side may
       // still take messages on the server's, which would hide a released batch).
       max_in_flight_(static_cast<std::size_t>((options_.concurrency + 1) * options_.max_messages)),
-      fifo_(options_.queue_url.ends_with(".fifo")),
+      fifo_(aws::is_fifo_queue(options_.queue_url)),
       queue_(std::make_unique<Queue>()),
       metrics_(std::make_unique<Instruments>(metrics)),
       // One failure of the database or SQS is enough to stop pulling: each
@@ -418,7 +440,16 @@ bool DocumentVaultConsumer::admit(Job& job) {
     return false;
   }
   if (!documents_.handles(parsed->action)) {
-    reject(job, "unknown_action", "action " + parsed->action + " is not handled");
+    if (options_.reject_unknown_actions) {
+      reject(job, "unknown_action", "action " + parsed->action + " is not handled");
+      return false;
+    }
+    // A new action on the topic is not poison: acknowledged, counted, and at
+    // debug only (the topic's filter policy should keep these away).
+    metrics_->ignored(parsed->action).inc();
+    log::debug(kConsumerComponent, "Ignored entity event: action not handled",
+               {{"event_id", parsed->event_id}, {"action", parsed->action}, {"message_id", job.message.message_id}});
+    acknowledger_->acknowledge(job.message.message_id);
     return false;
   }
   return true;
@@ -476,6 +507,12 @@ void DocumentVaultConsumer::finish(Job& job, const service::EventResult& result)
     case service::EventOutcome::event_id_reused:
       return reject(job, "event_id_reused",
                     "event_id " + event.event_id + " was processed before with a different body");
+    case service::EventOutcome::entity_deleted:
+      metrics_->after_deletion.inc();
+      log::info(kConsumerComponent, "Entity event after the entity's deletion; nothing changed",
+                {{"event_id", event.event_id}, {"entity_id", event.entity_id},
+                 {"entity_type", event.entity_type}, {"action", event.action}});
+      break;
     case service::EventOutcome::unsupported_entity_type:
       metrics_->unsupported.inc();
       log::warn(kConsumerComponent, "Unsupported entity type; event marked processed",
@@ -507,6 +544,17 @@ void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std:
     if (options_.dead_letter_queue_url) {
       aws::OutgoingSqsMessage dead{job.message.body, job.message.message_attributes, std::nullopt, "", ""};
       dead.attributes["docvault_rejection_reason"] = aws::MessageAttributeValue{"String", std::string(reason), ""};
+      if (aws::is_fifo_queue(*options_.dead_letter_queue_url)) {
+        // The original's group when it had one, so the DLQ keeps its order;
+        // its message id dedups a copy sent again after a failed delete.
+        dead.message_group_id = group_of(job.message);
+        if (dead.message_group_id.empty() && job.event && job.event->ok() &&
+            aws::is_valid_fifo_id(job.event->value().entity_id)) {
+          dead.message_group_id = job.event->value().entity_id;
+        }
+        if (dead.message_group_id.empty()) dead.message_group_id = "docvault-rejected";
+        dead.message_deduplication_id = job.message.message_id;
+      }
       std::vector<aws::OutgoingSqsMessage> one{std::move(dead)};
       auto result = sqs_.send_message_batch(*options_.dead_letter_queue_url, one);
       if (!result.all_succeeded()) {

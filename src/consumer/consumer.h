@@ -11,9 +11,13 @@
 // instead of filling memory. A worker takes up to a receive's worth of
 // messages (of distinct entities) at once; for each message it:
 //   - rejects it if it cannot be trusted or understood (body corrupted, not
-//     the event contract, unknown action): the message is recorded in
-//     rejected_messages (or sent to the dead-letter queue, if one is set) and
-//     then deleted, with a log line and a count;
+//     the event contract): the message is recorded in rejected_messages (and
+//     sent to the dead-letter queue, if one is set; on a .fifo DLQ with a
+//     MessageGroupId and a MessageDeduplicationId) and then deleted, with a
+//     log line and a count;
+//   - acknowledges and counts (docvault_consumer_messages_ignored_total) a
+//     well-formed event whose action the service does not handle, or rejects
+//     it as unknown_action when `reject_unknown_actions` says so;
 //   - otherwise hands its event to DocumentService::handle_entity_events,
 //     together with the others the worker holds: one transaction records
 //     them and archives their entities' documents with the outgoing events,
@@ -73,6 +77,9 @@ struct ConsumerOptions {
   // an allowed topic; others (raw deliveries too) are rejected as
   // invalid_signature.
   std::shared_ptr<const aws::SnsSignatureVerifier> sns_verifier;
+  // A well-formed event whose action the service does not handle: rejected
+  // (unknown_action) when true; otherwise acknowledged and counted as ignored.
+  bool reject_unknown_actions = false;
 };
 
 // What /readyz reports.

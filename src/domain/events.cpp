@@ -77,12 +77,14 @@ std::vector<OutboxMessage> document_change_events(const Document& document,
       .string("action", change.action)
       .string("entity_type", source_type)
       .string("event_id", audit_id)
+      .string("schema_version", kEventSchemaVersion)
       .close();
   json::JsonWriter document_attributes(128);
   document_attributes.open()
       .string("event_type", change.action)
       .string("entity_type", entity_type)
       .string("event_id", document_event_id)
+      .string("schema_version", kEventSchemaVersion)
       .close();
 
   std::vector<OutboxMessage> out;

@@ -21,6 +21,10 @@
 namespace docvault {
 
 inline constexpr std::string_view kEventSource = "document-vault-service";
+// The version of the outgoing events' schemas (docs/schemas/), sent as the
+// schema_version message attribute. Additive changes keep it; anything else
+// bumps it.
+inline constexpr std::string_view kEventSchemaVersion = "1";
 inline constexpr std::string_view kActionDocumentCreated = "document.created";
 inline constexpr std::string_view kActionDocumentArchived = "document.archived";
 inline constexpr std::string_view kActionDocumentSuspended = "document.suspended";

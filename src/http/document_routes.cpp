@@ -23,6 +23,18 @@ std::optional<DocumentId> path_id(const httplib::Request& req, httplib::Response
 
 std::string etag(const Document& d) { return "\"" + d.sha256 + "\""; }
 
+// A deleted entity is final (409); a suspended one may come back (423); a
+// reused Idempotency-Key names another request (422).
+ApiError refusal_error(service::UploadRefusal refusal, const FieldError& error) {
+  const std::string message = error.field + " " + error.message;
+  switch (refusal) {
+    case service::UploadRefusal::entity_deleted: return {409, "entity_deleted", message, error.field};
+    case service::UploadRefusal::entity_suspended: return {423, "entity_suspended", message, error.field};
+    case service::UploadRefusal::idempotency_key_reused: return {422, "idempotency_key_reused", message, error.field};
+  }
+  return ApiError::internal();
+}
+
 void upload(service::DocumentService& documents, std::uint64_t max_upload_bytes,
             const httplib::Request& req, httplib::Response& res, const Actor& caller) {
   if (!req.is_multipart_form_data()) {
@@ -53,11 +65,19 @@ void upload(service::DocumentService& documents, std::uint64_t max_upload_bytes,
     respond(res, ApiError::bad_field(FieldError{"entity_type", "is required"}));
     return;
   }
-  auto created = documents.create(upload, file.content, caller);
+  std::optional<std::string> idempotency_key;
+  if (req.has_header("Idempotency-Key")) idempotency_key = req.get_header_value("Idempotency-Key");
+  auto created = documents.create(upload, file.content, caller, idempotency_key);
+  if (auto refusal = created.refusal()) {
+    respond(res, refusal_error(*refusal, created.error()));
+    return;
+  }
   if (!created) {
     respond(res, ApiError::bad_field(created.error()));
     return;
   }
+  // A retry with the same Idempotency-Key gets the first request's answer.
+  if (created.replayed()) res.set_header("Idempotent-Replayed", "true");
   res.set_header("Location", "/v1/documents/" + created->id);
   respond_json(res, 201, document_json(*created));
 }

@@ -92,25 +92,27 @@ RedriveOutcome AdminService::redrive(const std::string& message_id) {
   return RedriveOutcome::redriven;
 }
 
-AdminService::Purged AdminService::purge_expired(std::chrono::hours processed_event_retention,
-                                                 std::chrono::hours rejected_retention) {
+AdminService::Purged AdminService::purge_expired(const Retention& retention) {
   const Timestamp now = clock_.now();
-  Purged purged;
   // Small transactions: retention never holds locks the consumer needs.
-  while (true) {
-    auto n = store::write(store_, [&](store::Transaction& tx) {
-      return tx.purge_processed_events(now - processed_event_retention, kPurgeBatch);
-    });
-    purged.processed_events += n;
-    if (n < kPurgeBatch) break;
-  }
-  while (true) {
-    auto n = store::write(store_, [&](store::Transaction& tx) {
-      return tx.purge_rejected_messages(now - rejected_retention, kPurgeBatch);
-    });
-    purged.rejected_messages += n;
-    if (n < kPurgeBatch) break;
-  }
+  auto purge_all = [&](auto purge_batch) {
+    std::size_t total = 0;
+    while (true) {
+      auto n = store::write(store_, [&](store::Transaction& tx) { return purge_batch(tx); });
+      total += n;
+      if (n < kPurgeBatch) return total;
+    }
+  };
+  Purged purged;
+  purged.processed_events = purge_all([&](store::Transaction& tx) {
+    return tx.purge_processed_events(now - retention.processed_events, kPurgeBatch);
+  });
+  purged.rejected_messages = purge_all([&](store::Transaction& tx) {
+    return tx.purge_rejected_messages(now - retention.rejected_messages, kPurgeBatch);
+  });
+  purged.idempotency_keys = purge_all([&](store::Transaction& tx) {
+    return tx.purge_idempotency_keys(now - retention.idempotency_keys, kPurgeBatch);
+  });
   return purged;
 }
 

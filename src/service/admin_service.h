@@ -66,11 +66,17 @@ class AdminService {
   std::vector<store::RejectedMessage> rejected_messages(std::size_t limit);
   RedriveOutcome redrive(const std::string& message_id);
 
+  struct Retention {
+    std::chrono::hours processed_events;
+    std::chrono::hours rejected_messages;
+    std::chrono::hours idempotency_keys;
+  };
   struct Purged {
     std::size_t processed_events = 0;
     std::size_t rejected_messages = 0;
+    std::size_t idempotency_keys = 0;
   };
-  Purged purge_expired(std::chrono::hours processed_event_retention, std::chrono::hours rejected_retention);
+  Purged purge_expired(const Retention& retention);
 
  private:
   store::Store& store_;

@@ -5,6 +5,9 @@
 #include <set>
 #include <span>
 #include <stdexcept>
+#include <variant>
+
+#include <nlohmann/json.hpp>
 
 #include "crypto/crypto.h"
 #include "domain/uuid.h"
@@ -39,27 +42,122 @@ std::optional<store::Cursor> decode_cursor(std::string_view text) {
 }
 
 DocumentService::DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock,
-                                 std::vector<std::string> active_actions)
-    : store_(store), blobs_(blobs), clock_(clock), active_actions_(std::move(active_actions)) {}
+                                 std::vector<std::string> active_actions, std::chrono::hours idempotency_retention)
+    : store_(store),
+      blobs_(blobs),
+      clock_(clock),
+      active_actions_(std::move(active_actions)),
+      idempotency_retention_(idempotency_retention) {}
 
-Validated<Document> DocumentService::create(const DocumentUpload& upload, std::string_view content,
-                                            const Actor& actor) {
+namespace {
+
+constexpr std::string_view kIdempotencyKeyField = "Idempotency-Key";
+
+FieldError refusal_error(UploadRefusal refusal) {
+  switch (refusal) {
+    case UploadRefusal::entity_deleted: return {"entity_id", "names an entity that was deleted"};
+    case UploadRefusal::entity_suspended: return {"entity_id", "names an entity that is suspended"};
+    case UploadRefusal::idempotency_key_reused:
+      return {std::string(kIdempotencyKeyField), "was used before for a different request"};
+  }
+  return {};
+}
+
+// The key as sent, without the quotes of a structured-field string.
+std::optional<std::string> parse_idempotency_key(std::string_view text) {
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+  if (text.empty() || text.size() > 255) return std::nullopt;
+  for (char c : text) {
+    if (c < 0x20 || c > 0x7e || c == '"') return std::nullopt;
+  }
+  return std::string(text);
+}
+
+// What makes two uploads the same request: the fields as stored and the content.
+std::string request_fingerprint(const NewDocument& meta, std::string_view content_sha256) {
+  const nlohmann::json parts = {meta.entity.id,   to_string(meta.entity.type), meta.document_type,
+                                meta.filename,    meta.content_type,           content_sha256};
+  return crypto::sha256_hex(parts.dump());
+}
+
+std::optional<UploadRefusal> refusal_for(store::EntityState state) {
+  switch (state) {
+    case store::EntityState::active: return std::nullopt;
+    case store::EntityState::suspended: return UploadRefusal::entity_suspended;
+    case store::EntityState::deleted: return UploadRefusal::entity_deleted;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+CreateResult::CreateResult(UploadRefusal refusal) : Validated<Document>(refusal_error(refusal)), refusal_(refusal) {}
+
+CreateResult CreateResult::replay(Document document) {
+  CreateResult result(std::move(document));
+  result.replayed_ = true;
+  return result;
+}
+
+CreateResult DocumentService::create(const DocumentUpload& upload, std::string_view content, const Actor& actor,
+                                     std::optional<std::string_view> idempotency_key) {
   auto validated = validate_upload(upload);
   if (!validated) return validated.error();
   const NewDocument& meta = validated.value();
+  const std::span<const EntityRef> entity(&meta.entity, 1);
+  std::optional<std::string> key;
+  if (idempotency_key) {
+    key = parse_idempotency_key(*idempotency_key);
+    if (!key) return FieldError{std::string(kIdempotencyKeyField), "must be 1 to 255 printable ASCII characters"};
+  }
+  const std::string caller = actor.type + ":" + actor.id.value_or("");
+  const Timestamp now = clock_.now();
+  const Timestamp keys_valid_since = now - idempotency_retention_;
+
+  // Refused before anything is stored when the entity says so already (unless
+  // the key names an earlier request, which is decided below).
+  auto [state, known_key] = store::read(store_, [&](store::Transaction& tx) {
+    return std::pair(tx.entity_states(entity).front(),
+                     key ? tx.find_idempotency_key(caller, *key, keys_valid_since) : std::nullopt);
+  });
+  if (auto refused = refusal_for(state); refused && !known_key) return CreateResult(*refused);
 
   // The blob goes first: a row must never point at missing content.
   auto blob = blobs_.put(content);
-  const Timestamp now = clock_.now();
+  const std::string fingerprint = key ? request_fingerprint(meta, blob.sha256) : std::string();
   Document document{DocumentId::generate().str(), meta.entity, meta.document_type, meta.filename,
                     meta.content_type, blob.size, blob.sha256, DocumentStatus::active,
                     std::nullopt, std::nullopt, std::nullopt, now, now};
   auto events = document_change_events(
       document, DocumentChange{kActionDocumentCreated, kReasonUploaded, actor, now, document.entity, "api"});
-  store::write(store_, [&](store::Transaction& tx) {
+  // Read again under the entity's lock: a deletion committed since the check
+  // above is seen here, and one not yet committed waits for this row, then
+  // archives it. The lock also makes a retry of this upload (same entity)
+  // wait for it and find its key.
+  using Outcome = std::variant<std::monostate, UploadRefusal, std::string>;  // created, refused, replay of an id
+  auto outcome = store::write(store_, [&](store::Transaction& tx) -> Outcome {
+    tx.lock_entities(entity);
+    auto earlier = [&]() -> Outcome {
+      auto record = tx.find_idempotency_key(caller, *key, keys_valid_since);
+      if (!record || record->request_sha256 != fingerprint) return UploadRefusal::idempotency_key_reused;
+      return record->document_id;
+    };
+    if (key && tx.find_idempotency_key(caller, *key, keys_valid_since)) return earlier();
+    if (auto refusal = refusal_for(tx.entity_states(entity).front())) return *refusal;
+    // Another entity's request with this key may have committed meanwhile.
+    if (key && !tx.record_idempotency_key({caller, *key, fingerprint, document.id, now}, keys_valid_since)) {
+      return earlier();
+    }
     tx.insert_document(document);
     tx.append_outbox(events);
+    return std::monostate{};
   });
+  if (auto* refusal = std::get_if<UploadRefusal>(&outcome)) return CreateResult(*refusal);
+  if (auto* id = std::get_if<std::string>(&outcome)) {
+    auto original = store::read(store_, [&](store::Transaction& tx) { return tx.find_document(*DocumentId::parse(*id)); });
+    if (!original) throw store::StoreError("idempotency key names a document that does not exist: " + *id);
+    return CreateResult::replay(std::move(*original));
+  }
   return document;
 }
 
@@ -132,7 +230,10 @@ std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transact
                                                                  std::string_view reason,
                                                                  std::string_view cause,
                                                                  const Actor& actor, Timestamp at) {
+  tx.lock_entities(std::span(&entity, 1));
   auto archived = tx.archive_entity_documents(entity, reason, at);
+  const store::EntityTransition tombstone{entity, store::EntityState::deleted, std::string(cause), at};
+  tx.record_entity_transitions(std::span(&tombstone, 1));
   std::vector<OutboxMessage> events;
   add_events(archived, DocumentChange{kActionDocumentArchived, reason, actor, at, entity, std::string(cause)}, events);
   tx.append_outbox(events);
@@ -141,14 +242,14 @@ std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transact
 
 const std::vector<EntityAction>& entity_actions() {
   static const std::vector<EntityAction> kActions = {
-      {kActionEntityDeleted, kActionDocumentArchived, kReasonEntityDeleted,
+      {kActionEntityDeleted, kActionDocumentArchived, kReasonEntityDeleted, store::EntityState::deleted,
        [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view reason, Timestamp at,
           std::size_t limit) { return tx.archive_entity_documents(e, reason, at, limit); }},
-      {kActionEntitySuspended, kActionDocumentSuspended, kReasonEntitySuspended,
+      {kActionEntitySuspended, kActionDocumentSuspended, kReasonEntitySuspended, store::EntityState::suspended,
        [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at, std::size_t limit) {
          return tx.suspend_entity_documents(e, at, limit);
        }},
-      {kActionEntityReinstated, kActionDocumentReinstated, kReasonEntityReinstated,
+      {kActionEntityReinstated, kActionDocumentReinstated, kReasonEntityReinstated, store::EntityState::active,
        [](store::Transaction& tx, std::span<const EntityRef> e, std::string_view, Timestamp at, std::size_t limit) {
          return tx.reinstate_entity_documents(e, at, limit);
        }},
@@ -200,15 +301,49 @@ std::vector<EventResult> DocumentService::handle_entity_events(std::span<const E
       }
     }
 
+    // The entities are locked (an upload for one waits, or is seen by the
+    // cascade) and their lifecycle read: a deleted entity stays deleted.
+    std::set<std::pair<EntityType, std::string_view>> deleted;
+    {
+      std::vector<EntityRef> refs;
+      std::vector<std::size_t> first_event;  // of each ref
+      std::set<std::pair<EntityType, std::string_view>> seen;
+      for (std::size_t i : pending) {
+        if (seen.emplace(*events[i]->supported_type, events[i]->entity_id).second) {
+          refs.push_back(EntityRef{events[i]->entity_id, *events[i]->supported_type});
+          first_event.push_back(i);
+        }
+      }
+      tx.lock_entities(refs);
+      const auto states = tx.entity_states(refs);
+      for (std::size_t r = 0; r < refs.size(); ++r) {
+        if (states[r] == store::EntityState::deleted) {
+          deleted.emplace(refs[r].type, std::string_view(events[first_event[r]]->entity_id));
+        }
+      }
+    }
+
     // Applied in rounds in which each entity appears once (its first event
     // still pending), so two events of one entity apply one after the other.
     std::vector<OutboxMessage> outbox;
+    std::vector<store::EntityTransition> transitions;
     while (!pending.empty()) {
       std::vector<std::size_t> round, later;
       std::set<std::pair<EntityType, std::string_view>> entities;
       for (std::size_t i : pending) {
-        const bool first = entities.emplace(*events[i]->supported_type, events[i]->entity_id).second;
+        const std::pair<EntityType, std::string_view> key(*events[i]->supported_type, events[i]->entity_id);
+        const bool first = entities.emplace(key).second;
+        if (first && events[i]->action != kActionEntityDeleted && deleted.contains(key)) {
+          results[i].outcome = EventOutcome::entity_deleted;  // final: nothing changes
+          continue;
+        }
         (first ? round : later).push_back(i);
+      }
+      for (std::size_t i : round) {
+        const auto* action = find_entity_action(events[i]->action);
+        const EntityRef ref{events[i]->entity_id, *events[i]->supported_type};
+        transitions.push_back({ref, action->leaves, events[i]->event_id, now});
+        if (action->leaves == store::EntityState::deleted) deleted.emplace(ref.type, events[i]->entity_id);
       }
       // One set-based statement per action.
       for (const auto& action : entity_actions()) {
@@ -240,6 +375,8 @@ std::vector<EventResult> DocumentService::handle_entity_events(std::span<const E
           outbox.clear();
         }
       }
+      tx.record_entity_transitions(transitions);
+      transitions.clear();
       pending = std::move(later);
     }
     return results;

@@ -49,6 +49,7 @@ enum class EventOutcome {
   duplicate,                // its event_id was recorded before: nothing done
   unsupported_entity_type,  // recorded, nothing to do (the spec: log and mark processed)
   event_id_reused,          // its event_id was recorded for a different event: nothing done
+  entity_deleted,           // recorded; its entity was deleted before, which is final: nothing changed
 };
 
 struct EventResult {
@@ -63,6 +64,7 @@ struct EntityAction {
   std::string_view action;  // incoming: entity.deleted, ...
   std::string_view emits;   // outgoing: document.archived, ...
   std::string_view reason;
+  store::EntityState leaves;  // the entity's lifecycle afterwards
   // The entities are distinct; at most `limit` documents come back, grouped
   // by entity in the order given; calling again changes the next ones.
   std::vector<Document> (*apply)(store::Transaction& tx, std::span<const EntityRef> entities,
@@ -81,18 +83,58 @@ inline constexpr std::size_t kCascadeSlice = 5000;
 inline constexpr std::size_t kDefaultPageSize = 50;
 inline constexpr std::size_t kMaxPageSize = 200;
 
+// Why an upload is refused for something other than a field's value: its
+// entity was deleted (final) or is suspended now, or its Idempotency-Key was
+// used before by the same caller for another request.
+enum class UploadRefusal { entity_deleted, entity_suspended, idempotency_key_reused };
+
+// What create() gives: the document (replayed() when an earlier request with
+// the same Idempotency-Key created it); or a FieldError naming the field at
+// fault; or, with refusal() set, a refusal (error() then names the field and
+// says why).
+class CreateResult : public Validated<Document> {
+ public:
+  using Validated<Document>::Validated;
+  explicit CreateResult(UploadRefusal refusal);
+  static CreateResult replay(Document document);
+  std::optional<UploadRefusal> refusal() const { return refusal_; }
+  bool replayed() const { return replayed_; }
+
+ private:
+  std::optional<UploadRefusal> refusal_;
+  bool replayed_ = false;
+};
+
+// How long an Idempotency-Key is remembered by default.
+inline constexpr std::chrono::hours kDefaultIdempotencyRetention{24};
+
 class DocumentService {
  public:
   // `active_actions`: the entity actions the consumer handles (names from
   // entity_actions()); empty means all of them.
   DocumentService(store::Store& store, blob::BlobStore& blobs, const Clock& clock,
-                  std::vector<std::string> active_actions = {});
+                  std::vector<std::string> active_actions = {},
+                  std::chrono::hours idempotency_retention = kDefaultIdempotencyRetention);
 
-  // Whether the consumer handles this action; others are rejected as unknown.
+  // Whether the consumer handles this action (one of entity_actions(), enabled).
   bool handles(std::string_view action) const;
 
-  // Stores the content, then the document row and its document.created events.
-  Validated<Document> create(const DocumentUpload& upload, std::string_view content, const Actor& actor);
+  // Stores the content, then the document row and its document.created
+  // events. Refused, with nothing written, while the entity is deleted (a
+  // tombstone: final) or suspended. Race-safe against the entity's events:
+  // the row is written under the entity's lock (Transaction::lock_entities)
+  // after its lifecycle is read again, so an upload either commits before
+  // the deletion's cascade (which then archives it) or sees the tombstone.
+  // (A refusal found only under the lock leaves the content stored, unreferenced,
+  // for the blob sweeper.)
+  // `idempotency_key` (the Idempotency-Key header: 1-255 printable ASCII,
+  // optionally in double quotes): the same caller repeating the same request
+  // (fields and content) with the same key within the retention gets the
+  // document the first one created, and nothing is written; another request
+  // with that key is refused (idempotency_key_reused). Two at once: the
+  // second waits for the first and replays it.
+  CreateResult create(const DocumentUpload& upload, std::string_view content, const Actor& actor,
+                      std::optional<std::string_view> idempotency_key = std::nullopt);
 
   std::optional<Document> get(const DocumentId& id);
 
@@ -103,8 +145,8 @@ class DocumentService {
   std::optional<Document> archive(const DocumentId& id, const Actor& actor);
 
   // Archives every active document of the entity in one transaction, set-based,
-  // with an audit event and a document event per document; returns the ids
-  // archived. Documents archived before are left alone, so it is idempotent.
+  // with an audit event and a document event per document, and tombstones the
+  // entity (under its lock, like create); returns the ids archived. Documents archived before are left alone, so it is idempotent.
   // `cause` names what triggered it (the incoming event_id) and seeds the
   // outgoing event ids.
   std::vector<std::string> cascade_archive_by_entity(const EntityRef& entity, std::string_view reason,
@@ -118,9 +160,12 @@ class DocumentService {
 
   // Handles incoming entity events in one transaction: records them in
   // processed_events (a duplicate stops there, including one a concurrent
-  // instance committed first), then applies their actions, set-based. For
-  // entity.deleted that is the cascade archive, with reason entity_deleted
-  // and the event's event_id as the cause of the outgoing events. Events of
+  // instance committed first), locks their entities, then applies their
+  // actions, set-based, and records the entities' lifecycle (a deletion's
+  // tombstone, a suspension). For entity.deleted that is the cascade archive,
+  // with reason entity_deleted and the event's event_id as the cause of the
+  // outgoing events. Deletion is final: any other event of a deleted entity
+  // changes nothing (EventOutcome::entity_deleted). Events of
   // one entity apply in the order given. Every action must be handled
   // (handles()). Returns the result of each event, in order; when anything
   // fails, nothing is written.
@@ -150,6 +195,7 @@ class DocumentService {
   blob::BlobStore& blobs_;
   const Clock& clock_;
   std::vector<std::string> active_actions_;
+  std::chrono::hours idempotency_retention_;
 };
 
 // Opaque listing cursors: base64url of "<created_at>|<id>".

@@ -105,6 +105,28 @@ struct RejectedMessage {
   bool operator==(const RejectedMessage&) const = default;
 };
 
+// Where an entity's lifecycle stands, as the entity events left it.
+enum class EntityState { active, suspended, deleted };
+
+// What one applied entity event did to its entity's lifecycle.
+struct EntityTransition {
+  EntityRef entity;
+  EntityState state;  // deleted: a tombstone; suspended; active: the suspension lifted
+  std::string event_id;
+  Timestamp at;
+};
+
+// An upload's Idempotency-Key: which caller sent it, a fingerprint of the
+// request (fields and content), and the document it created.
+struct IdempotencyRecord {
+  std::string caller;
+  std::string key;
+  std::string request_sha256;
+  std::string document_id;
+  Timestamp created_at;
+  bool operator==(const IdempotencyRecord&) const = default;
+};
+
 // One outbox row as the relay handles it.
 struct OutboxRecord {
   std::int64_t seq = 0;
@@ -207,6 +229,34 @@ class Transaction {
   virtual std::optional<ProcessedEvent> find_processed_event(std::string_view event_id) = 0;
   // Deletes at most `limit` processed events recorded before `before`.
   virtual std::size_t purge_processed_events(Timestamp before, std::size_t limit) = 0;
+
+  // The entities' lifecycle: tombstones and suspensions, kept forever (no
+  // retention: a deleted entity stays deleted).
+  //
+  // Takes, until this transaction ends, a lock per entity that every
+  // transaction changing an entity's documents or lifecycle takes before it
+  // reads that lifecycle: an upload and its entity's deletion never
+  // interleave, so no upload commits an active document after the cascade
+  // ran. PostgreSQL: transaction-scoped advisory locks, taken in one fixed
+  // order (two lockers never deadlock); SQLite: nothing to do (one writer).
+  virtual void lock_entities(std::span<const EntityRef> entities) = 0;
+  // The state of each entity, in order.
+  virtual std::vector<EntityState> entity_states(std::span<const EntityRef> entities) = 0;
+  // Records what applied entity events did: a deletion adds a tombstone (an
+  // entity's first stays) and drops its suspension; a suspension is recorded
+  // (the first stays); a reinstatement removes it.
+  virtual void record_entity_transitions(std::span<const EntityTransition> transitions) = 0;
+
+  // Upload idempotency keys. The record of (caller, key) created at or after
+  // `valid_since`; older ones count as absent.
+  virtual std::optional<IdempotencyRecord> find_idempotency_key(std::string_view caller, std::string_view key,
+                                                                Timestamp valid_since) = 0;
+  // Records the key unless a record of it created at or after `valid_since`
+  // exists (an older one is replaced); false then. On PostgreSQL a concurrent
+  // transaction inserting the same key makes this one wait for its outcome.
+  virtual bool record_idempotency_key(const IdempotencyRecord& record, Timestamp valid_since) = 0;
+  // Deletes at most `limit` records created before `before`.
+  virtual std::size_t purge_idempotency_keys(Timestamp before, std::size_t limit) = 0;
 
   // Makes the outbox rows of `ordering_key` (only those about `document_id`,
   // when given) unpublished again, so the relay publishes them again with

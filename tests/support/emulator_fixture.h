@@ -17,6 +17,7 @@
 
 #include "aws/sns_client.h"
 #include "aws/sqs_client.h"
+#include "event_schemas.h"
 
 namespace docvault::testing {
 
@@ -30,12 +31,15 @@ inline std::string unique_name(std::string_view prefix) {
 inline std::string entity_event_json(const std::string& event_id, const std::string& entity_id,
                                      const std::string& entity_type = "issuer",
                                      const std::string& action = "entity.deleted") {
-  return nlohmann::json{{"event_id", event_id},
-                        {"source", "entity_permissions_core"},
-                        {"action", action},
-                        {"entity_id", entity_id},
-                        {"entity_type", entity_type}}
-      .dump();
+  auto event = nlohmann::json{{"event_id", event_id},
+                              {"source", "entity_permissions_core"},
+                              {"action", action},
+                              {"entity_id", entity_id},
+                              {"entity_type", entity_type}}
+                   .dump();
+  // Every well-formed event the suites send keeps to the published contract.
+  EXPECT_MATCHES_SCHEMA(EventSchema::entity_event, event);
+  return event;
 }
 
 // A topic and a queue subscribed to it (SNS envelopes, unless the

@@ -47,6 +47,23 @@ class ForwardingTransaction : public store::Transaction {
   std::vector<store::RecordOutcome> record_processed_events(std::span<const store::ProcessedEvent> e) override {
     return inner_.record_processed_events(e);
   }
+  void lock_entities(std::span<const EntityRef> e) override { inner_.lock_entities(e); }
+  std::vector<store::EntityState> entity_states(std::span<const EntityRef> e) override {
+    return inner_.entity_states(e);
+  }
+  void record_entity_transitions(std::span<const store::EntityTransition> t) override {
+    inner_.record_entity_transitions(t);
+  }
+  std::optional<store::IdempotencyRecord> find_idempotency_key(std::string_view caller, std::string_view key,
+                                                               Timestamp valid_since) override {
+    return inner_.find_idempotency_key(caller, key, valid_since);
+  }
+  bool record_idempotency_key(const store::IdempotencyRecord& r, Timestamp valid_since) override {
+    return inner_.record_idempotency_key(r, valid_since);
+  }
+  std::size_t purge_idempotency_keys(Timestamp before, std::size_t limit) override {
+    return inner_.purge_idempotency_keys(before, limit);
+  }
   bool record_rejected_message(const store::RejectedMessage& m) override { return inner_.record_rejected_message(m); }
   std::vector<store::RejectedMessage> rejected_messages(std::size_t limit) override {
     return inner_.rejected_messages(limit);

@@ -20,11 +20,6 @@ std::optional<std::string> env(const char* name) {
 
 bool require_all() { return env("DOCVAULT_TEST_REQUIRE_ALL").value_or("0") == "1"; }
 
-std::filesystem::path shared_dir() {
-  if (auto dir = env("DOCVAULT_SHARED_DIR")) return *dir;
-  return std::filesystem::path(DOCVAULT_SHARED_DIR);
-}
-
 std::filesystem::path source_dir() { return std::filesystem::path(DOCVAULT_SOURCE_DIR); }
 
 std::filesystem::path docvault_binary() { return std::filesystem::path(DOCVAULT_BINARY); }

@@ -24,9 +24,6 @@ std::optional<std::string> env(const char* name);
 // True when missing services must fail tests instead of skipping them.
 bool require_all();
 
-// ../shared beside the checkout (override: DOCVAULT_SHARED_DIR).
-std::filesystem::path shared_dir();
-
 // The repository root.
 std::filesystem::path source_dir();
 

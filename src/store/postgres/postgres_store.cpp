@@ -259,6 +259,45 @@ constexpr Statement kPurgeProcessedEvents{
 // A document's events name its id in the payload; ids are UUIDs, so
 // strpos (no pattern syntax) finds exactly them. A row still pending loses
 // its lease or retry time: it goes out again at once.
+// The entities' lifecycle (migration 0009). An entity's lock is an advisory
+// lock on a 64-bit hash of "type:id" (namespace 1 of hashtextextended's seed,
+// apart from the relay's fixed keys), taken in key order so two transactions
+// locking overlapping sets never deadlock.
+constexpr Statement kLockEntities{
+    "lock_entities",
+    "SELECT pg_advisory_xact_lock(k) FROM ("
+    "SELECT DISTINCT hashtextextended(t.entity_type || ':' || t.entity_id, 1) AS k "
+    "FROM unnest($1::text[], $2::text[]) AS t(entity_id, entity_type) ORDER BY 1) keys"};
+
+constexpr Statement kEntityStates{
+    "entity_states",
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM entity_tombstones d WHERE d.entity_type = t.entity_type "
+    "AND d.entity_id = t.entity_id) THEN 'deleted' "
+    "WHEN EXISTS (SELECT 1 FROM entity_suspensions s WHERE s.entity_type = t.entity_type "
+    "AND s.entity_id = t.entity_id) THEN 'suspended' ELSE 'active' END "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(entity_id, entity_type, n) ORDER BY t.n"};
+
+constexpr Statement kRecordEntityDeletions{
+    "record_entity_deletions",
+    "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) "
+    "AS t(entity_id, entity_type, event_id, at)), "
+    "lifted AS (DELETE FROM entity_suspensions s USING t "
+    "WHERE s.entity_type = t.entity_type AND s.entity_id = t.entity_id) "
+    "INSERT INTO entity_tombstones (entity_type, entity_id, event_id, deleted_at) "
+    "SELECT entity_type, entity_id, event_id, at FROM t ON CONFLICT DO NOTHING"};
+
+constexpr Statement kRecordEntitySuspensions{
+    "record_entity_suspensions",
+    "INSERT INTO entity_suspensions (entity_type, entity_id, event_id, suspended_at) "
+    "SELECT entity_type, entity_id, event_id, at "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS t(entity_id, entity_type, event_id, at) "
+    "ON CONFLICT DO NOTHING"};
+
+constexpr Statement kLiftEntitySuspensions{
+    "lift_entity_suspensions",
+    "DELETE FROM entity_suspensions s USING unnest($1::text[], $2::text[]) AS t(entity_id, entity_type) "
+    "WHERE s.entity_type = t.entity_type AND s.entity_id = t.entity_id"};
+
 constexpr Statement kRequeueOutbox{
     "requeue_outbox",
     "INSERT INTO outbox_pending (seq, ordering_key, created_at)"
@@ -279,6 +318,25 @@ constexpr Statement kPurgeRejectedMessages{
     "WITH doomed AS (SELECT id FROM rejected_messages WHERE rejected_at < $1::timestamptz ORDER BY rejected_at"
     " LIMIT $2::bigint) DELETE FROM rejected_messages r USING doomed d WHERE r.id = d.id"};
 
+constexpr Statement kFindIdempotencyKey{
+    "find_idempotency_key",
+    "SELECT caller, idempotency_key, request_sha256, document_id::text, " DOCVAULT_PG_TS("created_at")
+    " FROM idempotency_keys WHERE caller = $1 AND idempotency_key = $2 AND created_at >= $3::timestamptz"};
+
+// An expired record of the key is replaced; a live one wins (nothing returned).
+constexpr Statement kRecordIdempotencyKey{
+    "record_idempotency_key",
+    "INSERT INTO idempotency_keys (caller, idempotency_key, request_sha256, document_id, created_at) "
+    "VALUES ($1, $2, $3, $4::uuid, $5::timestamptz) ON CONFLICT (caller, idempotency_key) DO UPDATE SET "
+    "request_sha256 = EXCLUDED.request_sha256, document_id = EXCLUDED.document_id, created_at = EXCLUDED.created_at "
+    "WHERE idempotency_keys.created_at < $6::timestamptz RETURNING 1"};
+
+constexpr Statement kPurgeIdempotencyKeys{
+    "purge_idempotency_keys",
+    "WITH doomed AS (SELECT caller, idempotency_key FROM idempotency_keys WHERE created_at < $1::timestamptz "
+    "ORDER BY created_at LIMIT $2::bigint) DELETE FROM idempotency_keys k USING doomed d "
+    "WHERE k.caller = d.caller AND k.idempotency_key = d.idempotency_key"};
+
 #undef DOCVAULT_PG_PROCESSED_COLUMNS
 
 constexpr Statement kPreparedStatements[] = {
@@ -292,7 +350,9 @@ constexpr Statement kPreparedStatements[] = {
     kClaimOutbox,           kMarkPublished,          kMarkFailed,             kReleaseOutbox,
     kPurgePublished,        kOutboxBacklog,          kListProcessedEvents,
     kFindProcessedEvent,    kPurgeProcessedEvents,   kRequeueOutbox,
-    kFindRejectedMessage,   kDeleteRejectedMessage,  kPurgeRejectedMessages,          kReferencedBlobs};
+    kFindRejectedMessage,   kDeleteRejectedMessage,  kPurgeRejectedMessages,          kReferencedBlobs,
+    kLockEntities,          kEntityStates,           kRecordEntityDeletions,  kRecordEntitySuspensions,
+    kLiftEntitySuspensions, kFindIdempotencyKey,     kRecordIdempotencyKey,   kPurgeIdempotencyKeys};
 
 #undef DOCVAULT_PG_LIST_PREFIX
 #undef DOCVAULT_PG_DOCUMENT_COLUMNS
@@ -818,6 +878,59 @@ class PostgresTransaction final : public Transaction {
     });
   }
 
+  void lock_entities(std::span<const EntityRef> entities) override {
+    if (entities.empty()) return;
+    call("lock_entities", [&] {
+      auto [ids, types] = entity_arrays(entities);
+      txn_.exec_prepared(kLockEntities.name, ids, types);
+    });
+  }
+
+  std::vector<EntityState> entity_states(std::span<const EntityRef> entities) override {
+    if (entities.empty()) return {};
+    return call("entity_states", [&] {
+      auto [ids, types] = entity_arrays(entities);
+      const auto result = txn_.exec_prepared(kEntityStates.name, ids, types);
+      std::vector<EntityState> out;
+      out.reserve(result.size());
+      for (const auto& row : result) {
+        const std::string_view state = row[0].c_str();
+        out.push_back(state == "deleted"     ? EntityState::deleted
+                      : state == "suspended" ? EntityState::suspended
+                                             : EntityState::active);
+      }
+      return out;
+    });
+  }
+
+  void record_entity_transitions(std::span<const EntityTransition> transitions) override {
+    if (transitions.empty()) return;
+    call("record_entity_transitions", [&] {
+      for (EntityState state : {EntityState::deleted, EntityState::suspended, EntityState::active}) {
+        TextArray ids(64), types(64), events(64), times(64);
+        bool any = false;
+        for (const auto& t : transitions) {
+          if (t.state != state) continue;
+          any = true;
+          ids.add(t.entity.id);
+          types.add(to_string(t.entity.type));
+          events.add(t.event_id);
+          times.add(format_timestamp(t.at));
+        }
+        if (!any) continue;
+        if (state == EntityState::deleted) {
+          txn_.exec_prepared(kRecordEntityDeletions.name, std::move(ids).finish(), std::move(types).finish(),
+                             std::move(events).finish(), std::move(times).finish());
+        } else if (state == EntityState::suspended) {
+          txn_.exec_prepared(kRecordEntitySuspensions.name, std::move(ids).finish(), std::move(types).finish(),
+                             std::move(events).finish(), std::move(times).finish());
+        } else {
+          txn_.exec_prepared(kLiftEntitySuspensions.name, std::move(ids).finish(), std::move(types).finish());
+        }
+      }
+    });
+  }
+
   std::size_t requeue_outbox(std::string_view ordering_key, std::optional<std::string> document_id) override {
     return call("requeue_outbox", [&] {
       txn_.exec_prepared(kLockOutbox.name, kOutboxRetentionLockKey);  // see kPurgePublished
@@ -844,6 +957,33 @@ class PostgresTransaction final : public Transaction {
     return call("purge_rejected_messages", [&] {
       return static_cast<std::size_t>(
           txn_.exec_prepared(kPurgeRejectedMessages.name, format_timestamp(before), static_cast<long long>(limit))
+              .affected_rows());
+    });
+  }
+
+  std::optional<IdempotencyRecord> find_idempotency_key(std::string_view caller, std::string_view key,
+                                                        Timestamp valid_since) override {
+    return call("find_idempotency_key", [&]() -> std::optional<IdempotencyRecord> {
+      const auto result = txn_.exec_prepared(kFindIdempotencyKey.name, std::string(caller), std::string(key),
+                                             format_timestamp(valid_since));
+      if (result.empty()) return std::nullopt;
+      const auto& row = result[0];
+      return IdempotencyRecord{text(row[0]), text(row[1]), text(row[2]), text(row[3]), timestamp_field(row[4])};
+    });
+  }
+
+  bool record_idempotency_key(const IdempotencyRecord& r, Timestamp valid_since) override {
+    return call("record_idempotency_key", [&] {
+      return !txn_.exec_prepared(kRecordIdempotencyKey.name, r.caller, r.key, r.request_sha256, r.document_id,
+                                 format_timestamp(r.created_at), format_timestamp(valid_since))
+                  .empty();
+    });
+  }
+
+  std::size_t purge_idempotency_keys(Timestamp before, std::size_t limit) override {
+    return call("purge_idempotency_keys", [&] {
+      return static_cast<std::size_t>(
+          txn_.exec_prepared(kPurgeIdempotencyKeys.name, format_timestamp(before), static_cast<long long>(limit))
               .affected_rows());
     });
   }
@@ -911,25 +1051,29 @@ class PostgresTransaction final : public Transaction {
   }
 
   // One of the entity-set UPDATEs ($1 ids, $2 types, $3 limit, $4 at, $5 reason when given).
+  // Entities as two array parameters: ids, types.
+  static std::pair<std::string, std::string> entity_arrays(std::span<const EntityRef> entities) {
+    std::size_t id_bytes = 0;
+    for (const auto& e : entities) id_bytes += e.id.size() + 3;
+    TextArray ids(id_bytes), types(entities.size() * 12);
+    for (const auto& e : entities) {
+      ids.add(e.id);
+      types.add(to_string(e.type));
+    }
+    return {std::move(ids).finish(), std::move(types).finish()};
+  }
+
   std::vector<Document> update_entities(std::string_view operation, const Statement& statement,
                                         std::span<const EntityRef> entities, std::size_t limit, Timestamp at,
                                         std::optional<std::string> reason) {
     if (entities.empty()) return {};
     return call(operation, [&] {
-      std::size_t id_bytes = 0;
-      for (const auto& e : entities) id_bytes += e.id.size() + 3;
-      TextArray ids(id_bytes), types(entities.size() * 12);
-      for (const auto& e : entities) {
-        ids.add(e.id);
-        types.add(to_string(e.type));
-      }
+      auto [ids, types] = entity_arrays(entities);
       const auto bound = static_cast<long long>(std::min<std::size_t>(limit, kNoLimit));
       if (reason) {
-        return documents_from(txn_.exec_prepared(statement.name, std::move(ids).finish(), std::move(types).finish(),
-                                                 bound, format_timestamp(at), *reason));
+        return documents_from(txn_.exec_prepared(statement.name, ids, types, bound, format_timestamp(at), *reason));
       }
-      return documents_from(txn_.exec_prepared(statement.name, std::move(ids).finish(), std::move(types).finish(),
-                                               bound, format_timestamp(at)));
+      return documents_from(txn_.exec_prepared(statement.name, ids, types, bound, format_timestamp(at)));
     });
   }
 

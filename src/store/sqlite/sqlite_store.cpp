@@ -401,6 +401,48 @@ class SqliteTransaction final : public Transaction {
     return outcomes;
   }
 
+  // One writer at a time already serialises every write transaction.
+  void lock_entities(std::span<const EntityRef>) override {}
+
+  std::vector<EntityState> entity_states(std::span<const EntityRef> entities) override {
+    std::vector<EntityState> out;
+    out.reserve(entities.size());
+    for (const auto& e : entities) {
+      auto stmt = c_.prepare(
+          "SELECT CASE WHEN EXISTS (SELECT 1 FROM entity_tombstones WHERE entity_type = ?1 AND entity_id = ?2)"
+          " THEN 'deleted' WHEN EXISTS (SELECT 1 FROM entity_suspensions WHERE entity_type = ?1 AND entity_id = ?2)"
+          " THEN 'suspended' ELSE 'active' END");
+      stmt.bind(1, to_string(e.type)).bind(2, e.id);
+      stmt.step();
+      const std::string state = stmt.text(0);
+      out.push_back(state == "deleted"     ? EntityState::deleted
+                    : state == "suspended" ? EntityState::suspended
+                                           : EntityState::active);
+    }
+    return out;
+  }
+
+  void record_entity_transitions(std::span<const EntityTransition> transitions) override {
+    for (const auto& t : transitions) {
+      const std::string type(to_string(t.entity.type));
+      if (t.state != EntityState::suspended) {
+        auto lift = c_.prepare("DELETE FROM entity_suspensions WHERE entity_type = ?1 AND entity_id = ?2");
+        lift.bind(1, type).bind(2, t.entity.id);
+        while (lift.step()) {
+        }
+      }
+      if (t.state == EntityState::active) continue;
+      auto record = c_.prepare(t.state == EntityState::deleted
+                                   ? "INSERT INTO entity_tombstones (entity_type, entity_id, event_id, deleted_at)"
+                                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"
+                                   : "INSERT INTO entity_suspensions (entity_type, entity_id, event_id, suspended_at)"
+                                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
+      record.bind(1, type).bind(2, t.entity.id).bind(3, t.event_id).bind(4, format_timestamp(t.at));
+      while (record.step()) {
+      }
+    }
+  }
+
   bool record_rejected_message(const RejectedMessage& m) override {
     auto stmt = c_.prepare(
         "INSERT INTO rejected_messages (id, message_id, body, reason, detail, receive_count, rejected_at)"
@@ -483,6 +525,39 @@ class SqliteTransaction final : public Transaction {
     stmt.bind(1, message_id);
     stmt.step();
     return c_.changes() > 0;
+  }
+
+  std::optional<IdempotencyRecord> find_idempotency_key(std::string_view caller, std::string_view key,
+                                                        Timestamp valid_since) override {
+    auto stmt = c_.prepare(
+        "SELECT caller, idempotency_key, request_sha256, document_id, created_at FROM idempotency_keys"
+        " WHERE caller = ?1 AND idempotency_key = ?2 AND created_at >= ?3");
+    stmt.bind(1, caller).bind(2, key).bind(3, format_timestamp(valid_since));
+    if (!stmt.step()) return std::nullopt;
+    return IdempotencyRecord{stmt.text(0), stmt.text(1), stmt.text(2), stmt.text(3), timestamp(stmt.text(4))};
+  }
+
+  bool record_idempotency_key(const IdempotencyRecord& r, Timestamp valid_since) override {
+    auto stmt = c_.prepare(
+        "INSERT INTO idempotency_keys (caller, idempotency_key, request_sha256, document_id, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (caller, idempotency_key) DO UPDATE SET"
+        " request_sha256 = excluded.request_sha256, document_id = excluded.document_id,"
+        " created_at = excluded.created_at WHERE idempotency_keys.created_at < ?6 RETURNING 1");
+    stmt.bind(1, r.caller).bind(2, r.key).bind(3, r.request_sha256).bind(4, r.document_id);
+    stmt.bind(5, format_timestamp(r.created_at)).bind(6, format_timestamp(valid_since));
+    const bool recorded = stmt.step();
+    while (stmt.step()) {
+    }
+    return recorded;
+  }
+
+  std::size_t purge_idempotency_keys(Timestamp before, std::size_t limit) override {
+    auto stmt = c_.prepare(
+        "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1"
+        " ORDER BY created_at LIMIT ?2)");
+    stmt.bind(1, format_timestamp(before)).bind(2, static_cast<std::int64_t>(limit));
+    stmt.step();
+    return static_cast<std::size_t>(c_.changes());
   }
 
   std::size_t purge_rejected_messages(Timestamp before, std::size_t limit) override {

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -176,6 +177,9 @@ TEST_P(ConsumerTest, EntityDeletedArchivesEmitsAndAcknowledges) {
   std::set<std::string> seen_documents;
   for (const auto& e : events) {
     auto payload = json::parse(e.payload);
+    EXPECT_MATCHES_SCHEMA(e.destination == Destination::sns ? docvault::testing::EventSchema::audit_event
+                                                            : docvault::testing::EventSchema::document_event,
+                          e.payload);
     if (e.destination == Destination::sns) {
       const std::string document_id = payload["entity_id"];
       seen_documents.insert(document_id);
@@ -206,6 +210,38 @@ TEST_P(ConsumerTest, EntityDeletedArchivesEmitsAndAcknowledges) {
   EXPECT_NE(docvault.output().find(R"("component":"DocumentVaultConsumer")"), std::string::npos);
 }
 
+TEST_P(ConsumerTest, AnUploadAfterTheDeletionIsRefusedWith409AndWritesNothing) {
+  seed("issuer-gone", 1);
+  auto& docvault = start();
+  publish(entity_deleted("evt-gone", "issuer-gone"));
+  ASSERT_TRUE(docvault::testing::wait_until(
+      [&] { return documents("issuer-gone", DocumentStatus::archived).size() == 1; }, 15s)) << docvault.output();
+  const auto events_before = outbox("issuer-gone").size();
+
+  httplib::Client http("127.0.0.1", docvault.port());
+  httplib::MultipartFormDataItems items{{"file", "too late", "late.txt", "text/plain"},
+                                        {"entity_id", "issuer-gone", "", ""},
+                                        {"entity_type", "issuer", "", ""}};
+  auto res = http.Post("/v1/documents", items);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 409) << res->body;
+  auto error = json::parse(res->body)["error"];
+  EXPECT_EQ(error["code"], "entity_deleted");
+  EXPECT_EQ(error["field"], "entity_id");
+  EXPECT_TRUE(documents("issuer-gone", DocumentStatus::active).empty());
+  EXPECT_EQ(documents("issuer-gone", DocumentStatus::archived).size(), 1u);
+  EXPECT_EQ(outbox("issuer-gone").size(), events_before);
+
+  // A suspension after the deletion changes nothing and is not rejected.
+  auto suspend = json::parse(entity_deleted("evt-gone-2", "issuer-gone"));
+  suspend["action"] = "entity.suspended";
+  publish(suspend.dump());
+  ASSERT_TRUE(docvault.wait_for_log("Entity event after the entity's deletion; nothing changed", 15s))
+      << docvault.output();
+  EXPECT_TRUE(rejected().empty());
+  EXPECT_EQ(outbox("issuer-gone").size(), events_before);
+}
+
 TEST_P(ConsumerTest, TheSameEventTwiceIsHandledOnce) {
   seed("issuer-1", 2);
   auto& docvault = start();
@@ -219,7 +255,7 @@ TEST_P(ConsumerTest, TheSameEventTwiceIsHandledOnce) {
 
 TEST_P(ConsumerTest, PoisonMessagesAreRecordedAndTheConsumerGoesOn) {
   seed("issuer-after-poison", 1);
-  auto& docvault = start();
+  auto& docvault = start({{"DOCUMENT_CONSUMER_UNKNOWN_ACTIONS", "reject"}});
   auto valid = json::parse(entity_deleted("evt-p", "issuer-x"));
   auto with = [&](const char* key, json value) {
     auto copy = valid;
@@ -274,6 +310,36 @@ TEST_P(ConsumerTest, RejectedMessagesAlsoGoToTheDeadLetterQueueWhenSet) {
   EXPECT_EQ(dead[0].message_attributes.at("docvault_rejection_reason").string_value, "invalid_message");
   EXPECT_TRUE(docvault::testing::wait_until([&] { return queue_empty(); }, 10s));
   EXPECT_TRUE(docvault.wait_for_log(R"("dead_lettered":true)"));
+}
+
+TEST_P(ConsumerTest, ActionsNotEnabledAreAcknowledgedAndCountedNotRejected) {
+  seed("issuer-suspended", 1);
+  seed("issuer-deleted", 1);
+  auto& docvault = start({{"DOCUMENT_CONSUMER_ACTIONS", "entity.deleted"}});
+  auto event = [](const char* id, const char* entity, const char* action) {
+    auto e = json::parse(entity_deleted(id, entity));
+    e["action"] = action;
+    return e.dump();
+  };
+  publish(event("evt-s", "issuer-suspended", "entity.suspended"));  // known to docvault, not enabled here
+  publish(event("evt-r", "issuer-suspended", "entity.renamed"));    // new on the topic
+  publish(event("evt-r2", "issuer-suspended", "entity.renamed"));
+  publish(entity_deleted("evt-d", "issuer-deleted"));
+
+  ASSERT_TRUE(docvault::testing::wait_until(
+      [&] { return documents("issuer-deleted", DocumentStatus::archived).size() == 1; }, 15s)) << docvault.output();
+  httplib::Client http("127.0.0.1", docvault.port());
+  std::string metrics;
+  EXPECT_TRUE(docvault::testing::wait_until([&] {
+    auto res = http.Get("/metrics");
+    metrics = res ? res->body : "";
+    return metrics.find(R"(docvault_consumer_messages_ignored_total{action="entity.renamed"} 2)") != std::string::npos &&
+           metrics.find(R"(docvault_consumer_messages_ignored_total{action="entity.suspended"} 1)") != std::string::npos;
+  }, 10s)) << metrics;
+  EXPECT_TRUE(docvault::testing::wait_until([&] { return queue_empty(); }, 10s));
+  EXPECT_TRUE(rejected().empty());
+  EXPECT_EQ(documents("issuer-suspended", DocumentStatus::active).size(), 1u);
+  EXPECT_EQ(docvault.output().find("Rejected message"), std::string::npos);
 }
 
 TEST_P(ConsumerTest, UnsupportedEntityTypeIsLoggedAndMarkedProcessed) {
@@ -396,8 +462,9 @@ TEST_P(ConsumerTest, SuspendHidesAnEntitysDocumentsAndReinstateBringsThemBack) {
   EXPECT_EQ(actions["document.reinstated"], 2);
 }
 
-TEST_P(ConsumerTest, ActionsNotEnabledAreRejectedAsUnknown) {
-  auto& docvault = start({{"DOCUMENT_CONSUMER_ACTIONS", "entity.deleted"}});
+TEST_P(ConsumerTest, ActionsNotEnabledAreRejectedAsUnknownWhenConfiguredSo) {
+  auto& docvault =
+      start({{"DOCUMENT_CONSUMER_ACTIONS", "entity.deleted"}, {"DOCUMENT_CONSUMER_UNKNOWN_ACTIONS", "reject"}});
   publish(json{{"event_id", "evt-s"}, {"source", "s"}, {"action", "entity.suspended"}, {"entity_id", "x"},
                {"entity_type", "issuer"}}
               .dump());
@@ -600,6 +667,24 @@ TEST_P(ConsumerFifoTest, AFailureStopsItsGroupOnlyAndOrderHoldsOnRedelivery) {
   auto log = docvault.output();
   EXPECT_LT(log.find(R"("event_id":"evt-a1","entity_id":"a1")"), log.find(R"("event_id":"evt-a2","entity_id":"a2")"));
   EXPECT_LT(log.find(R"("event_id":"evt-a2","entity_id":"a2")"), log.find(R"("event_id":"evt-a3","entity_id":"a3")"));
+}
+
+TEST_P(ConsumerFifoTest, RejectedMessagesReachAFifoDeadLetterQueueInTheirGroup) {
+  auto dlq = sqs_.create_queue(name_ + "-dlq.fifo", {{"FifoQueue", "true"}});
+  send_in_group("G-1", "not an event", "poison-1");
+  auto& docvault = start({{"DOCUMENT_VAULT_SQS_URL", fifo_url_}, {"DOCUMENT_CONSUMER_DLQ_URL", dlq}});
+  ASSERT_TRUE(docvault.wait_for_log(R"("dead_lettered":true)", 15s)) << docvault.output();
+  aws::ReceiveMessageRequest request;
+  request.queue_url = dlq;
+  request.wait_time_seconds = 5;
+  auto dead = sqs_.receive_messages(request);
+  sqs_.delete_queue(dlq);
+  ASSERT_EQ(dead.size(), 1u) << docvault.output();
+  EXPECT_EQ(dead[0].body, "not an event");
+  EXPECT_EQ(dead[0].attributes.at("MessageGroupId"), "G-1");
+  EXPECT_EQ(dead[0].message_attributes.at("docvault_rejection_reason").string_value, "invalid_message");
+  EXPECT_EQ(rejected().size(), 1u);
+  EXPECT_EQ(docvault.output().find("Failed to process event"), std::string::npos) << docvault.output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ConsumerFifoTest, ::testing::Values(Backend::sqlite, Backend::postgresql),

@@ -290,6 +290,11 @@ TEST_F(DeployTest, PoliciesGrantWhatDocvaultCalls) {
   };
   const std::string queue = "arn:aws:sqs:us-east-1:123456789012:document-vault-entity-events";
 
+  auto subscription = load("subscription-attributes.json");
+  EXPECT_EQ(subscription.at("FilterPolicyScope"), "MessageBody");
+  EXPECT_EQ(json::parse(subscription.at("FilterPolicy").get<std::string>()),
+            json::parse(R"({"action":["entity.deleted","entity.suspended","entity.reinstated"]})"));
+
   auto queue_policy = load("sqs-queue-policy.json");
   const auto& allow = queue_policy.at("Statement").at(0);
   EXPECT_EQ(allow.at("Principal").at("Service"), "sns.amazonaws.com");

@@ -324,6 +324,37 @@ INSTANTIATE_TEST_SUITE_P(Backends, HttpApiTest,
                                            Setup{Backend::sqlite, true}, Setup{Backend::postgresql, true}),
                          setup_name);
 
+TEST_P(HttpApiTest, AnIdempotencyKeyReplaysARetryAndRefusesAnotherRequest) {
+  httplib::MultipartFormDataItems items{{"file", "retried content", "r.pdf", "application/pdf"},
+                                        {"entity_id", "issuer-2", "", ""},
+                                        {"entity_type", "issuer", "", ""}};
+  const httplib::Headers key{{"Idempotency-Key", "\"upload-7f3a\""}};
+  auto first = client_->Post("/v1/documents", key, items);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 201) << first->body;
+  EXPECT_FALSE(first->has_header("Idempotent-Replayed"));
+  // The client timed out and sends the same request again: the same answer.
+  auto retry = client_->Post("/v1/documents", key, items);
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 201) << retry->body;
+  EXPECT_EQ(retry->get_header_value("Idempotent-Replayed"), "true");
+  EXPECT_EQ(json::parse(retry->body)["id"], json::parse(first->body)["id"]);
+  EXPECT_EQ(retry->get_header_value("Location"), first->get_header_value("Location"));
+  auto stored = store::read(store(), [](store::Transaction& tx) {
+    return tx.list_documents({{"issuer-2", EntityType::issuer}, std::nullopt, 10, std::nullopt});
+  });
+  EXPECT_EQ(stored.size(), 1u);
+  EXPECT_EQ(store::read(store(), [](store::Transaction& tx) { return tx.outbox_messages("issuer-2"); }).size(), 2u);
+
+  // The same key for another request: 422, nothing written.
+  httplib::MultipartFormDataItems other{{"file", "other", "r.pdf", "application/pdf"},
+                                        {"entity_id", "issuer-1", "", ""},
+                                        {"entity_type", "issuer", "", ""}};
+  expect_error(client_->Post("/v1/documents", key, other), 422, "idempotency_key_reused", "Idempotency-Key");
+  expect_error(client_->Post("/v1/documents", {{"Idempotency-Key", std::string(256, 'k')}}, other), 400,
+               "invalid_field", "Idempotency-Key");
+}
+
 TEST(Cli, BadConfigurationExitsTwoNamingTheVariable) {
   docvault::testing::TempDir dir;
   Process p(docvault::testing::docvault_binary(), {"serve"},

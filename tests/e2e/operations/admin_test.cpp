@@ -98,8 +98,19 @@ TEST_P(AdminTest, ListAndReplayProcessedEvents) {
   EXPECT_EQ(json::parse(http_->Get("/v1/admin/processed-events?entity_id=nobody")->body)["items"].size(), 0u);
   EXPECT_EQ(http_->Get("/v1/admin/processed-events?since=yesterday")->status, 400);
 
-  // A document that arrived after the deletion: the replay archives it, once.
-  auto late = upload("issuer-r");
+  // The API refuses documents after the deletion (409); one that got past it
+  // anyway (a database restored from a backup): the replay archives it, once.
+  httplib::MultipartFormDataItems items{{"file", "late", "late.txt", "text/plain"},
+                                        {"entity_id", "issuer-r", "", ""},
+                                        {"entity_type", "issuer", "", ""}};
+  EXPECT_EQ(http_->Post("/v1/documents", items)->status, 409);
+  const auto now = SystemClock().now();
+  const std::string late = DocumentId::generate().str();
+  store::write(storage_->store(), [&](store::Transaction& tx) {
+    tx.insert_document(Document{late, {"issuer-r", EntityType::issuer}, "general", "late.txt", "text/plain", 4,
+                                std::string(64, 'a'), DocumentStatus::active, std::nullopt, std::nullopt,
+                                std::nullopt, now, now});
+  });
   auto replay = http_->Post("/v1/admin/processed-events/evt-r/replay", "", "application/json");
   ASSERT_EQ(replay->status, 200) << replay->body;
   EXPECT_EQ(json::parse(replay->body)["documents_archived"], 1);
@@ -177,6 +188,25 @@ TEST_P(AdminTest, RejectedMessagesCanBeListedAndRedriven) {
   EXPECT_EQ(back[0].body, "{\"not\": \"an event\"}");
   EXPECT_EQ(http_->Post("/v1/admin/rejected-messages/" + id + "/redrive", "", "application/json")->status, 404);
   EXPECT_EQ(cli({"redrive", "no-such-message"}).first, 1);
+}
+
+TEST_P(AdminTest, RedriveToAFifoQueueGivesTheMessageItsEntityAsGroup) {
+  const std::string body = docvault::testing::entity_event_json("evt-fifo-redrive", "issuer-fifo", "issuer");
+  store::write(storage_->store(), [&](store::Transaction& tx) {
+    tx.record_rejected_message({"msg-fifo-1", body, "invalid_message", "test", 1, SystemClock().now()});
+  });
+  auto fifo = sqs_.create_queue(name_ + ".fifo", {{"FifoQueue", "true"}});
+  start({{"ENABLE_DOCUMENT_CONSUMER", "false"}, {"DOCUMENT_VAULT_SQS_URL", fifo}});
+  auto res = http_->Post("/v1/admin/rejected-messages/msg-fifo-1/redrive", "", "application/json");
+  ASSERT_EQ(res->status, 202) << res->body;
+  aws::ReceiveMessageRequest request;
+  request.queue_url = fifo;
+  request.wait_time_seconds = 5;
+  auto back = sqs_.receive_messages(request);
+  sqs_.delete_queue(fifo);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].body, body);
+  EXPECT_EQ(back[0].attributes.at("MessageGroupId"), "issuer-fifo");
 }
 
 TEST_P(AdminTest, RetentionDeletesOldRecordsOnly) {

@@ -16,11 +16,13 @@
 #include "domain/events.h"
 #include "domain/uuid.h"
 #include "emulator_fixture.h"
+#include "event_schemas.h"
 
 namespace docvault {
 namespace {
 
 using docvault::testing::Backend;
+using docvault::testing::EventSchema;
 using docvault::testing::DocvaultInstance;
 using docvault::testing::TestStorage;
 using nlohmann::json;
@@ -171,6 +173,8 @@ TEST_P(RelayTest, AnEntityDeletionReachesTheAuditTopicAndTheDocumentQueueOnce) {
       ASSERT_TRUE(expected.contains(id)) << id;
       EXPECT_EQ(m.body, expected[id]);
       EXPECT_EQ(m.message_attributes.at("entity_type").string_value, "issuer");
+      EXPECT_EQ(m.message_attributes.at("schema_version").string_value, "1");
+      EXPECT_MATCHES_SCHEMA(channel == &audit ? EventSchema::audit_event : EventSchema::document_event, m.body);
     }
   }
   std::set<std::string> archived_documents;
@@ -285,7 +289,9 @@ TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
   // Back, empty (the emulator keeps nothing): the same names again.
   ASSERT_TRUE(emulator.start());
   Topology::create(sqs, sns, name);
-  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }, 60s)) << docvault.output();
+  // The relay's retries back off (1 s doubling): on a loaded machine the
+  // emulator's restart can land just after one, and the next is 32 s later.
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }, 120s)) << docvault.output();
   auto audit = drain(sqs, topology.audit_sink, 3, 20s);
   auto documents = drain(sqs, topology.document_events, 3, 20s);
   EXPECT_EQ(audit.size(), 3u);

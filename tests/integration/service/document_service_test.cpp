@@ -2,6 +2,10 @@
 // and the real filesystem blob store.
 #include "service/document_service.h"
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -321,6 +325,182 @@ TEST_P(DocumentServiceTest, IdenticalContentSharesOneBlob) {
   upload("issuer-1", "same");
   upload("issuer-2", "same");
   EXPECT_EQ(blob_count(), 1u);
+}
+
+EntityEvent with_action(EntityEvent e, const char* action) {
+  e.action = action;
+  return e;
+}
+
+TEST_P(DocumentServiceTest, AnUploadForADeletedEntityIsRefusedAndWritesNothing) {
+  upload("issuer-1");
+  ASSERT_EQ(service_->handle_entity_event(deleted("evt-1", "issuer-1")).outcome, EventOutcome::processed);
+  auto refused = service_->create(DocumentUpload{"issuer-1", "issuer", std::nullopt, "late.pdf", "application/pdf"},
+                                  "late content", Actor::anonymous());
+  ASSERT_FALSE(refused);
+  ASSERT_TRUE(refused.refusal());
+  EXPECT_EQ(*refused.refusal(), UploadRefusal::entity_deleted);
+  EXPECT_EQ(refused.error().field, "entity_id");
+  EXPECT_EQ(outbox("issuer-1").size(), 4u);  // the first upload's two and its archive's two
+  EXPECT_EQ(blob_count(), 1u);
+  // Another entity, and the same id under another type, are not affected.
+  EXPECT_TRUE(service_->create(DocumentUpload{"issuer-1", "investor", std::nullopt, "x", "text/plain"}, "x",
+                               Actor::anonymous()));
+}
+
+TEST_P(DocumentServiceTest, DeletionIsFinalLaterSuspensionsAndReinstatementsChangeNothing) {
+  const auto doc = upload("issuer-1");
+  ASSERT_EQ(service_->handle_entity_event(deleted("evt-1", "issuer-1")).outcome, EventOutcome::processed);
+  const auto events_after_delete = outbox("issuer-1").size();
+  auto suspended = service_->handle_entity_event(with_action(deleted("evt-2", "issuer-1"), "entity.suspended"));
+  EXPECT_EQ(suspended.outcome, EventOutcome::entity_deleted);
+  auto reinstated = service_->handle_entity_event(with_action(deleted("evt-3", "issuer-1"), "entity.reinstated"));
+  EXPECT_EQ(reinstated.outcome, EventOutcome::entity_deleted);
+  EXPECT_EQ(outbox("issuer-1").size(), events_after_delete);
+  auto stored = service_->get(*DocumentId::parse(doc.id));
+  EXPECT_EQ(stored->status, DocumentStatus::archived);
+  EXPECT_FALSE(stored->suspended_at);
+  // Recorded, so a redelivery is a duplicate.
+  EXPECT_EQ(service_->handle_entity_event(with_action(deleted("evt-2", "issuer-1"), "entity.suspended")).outcome,
+            EventOutcome::duplicate);
+  // Deleted within one batch, after a suspension: the suspension applies, a
+  // later reinstatement in the same batch does not.
+  upload("issuer-2");
+  const auto s = with_action(deleted("evt-4", "issuer-2"), "entity.suspended");
+  const auto d = deleted("evt-5", "issuer-2");
+  const auto r = with_action(deleted("evt-6", "issuer-2"), "entity.reinstated");
+  const EntityEvent* batch[] = {&s, &d, &r};
+  auto results = service_->handle_entity_events(batch);
+  EXPECT_EQ(results[0].outcome, EventOutcome::processed);
+  EXPECT_EQ(results[1].outcome, EventOutcome::processed);
+  EXPECT_EQ(results[2].outcome, EventOutcome::entity_deleted);
+  EXPECT_EQ(results[1].documents_changed, 1u);
+}
+
+TEST_P(DocumentServiceTest, UploadsForASuspendedEntityAreRefusedUntilReinstated) {
+  upload("issuer-1");
+  ASSERT_EQ(service_->handle_entity_event(with_action(deleted("evt-1", "issuer-1"), "entity.suspended")).outcome,
+            EventOutcome::processed);
+  auto refused = service_->create(DocumentUpload{"issuer-1", "issuer", std::nullopt, "x", "text/plain"}, "x",
+                                  Actor::anonymous());
+  ASSERT_TRUE(refused.refusal());
+  EXPECT_EQ(*refused.refusal(), UploadRefusal::entity_suspended);
+  ASSERT_EQ(service_->handle_entity_event(with_action(deleted("evt-2", "issuer-1"), "entity.reinstated")).outcome,
+            EventOutcome::processed);
+  EXPECT_TRUE(service_->create(DocumentUpload{"issuer-1", "issuer", std::nullopt, "x", "text/plain"}, "x",
+                               Actor::anonymous()));
+}
+
+TEST_P(DocumentServiceTest, TheCascadeOfAReplayTombstonesTheEntity) {
+  upload("issuer-1");
+  EXPECT_EQ(service_->cascade_archive_by_entity({"issuer-1", EntityType::issuer}, kReasonEntityDeleted, "evt-r").size(),
+            1u);
+  auto refused = service_->create(DocumentUpload{"issuer-1", "issuer", std::nullopt, "x", "text/plain"}, "x",
+                                  Actor::anonymous());
+  ASSERT_TRUE(refused.refusal());
+  EXPECT_EQ(*refused.refusal(), UploadRefusal::entity_deleted);
+}
+
+TEST_P(DocumentServiceTest, AnIdempotencyKeyReplaysTheSameRequestAndRefusesAnother) {
+  const DocumentUpload u{"issuer-1", "issuer", "prospectus", "p.pdf", "application/pdf"};
+  const Actor user{std::string("user-1"), "user"};
+  auto first = service_->create(u, "content", user, "key-1");
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first.replayed());
+  // Quoted (a structured-field string) or not, the same key.
+  auto again = service_->create(u, "content", user, "\"key-1\"");
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_EQ(outbox("issuer-1").size(), 2u);
+
+  auto other = service_->create(u, "other content", user, "key-1");
+  ASSERT_TRUE(other.refusal());
+  EXPECT_EQ(*other.refusal(), UploadRefusal::idempotency_key_reused);
+  EXPECT_EQ(other.error().field, "Idempotency-Key");
+  auto renamed = service_->create(DocumentUpload{"issuer-1", "issuer", "prospectus", "q.pdf", "application/pdf"},
+                                  "content", user, "key-1");
+  ASSERT_TRUE(renamed.refusal());
+
+  // Keys are per caller.
+  auto someone_else = service_->create(u, "content", Actor{std::string("user-2"), "user"}, "key-1");
+  ASSERT_TRUE(someone_else);
+  EXPECT_FALSE(someone_else.replayed());
+  EXPECT_NE(someone_else->id, first->id);
+
+  for (const std::string& bad : {std::string(), std::string(256, 'k'), std::string("tab\tkey"), std::string("\"\"")}) {
+    auto refused = service_->create(u, "content", user, bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_FALSE(refused.refusal());
+    EXPECT_EQ(refused.error().field, "Idempotency-Key");
+  }
+
+  // Past the retention the key is forgotten, and purged.
+  clock_.advance(kDefaultIdempotencyRetention + std::chrono::minutes(1));
+  auto later = service_->create(u, "content", user, "key-1");
+  ASSERT_TRUE(later);
+  EXPECT_FALSE(later.replayed());
+  EXPECT_NE(later->id, first->id);
+  EXPECT_EQ(store::write(store(), [&](store::Transaction& tx) {
+              return tx.purge_idempotency_keys(clock_.now() - kDefaultIdempotencyRetention, 100);
+            }),
+            1u);  // user-2's; user-1's was replaced by the later upload
+}
+
+TEST_P(DocumentServiceTest, TwoRequestsWithOneKeyAtOnceCreateOneDocument) {
+  const DocumentUpload u{"issuer-1", "issuer", "prospectus", "p.pdf", "application/pdf"};
+  for (int round = 0; round < 5; ++round) {
+    const std::string key = "concurrent-" + std::to_string(round);
+    std::optional<CreateResult> a, b;
+    std::thread other([&] { b.emplace(service_->create(u, "same", Actor::anonymous(), key)); });
+    a.emplace(service_->create(u, "same", Actor::anonymous(), key));
+    other.join();
+    ASSERT_TRUE(*a);
+    ASSERT_TRUE(*b);
+    EXPECT_EQ((*a)->id, (*b)->id);
+    EXPECT_NE(a->replayed(), b->replayed());
+  }
+  EXPECT_EQ(outbox("issuer-1").size(), 10u);
+}
+
+// Uploads committing while the entity's deletion is handled: each either
+// commits first (and the cascade archives it, with its events) or sees the
+// tombstone. Never an active document afterwards.
+TEST_P(DocumentServiceTest, UploadsRacingTheDeletionNeverSurviveActive) {
+  constexpr int kThreads = 3;
+  constexpr int kPerThread = 30;
+  std::atomic<int> created{0}, refused{0};
+  std::vector<std::thread> uploaders;
+  for (int t = 0; t < kThreads; ++t) {
+    uploaders.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = service_->create(DocumentUpload{"issuer-race", "issuer", std::nullopt, "f.txt", "text/plain"},
+                                  "race " + std::to_string(t) + "/" + std::to_string(i), Actor::anonymous());
+        if (r) {
+          ++created;
+        } else {
+          EXPECT_TRUE(r.refusal()) << r.error().field << " " << r.error().message;
+          ++refused;
+        }
+      }
+    });
+  }
+  // The deletion lands while uploads are still going.
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return created.load() >= 5; }));
+  auto deletion = service_->handle_entity_event(deleted("evt-race", "issuer-race"));
+  for (auto& u : uploaders) u.join();
+  EXPECT_EQ(deletion.outcome, EventOutcome::processed);
+  EXPECT_EQ(created + refused, kThreads * kPerThread);
+  EXPECT_GT(refused.load(), 0) << "the deletion came after every upload: no race was tried";
+
+  store::DocumentFilter active{{"issuer-race", EntityType::issuer}, DocumentStatus::active, 1000, std::nullopt};
+  store::DocumentFilter archived{{"issuer-race", EntityType::issuer}, DocumentStatus::archived, 1000, std::nullopt};
+  EXPECT_TRUE(store::read(store(), [&](store::Transaction& tx) { return tx.list_documents(active); }).empty());
+  auto gone = store::read(store(), [&](store::Transaction& tx) { return tx.list_documents(archived); });
+  EXPECT_EQ(gone.size(), static_cast<std::size_t>(created.load()));
+  EXPECT_EQ(deletion.documents_changed, static_cast<std::size_t>(created.load()));
+  // Every archived document has its two created and its two archived events.
+  EXPECT_EQ(outbox("issuer-race").size(), 4u * static_cast<std::size_t>(created.load()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DocumentServiceTest, ::testing::Values(Backend::sqlite, Backend::postgresql),

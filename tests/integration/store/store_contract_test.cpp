@@ -176,6 +176,43 @@ TEST_P(StoreContract, EntitySetUpdatesReturnTheDocumentsGroupedByEntityInTheOrde
               }).empty());
 }
 
+TEST_P(StoreContract, EntityLifecycleTombstonesAreFinalAndSuspensionsLift) {
+  const EntityRef a{"entity-a", EntityType::issuer}, b{"entity-b", EntityType::deal}, c{"entity-a", EntityType::deal};
+  const std::vector<EntityRef> all{a, b, c};
+  using store::EntityState;
+  auto states = [&] { return store::read(store(), [&](store::Transaction& tx) { return tx.entity_states(all); }); };
+  EXPECT_EQ(states(), (std::vector<EntityState>{EntityState::active, EntityState::active, EntityState::active}));
+
+  store::write(store(), [&](store::Transaction& tx) {
+    tx.lock_entities(all);
+    const std::vector<store::EntityTransition> t{{a, EntityState::suspended, "evt-1", at(1)},
+                                                 {b, EntityState::suspended, "evt-2", at(2)}};
+    tx.record_entity_transitions(t);
+  });
+  EXPECT_EQ(states(), (std::vector<EntityState>{EntityState::suspended, EntityState::suspended, EntityState::active}));
+
+  store::write(store(), [&](store::Transaction& tx) {
+    const std::vector<store::EntityTransition> t{{a, EntityState::deleted, "evt-3", at(3)},
+                                                 {b, EntityState::active, "evt-4", at(4)}};
+    tx.record_entity_transitions(t);
+  });
+  EXPECT_EQ(states(), (std::vector<EntityState>{EntityState::deleted, EntityState::active, EntityState::active}));
+
+  // A deletion is final: a later suspension or reinstatement of a leaves it deleted.
+  store::write(store(), [&](store::Transaction& tx) {
+    const std::vector<store::EntityTransition> t{{a, EntityState::active, "evt-5", at(5)},
+                                                 {a, EntityState::deleted, "evt-6", at(6)}};
+    tx.record_entity_transitions(t);
+  });
+  EXPECT_EQ(states().front(), EntityState::deleted);
+  // Locking nothing, or one entity twice, is fine.
+  store::write(store(), [&](store::Transaction& tx) {
+    tx.lock_entities({});
+    const std::vector<EntityRef> twice{a, a};
+    tx.lock_entities(twice);
+  });
+}
+
 TEST_P(StoreContract, ProcessedEventsAreRecordedInOneCallWithAnOutcomeEach) {
   ProcessedEvent before{"evt-b", "s", "entity.deleted", "issuer-1", "issuer", at(0), std::string(64, 'a')};
   write(store(), [&](Transaction& tx) { tx.record_processed_event(before); });

@@ -111,6 +111,40 @@ TEST_P(Upgrade, TheRelaysStateMovesToItsOwnTablesIntact) {
   EXPECT_EQ(appended[0].message.ordering_key, "c");
 }
 
+TEST_P(Upgrade, TombstonesAndSuspensionsAreBackfilled) {
+  migrate_raw_to(8);
+  // issuer-d deleted (twice: the first deletion is the tombstone), issuer-s
+  // suspended (its document says so), issuer-r suspended then reinstated.
+  exec(
+      "INSERT INTO processed_events (id, created_at, updated_at, event_id, source, action, entity_id, entity_type)"
+      " VALUES"
+      " ('6f1c4f55-0d0b-4c38-9a1e-00000000000a', '2025-10-23T12:00:00.000Z', '2025-10-23T12:00:00.000Z',"
+      "  'evt-d1', 'epr', 'entity.deleted', 'issuer-d', 'issuer'),"
+      " ('6f1c4f55-0d0b-4c38-9a1e-00000000000b', '2025-10-23T12:00:05.000Z', '2025-10-23T12:00:05.000Z',"
+      "  'evt-d2', 'epr', 'entity.deleted', 'issuer-d', 'issuer'),"
+      " ('6f1c4f55-0d0b-4c38-9a1e-00000000000c', '2025-10-23T12:00:01.000Z', '2025-10-23T12:00:01.000Z',"
+      "  'evt-s', 'epr', 'entity.suspended', 'issuer-s', 'issuer')");
+  exec(
+      "INSERT INTO documents (id, entity_id, entity_type, document_type, filename, content_type, size_bytes,"
+      " sha256, status, archived_at, archive_reason, created_at, updated_at, suspended_at) VALUES"
+      " ('6f1c4f55-0d0b-4c38-9a1e-0000000000d1', 'issuer-s', 'issuer', 'general', 'f', 'text/plain', 1,"
+      "  '" + std::string(64, 'a') + "', 'active', NULL, NULL, '2025-10-23T11:00:00.000Z',"
+      "  '2025-10-23T12:00:01.000Z', '2025-10-23T12:00:01.000Z'),"
+      " ('6f1c4f55-0d0b-4c38-9a1e-0000000000d2', 'issuer-r', 'issuer', 'general', 'f', 'text/plain', 1,"
+      "  '" + std::string(64, 'b') + "', 'active', NULL, NULL, '2025-10-23T11:00:00.000Z',"
+      "  '2025-10-23T11:00:00.000Z', NULL)");
+
+  auto store = open();
+  store->migrate();
+  const std::vector<EntityRef> entities{{"issuer-d", EntityType::issuer},
+                                        {"issuer-s", EntityType::issuer},
+                                        {"issuer-r", EntityType::issuer},
+                                        {"issuer-d", EntityType::investor}};
+  auto states = read(*store, [&](Transaction& tx) { return tx.entity_states(entities); });
+  EXPECT_EQ(states, (std::vector<EntityState>{EntityState::deleted, EntityState::suspended, EntityState::active,
+                                              EntityState::active}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Upgrade, ::testing::Values(Backend::sqlite, Backend::postgresql),
                          docvault::testing::backend_name);
 

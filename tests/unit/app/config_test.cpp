@@ -51,6 +51,26 @@ TEST(Config, ParsesGivenValues) {
   EXPECT_EQ(c.log_format, log::Format::text);
 }
 
+TEST(Config, BooleansTakeEveryCommonSpellingInAnyCase) {
+  const std::pair<const char*, bool> cases[] = {
+      {"true", true},  {"True", true},   {"TRUE", true},  {"1", true},   {"yes", true}, {"Yes", true},
+      {"on", true},    {"ON", true},     {"false", false}, {"False", false}, {"0", false}, {"no", false},
+      {"NO", false},   {"off", false},   {"Off", false},
+  };
+  for (auto [text, expected] : cases) {
+    auto loaded = load_config(env_of({{"ENABLE_DOCUMENT_CONSUMER", text}, {"DOCVAULT_AUTO_MIGRATE", text}}));
+    ASSERT_TRUE(std::holds_alternative<Config>(loaded)) << text;
+    EXPECT_EQ(std::get<Config>(loaded).consumer_enabled, expected) << text;
+    EXPECT_EQ(std::get<Config>(loaded).auto_migrate, expected) << text;
+  }
+  for (const char* text : {"truee", "t", "y", "2", "on ", " yes", "enabled", ""}) {
+    auto loaded = load_config(env_of({{"ENABLE_DOCUMENT_CONSUMER", text}}));
+    if (*text == '\0') continue;  // empty means unset: the default applies
+    ASSERT_TRUE(std::holds_alternative<ConfigError>(loaded)) << text;
+    EXPECT_EQ(std::get<ConfigError>(loaded).variable, "ENABLE_DOCUMENT_CONSUMER");
+  }
+}
+
 TEST(Config, EveryBadValueNamesTheVariableAndWhatIsAllowed) {
   const std::pair<const char*, const char*> cases[] = {
       {"DATABASE_URL", "mysql://db/x"},

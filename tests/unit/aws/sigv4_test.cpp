@@ -1,5 +1,5 @@
 // The signer against the official SigV4 test suite, read at run time from
-// shared_dir()/testdata/aws-sigv4-test-suite: one test per case folder, each
+// tests/data/aws-sigv4-test-suite in the repository (Apache-2.0, see its README): one test per case folder, each
 // checking header signing and query presigning byte for byte. A missing
 // folder, fewer than 38 cases or a case without its expected files fails.
 #include "aws/sigv4.h"
@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 constexpr std::size_t kMinimumCases = 38;
 
 fs::path suite_dir() {
-  return docvault::testing::shared_dir() / "testdata" / "aws-sigv4-test-suite";
+  return docvault::testing::source_dir() / "tests" / "data" / "aws-sigv4-test-suite";
 }
 
 // Computed when the tests are registered; empty if the folder is missing, which

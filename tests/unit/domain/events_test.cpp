@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "event_schemas.h"
+
 namespace docvault {
 namespace {
 
@@ -112,6 +114,37 @@ TEST(Events, PayloadsAreExactlyWhatAJsonLibraryWouldWrite) {
       EXPECT_EQ(nlohmann::json::parse(messages[1].payload)["payload"]["entity_id"], doc.entity.id);
     }
   }
+}
+
+// Every kind of change, from the system and from API callers, gives events
+// that satisfy the published schemas (docs/schemas), and both carry the
+// schema version as a message attribute.
+TEST(Events, EveryKindOfEventSatisfiesItsPublishedSchema) {
+  auto doc = sample_document();
+  const std::pair<std::string_view, std::string_view> changes[] = {
+      {kActionDocumentCreated, kReasonUploaded},          {kActionDocumentArchived, kReasonManual},
+      {kActionDocumentArchived, kReasonEntityDeleted},    {kActionDocumentSuspended, kReasonEntitySuspended},
+      {kActionDocumentReinstated, kReasonEntityReinstated}};
+  for (const auto& actor : {Actor::system(), Actor::anonymous(), Actor{std::string("user-1"), "user"},
+                            Actor{std::string("svc-1"), "service"}}) {
+    for (auto [action, reason] : changes) {
+      auto messages = document_change_events(doc, DocumentChange{action, reason, actor, doc.created_at, doc.entity, "c"});
+      EXPECT_MATCHES_SCHEMA(testing::EventSchema::audit_event, messages[0].payload);
+      EXPECT_MATCHES_SCHEMA(testing::EventSchema::document_event, messages[1].payload);
+      for (const auto& m : messages) EXPECT_EQ(nlohmann::json::parse(m.attributes)["schema_version"], "1");
+    }
+  }
+  // The schemas are not vacuous: a payload missing a field or with a wrong
+  // value fails.
+  auto messages = document_change_events(
+      doc, DocumentChange{kActionDocumentArchived, kReasonManual, Actor::system(), doc.created_at, doc.entity, "c"});
+  auto audit = nlohmann::json::parse(messages[0].payload);
+  audit.erase("occurred_at");
+  EXPECT_NE(testing::schema_violations(testing::EventSchema::audit_event, audit.dump()), "");
+  auto event = nlohmann::json::parse(messages[1].payload);
+  event["payload"]["entity_type"] = "fund";
+  EXPECT_NE(testing::schema_violations(testing::EventSchema::document_event, event.dump()), "");
+  EXPECT_NE(testing::schema_violations(testing::EventSchema::entity_event, R"({"event_id":"e"})"), "");
 }
 
 }  // namespace

@@ -6,12 +6,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "log/log.h"
+#include "runtime/backoff.h"
 
 namespace docvault::outbox {
 namespace {
@@ -228,7 +228,8 @@ OutboxRelay::OutboxRelay(store::Store& store, const aws::SnsClient& sns, const a
       breaker_(std::string(kRelayComponent),
                resilience::CircuitBreaker::Options{.failure_threshold = 3,
                                                    .base_delay = std::chrono::milliseconds(1000),
-                                                   .max_delay = std::chrono::milliseconds(30'000)}) {}
+                                                   .max_delay = std::chrono::milliseconds(30'000)},
+               clock) {}
 
 OutboxRelay::~OutboxRelay() { stop(); }
 
@@ -281,9 +282,9 @@ void OutboxRelay::sample_backlog() {
 void OutboxRelay::run(std::stop_token stop) {
   constexpr auto kSampleEvery = std::chrono::seconds(5);
   std::uint64_t seen = 0;
-  auto next_purge = std::chrono::steady_clock::now();
-  auto next_sample = std::chrono::steady_clock::now();
-  auto next_compaction = std::chrono::steady_clock::now();
+  auto next_purge = clock_.steady_now();
+  auto next_sample = clock_.steady_now();
+  auto next_compaction = clock_.steady_now();
   while (!stop.stop_requested()) {
     std::size_t claimed = 0;
     if (breaker_.allow()) {
@@ -296,15 +297,15 @@ void OutboxRelay::run(std::stop_token stop) {
         } else {
           breaker_.record_success();
         }
-        if (std::chrono::steady_clock::now() >= next_purge) {
+        if (clock_.steady_now() >= next_purge) {
           purge_expired(stop);
-          next_purge = std::chrono::steady_clock::now() + options_.retention_interval;
+          next_purge = clock_.steady_now() + options_.retention_interval;
         }
         if (marked_since_compaction_ >= options_.compact_after_rows &&
-            std::chrono::steady_clock::now() >= next_compaction) {
+            clock_.steady_now() >= next_compaction) {
           store_.compact_outbox_queue();
           marked_since_compaction_ = 0;
-          next_compaction = std::chrono::steady_clock::now() + options_.compact_every;
+          next_compaction = clock_.steady_now() + options_.compact_every;
         }
       } catch (const std::exception& e) {
         // The database is unreachable or similar: leased rows come back when
@@ -314,13 +315,13 @@ void OutboxRelay::run(std::stop_token stop) {
       }
       metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
     }
-    if (std::chrono::steady_clock::now() >= next_sample) {
+    if (clock_.steady_now() >= next_sample) {
       try {
         sample_backlog();
       } catch (const std::exception&) {
         // Reported by the round above; the gauges keep their last values.
       }
-      next_sample = std::chrono::steady_clock::now() + kSampleEvery;
+      next_sample = clock_.steady_now() + kSampleEvery;
     }
     // More are waiting after a full claim; after a batch claimed ahead, the
     // rows it could not take (held back by the batch before) are due now.
@@ -414,13 +415,10 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
 }
 
 void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  auto retry_at = [&](int attempts) {
-    auto cap = std::min<std::chrono::milliseconds>(options_.retry_max, options_.retry_base * (1LL << std::min(attempts, 20)));
-    // Half fixed, half random: spread out, yet never immediate.
-    auto jitter = std::uniform_int_distribution<std::int64_t>(0, cap.count() / 2)(random);
-    return now + std::chrono::milliseconds(cap.count() / 2 + jitter);
-  };
+  // Half fixed, half random: spread out, yet never immediate.
+  const runtime::Backoff backoff{
+      .base = options_.retry_base, .cap = options_.retry_max, .jitter = runtime::Backoff::Jitter::equal};
+  auto retry_at = [&](int attempts) { return now + backoff.delay(std::min(attempts, 20)); };
   const Destination destination = lane.destination;
   auto& failures = lane.failures;
   auto& published = lane.published;

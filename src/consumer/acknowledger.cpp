@@ -14,9 +14,8 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 
 }  // namespace
 
-Acknowledger::Acknowledger(const aws::SqsClient& sqs, std::string queue_url, std::chrono::seconds visibility_timeout,
-                           const runtime::Clock& clock)
-    : sqs_(sqs), queue_url_(std::move(queue_url)), visibility_timeout_(visibility_timeout), clock_(clock) {}
+Acknowledger::Acknowledger(MessageSource& source, std::chrono::seconds visibility_timeout, const runtime::Clock& clock)
+    : source_(source), visibility_timeout_(visibility_timeout), clock_(clock) {}
 
 Acknowledger::~Acknowledger() { stop(clock_.steady_now()); }
 
@@ -72,7 +71,7 @@ void Acknowledger::release(const std::vector<std::string>& receipt_handles) {
       changes.push_back(aws::VisibilityChange{receipt_handles[i], 0});
     }
     try {
-      auto result = sqs_.change_message_visibility_batch(queue_url_, changes);
+      auto result = source_.change_visibility(changes, {});
       for (const auto& failure : result.failed) {
         log::warn(kConsumerComponent, "Could not release a message; it returns after its visibility timeout",
                   {{"code", failure.code}, {"error", failure.message}});
@@ -112,7 +111,7 @@ void Acknowledger::flush_deletes(std::stop_token stop) {
 
     std::vector<PendingDelete> retry;
     try {
-      auto result = sqs_.delete_message_batch(queue_url_, handles, stop);
+      auto result = source_.delete_messages(handles, stop);
       for (const auto& failure : result.failed) {
         auto& d = batch[failure.index];
         log::warn(kConsumerComponent, "Delete failed; will retry",
@@ -158,7 +157,7 @@ void Acknowledger::send_heartbeats(std::stop_token stop) {
       changes.push_back(aws::VisibilityChange{due[i].second, seconds});
     }
     try {
-      auto result = sqs_.change_message_visibility_batch(queue_url_, changes, stop);
+      auto result = source_.change_visibility(changes, stop);
       for (const auto& failure : result.failed) {
         log::warn(kConsumerComponent, "Visibility heartbeat failed",
                   {{"message_id", due[begin + failure.index].first}, {"code", failure.code}});

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "aws/sqs_client.h"
+#include "consumer/message_source.h"
 #include "runtime/clock.h"
 
 namespace docvault::consumer {
@@ -28,7 +28,7 @@ namespace docvault::consumer {
 class Acknowledger {
  public:
   // `clock` times the heartbeats and the ticks; it must outlive the acknowledger.
-  Acknowledger(const aws::SqsClient& sqs, std::string queue_url, std::chrono::seconds visibility_timeout,
+  Acknowledger(MessageSource& source, std::chrono::seconds visibility_timeout,
                const runtime::Clock& clock = runtime::system_clock());
   ~Acknowledger();
   Acknowledger(const Acknowledger&) = delete;
@@ -64,8 +64,7 @@ class Acknowledger {
   void flush_deletes(std::stop_token stop);
   void send_heartbeats(std::stop_token stop);
 
-  const aws::SqsClient& sqs_;
-  const std::string queue_url_;
+  MessageSource& source_;
   const std::chrono::seconds visibility_timeout_;
   const runtime::Clock& clock_;
 

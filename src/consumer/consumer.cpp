@@ -4,6 +4,7 @@
 
 #include "consumer/acknowledger.h"
 #include "consumer/entity_queue.h"
+#include "consumer/sqs_message_source.h"
 #include "log/log.h"
 #include "runtime/parse.h"
 
@@ -72,14 +73,14 @@ Int number_of(const std::map<std::string, std::string>& attributes, const std::s
 int receive_count_of(const aws::ReceivedMessage& m) { return number_of(m.attributes, "ApproximateReceiveCount", 0); }
 
 // The queue's own visibility timeout, when the consumer does not set one.
-std::chrono::seconds visibility_of(const aws::SqsClient& sqs, const ConsumerOptions& options) {
+std::chrono::seconds visibility_of(MessageSource& source, const ConsumerOptions& options) {
   int seconds = 30;
   if (options.visibility_timeout_seconds) {
     seconds = *options.visibility_timeout_seconds;
   } else {
     try {
       const std::vector<std::string> names{"VisibilityTimeout"};
-      auto attributes = sqs.get_queue_attributes(options.queue_url, names);
+      auto attributes = source.attributes(names, {});
       seconds = number_of(attributes, "VisibilityTimeout", seconds);
     } catch (const std::exception& e) {
       log::warn(kConsumerComponent, "Could not read the queue's visibility timeout; assuming 30 s",
@@ -107,7 +108,18 @@ std::int64_t elapsed_ms(const Clock& clock, runtime::SteadyTime since) {
 
 DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service::DocumentService& documents,
                                              const Clock& clock, ConsumerOptions options, metrics::Registry& metrics)
-    : sqs_(sqs),
+    : DocumentVaultConsumer(std::make_unique<SqsMessageSource>(sqs, options.queue_url, options.dead_letter_queue_url),
+                            nullptr, documents, clock, options, metrics) {}
+
+DocumentVaultConsumer::DocumentVaultConsumer(MessageSource& source, service::DocumentService& documents,
+                                             const Clock& clock, ConsumerOptions options, metrics::Registry& metrics)
+    : DocumentVaultConsumer(nullptr, &source, documents, clock, std::move(options), metrics) {}
+
+DocumentVaultConsumer::DocumentVaultConsumer(std::unique_ptr<MessageSource> owned, MessageSource* borrowed,
+                                             service::DocumentService& documents, const Clock& clock,
+                                             ConsumerOptions options, metrics::Registry& metrics)
+    : owned_source_(std::move(owned)),
+      source_(borrowed != nullptr ? *borrowed : *owned_source_),
       documents_(documents),
       clock_(clock),
       options_(std::move(options)),
@@ -116,7 +128,7 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
       // a full batch waits unstarted (a long poll cancelled on our side may
       // still take messages on the server's, which would hide a released batch).
       max_in_flight_(static_cast<std::size_t>((options_.concurrency + 1) * options_.max_messages)),
-      fifo_(options_.queue_url.ends_with(".fifo")),
+      fifo_(source_.fifo()),
       queue_(std::make_unique<Queue>()),
       metrics_(std::make_unique<Instruments>(metrics)),
       // One failure of the database or SQS is enough to stop pulling: each
@@ -134,7 +146,7 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
 DocumentVaultConsumer::~DocumentVaultConsumer() { stop(); }
 
 void DocumentVaultConsumer::start() {
-  acknowledger_ = std::make_unique<Acknowledger>(sqs_, options_.queue_url, visibility_of(sqs_, options_), clock_);
+  acknowledger_ = std::make_unique<Acknowledger>(source_, visibility_of(source_, options_), clock_);
   acknowledger_->start();
   for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
   last_poll_ms_ = steady_ms(clock_);
@@ -223,7 +235,7 @@ void DocumentVaultConsumer::sample_queue(std::stop_token stop) {
   try {
     std::vector<std::string> names;
     for (const auto& [name, state] : kStates) names.push_back(name);
-    auto attributes = sqs_.get_queue_attributes(options_.queue_url, names, stop);
+    auto attributes = source_.attributes(names, stop);
     for (const auto& [name, state] : kStates) {
       const auto count = number_of<std::int64_t>(attributes, name, -1);
       if (count < 0) continue;
@@ -297,12 +309,10 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
 
     std::vector<aws::ReceivedMessage> messages;
     try {
-      aws::ReceiveMessageRequest request;
-      request.queue_url = options_.queue_url;
-      request.max_messages = options_.max_messages;
-      request.wait_time_seconds = options_.wait_time_seconds;
-      request.visibility_timeout_seconds = options_.visibility_timeout_seconds;
-      messages = sqs_.receive_messages(request, stop);
+      messages = source_.receive({.max_messages = options_.max_messages,
+                                  .wait_time_seconds = options_.wait_time_seconds,
+                                  .visibility_timeout_seconds = options_.visibility_timeout_seconds},
+                                 stop);
       metrics_->receives.inc();
       last_poll_ms_ = steady_ms(clock_);
       if (breaker_.state() == resilience::CircuitBreaker::State::half_open) breaker_.record_success();
@@ -495,23 +505,14 @@ void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std:
     documents_.record_rejected_message(store::RejectedMessage{job.message.message_id, job.message.body,
                                                               std::string(reason), detail, job.receive_count,
                                                               clock_.now()});
-    if (options_.dead_letter_queue_url) {
-      aws::OutgoingSqsMessage dead{job.message.body, job.message.message_attributes, std::nullopt, "", ""};
-      dead.attributes["docvault_rejection_reason"] = aws::MessageAttributeValue{"String", std::string(reason), ""};
-      std::vector<aws::OutgoingSqsMessage> one{std::move(dead)};
-      auto result = sqs_.send_message_batch(*options_.dead_letter_queue_url, one);
-      if (!result.all_succeeded()) {
-        throw std::runtime_error("dead-letter send failed: " + result.failed.front().code + " " +
-                                 result.failed.front().message);
-      }
-    }
+    if (source_.has_dead_letter_queue()) source_.dead_letter(job.message, reason);
     metrics_->rejected(reason).inc();
     log::warn(kConsumerComponent, "Rejected message",
               {{"message_id", job.message.message_id},
                {"reason", reason},
                {"detail", detail},
                {"receive_count", job.receive_count},
-               {"dead_lettered", options_.dead_letter_queue_url.has_value()}});
+               {"dead_lettered", source_.has_dead_letter_queue()}});
     acknowledger_->acknowledge(job.message.message_id);
   } catch (const std::exception& e) {
     fail(job, e);

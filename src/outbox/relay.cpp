@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "log/log.h"
+#include "outbox/aws_publisher.h"
 #include "runtime/backoff.h"
 
 namespace docvault::outbox {
@@ -19,8 +20,6 @@ namespace {
 constexpr std::size_t kMaxBatchEntries = 10;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 constexpr std::size_t kPurgeBatch = 500;
-
-bool is_fifo(std::string_view target) { return target.ends_with(".fifo"); }
 
 // The message attributes stored with the row: the string members of a JSON
 // object, as String attributes (anything else in it is skipped). Read with a
@@ -217,9 +216,21 @@ struct OutboxRelay::Instruments {
 
 OutboxRelay::OutboxRelay(store::Store& store, const aws::SnsClient& sns, const aws::SqsClient& sqs,
                          const Clock& clock, RelayOptions options, metrics::Registry& metrics)
+    : OutboxRelay(store, std::make_unique<SnsPublisher>(sns), std::make_unique<SqsPublisher>(sqs), nullptr, nullptr,
+                  clock, std::move(options), metrics) {}
+
+OutboxRelay::OutboxRelay(store::Store& store, Publisher& audit, Publisher& document_events, const Clock& clock,
+                         RelayOptions options, metrics::Registry& metrics)
+    : OutboxRelay(store, nullptr, nullptr, &audit, &document_events, clock, std::move(options), metrics) {}
+
+OutboxRelay::OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_audit,
+                         std::unique_ptr<Publisher> owned_events, Publisher* audit, Publisher* document_events,
+                         const Clock& clock, RelayOptions options, metrics::Registry& metrics)
     : store_(store),
-      sns_(sns),
-      sqs_(sqs),
+      owned_audit_(std::move(owned_audit)),
+      owned_events_(std::move(owned_events)),
+      audit_(audit != nullptr ? *audit : *owned_audit_),
+      document_events_(document_events != nullptr ? *document_events : *owned_events_),
       clock_(clock),
       options_(std::move(options)),
       metrics_(std::make_unique<Instruments>(metrics)),
@@ -422,6 +433,7 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
   const Destination destination = lane.destination;
   auto& failures = lane.failures;
   auto& published = lane.published;
+  Publisher& publisher = destination == Destination::sns ? audit_ : document_events_;
   const std::string& target =
       destination == Destination::sns ? options_.audit_topic_arn : options_.document_events_queue_url;
   const std::string_view logical = destination == Destination::sns ? kAuditTarget : kDocumentEventsTarget;
@@ -461,29 +473,14 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
 
     std::vector<std::pair<std::size_t, std::string>> chunk_failures;  // index, error
     try {
-      std::vector<aws::BatchFailure> failed;
-      if (destination == Destination::sns) {
-        std::vector<aws::SnsMessage> messages;
-        messages.reserve(sending.size());
-        for (std::size_t i = 0; i < sending.size(); ++i) {
-          auto& m = sending[i]->message;
-          messages.push_back(aws::SnsMessage{std::move(m.payload), "", std::move(sending_attributes[i]),
-                                             is_fifo(target) ? m.ordering_key : "",
-                                             is_fifo(target) ? m.event_id : ""});
-        }
-        failed = sns_.publish_batch(target, messages).failed;
-      } else {
-        std::vector<aws::OutgoingSqsMessage> messages;
-        messages.reserve(sending.size());
-        for (std::size_t i = 0; i < sending.size(); ++i) {
-          auto& m = sending[i]->message;
-          messages.push_back(aws::OutgoingSqsMessage{std::move(m.payload), std::move(sending_attributes[i]), std::nullopt,
-                                                     is_fifo(target) ? m.ordering_key : "",
-                                                     is_fifo(target) ? m.event_id : ""});
-        }
-        failed = sqs_.send_message_batch(target, messages).failed;
+      std::vector<PublishEntry> entries;
+      entries.reserve(sending.size());
+      for (std::size_t i = 0; i < sending.size(); ++i) {
+        auto& m = sending[i]->message;
+        entries.push_back(PublishEntry{std::move(m.payload), std::move(sending_attributes[i]), m.ordering_key, m.event_id});
       }
-      for (const auto& f : failed) chunk_failures.emplace_back(f.index, f.code + ": " + f.message);
+      // No stop token: a batch being published finishes, so its rows are marked.
+      for (auto& f : publisher.publish(target, entries, {})) chunk_failures.emplace_back(f.index, std::move(f.error));
     } catch (const std::exception& e) {
       for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.emplace_back(i, e.what());
     }

@@ -57,13 +57,13 @@ bool prepare_schema(store::Store& store, bool auto_migrate) {
   return true;
 }
 
-std::unique_ptr<blob::BlobStore> open_blob_store(const Config& config) {
+std::unique_ptr<blob::BlobStore> open_blob_store(const Config& config, const aws::ServiceClientOptions& aws) {
   if (config.blob_store == BlobBackend::filesystem) {
     log::info(kComponent, "blob store opened", {{"backend", "filesystem"}, {"location", config.blob_dir().string()}});
     return std::make_unique<blob::FilesystemBlobStore>(config.blob_dir());
   }
   auto client = std::make_shared<const aws::S3Client>(
-      aws::S3ClientOptions{.bucket = config.s3_bucket, .force_path_style = config.s3_force_path_style});
+      aws::S3ClientOptions{.bucket = config.s3_bucket, .force_path_style = config.s3_force_path_style}, aws);
   log::info(kComponent, "blob store opened",
             {{"backend", "s3"}, {"bucket", config.s3_bucket}, {"prefix", config.s3_prefix}});
   blob::S3BlobStoreOptions options;
@@ -122,12 +122,26 @@ class SqsRedriver final : public service::MessageRedriver {
   std::string queue_url_;
 };
 
+// What SQS, SNS and S3 share, built once per process (service_client.h): one
+// libcurl transport, one credentials chain (one cache), the process clock.
+aws::ServiceClientOptions shared_aws_options(const Clock& clock) {
+  aws::ServiceClientOptions options;
+  options.clock = &clock;
+  options.transport = std::make_shared<aws::CurlTransport>();
+  aws::CredentialsChainOptions chain;
+  chain.environment = options.environment;
+  chain.clock = &clock;
+  options.credentials = std::make_shared<aws::DefaultCredentialsChain>(std::move(chain));
+  return options;
+}
+
 struct Core {
   metrics::Registry metrics;
-  aws::SqsClient sqs;
+  SystemClock clock;
+  aws::ServiceClientOptions aws = shared_aws_options(clock);
+  aws::SqsClient sqs{aws};
   std::unique_ptr<store::Store> store;
   std::unique_ptr<blob::BlobStore> blobs;
-  SystemClock clock;
   std::unique_ptr<service::DocumentService> documents;
   std::unique_ptr<SqsRedriver> redriver;
   std::unique_ptr<service::AdminService> admin;
@@ -138,7 +152,7 @@ std::unique_ptr<Core> open_core(const Config& config) {
   auto core = std::make_unique<Core>();
   core->store = open_store(config);
   if (!prepare_schema(*core->store, config.auto_migrate)) return nullptr;
-  core->blobs = open_blob_store(config);
+  core->blobs = open_blob_store(config, core->aws);
   core->documents =
       std::make_unique<service::DocumentService>(*core->store, *core->blobs, core->clock, config.consumer_actions,
                                                  std::chrono::hours(config.idempotency_key_retention_hours));
@@ -165,8 +179,9 @@ std::unique_ptr<Core> open_core(const Config& config) {
 // retention: at start, then every 15 minutes, in small batches.
 class Retention {
  public:
-  Retention(service::AdminService& admin, const Config& config)
+  Retention(service::AdminService& admin, const Clock& clock, const Config& config)
       : admin_(admin),
+        clock_(clock),
         retention_{std::chrono::hours(24) * config.dedup_retention_days,
                    std::chrono::hours(24) * config.rejected_retention_days,
                    std::chrono::hours(config.idempotency_key_retention_hours)},
@@ -174,8 +189,6 @@ class Retention {
 
  private:
   void run(std::stop_token stop) {
-    std::mutex mutex;
-    std::condition_variable_any cv;
     while (!stop.stop_requested()) {
       try {
         auto purged = admin_.purge_expired(retention_);
@@ -188,11 +201,11 @@ class Retention {
       } catch (const std::exception& e) {
         log::warn(kComponent, "retention purge failed; will retry", {{"error", e.what()}});
       }
-      std::unique_lock lock(mutex);
-      cv.wait_for(lock, stop, std::chrono::minutes(15), [] { return false; });
+      clock_.sleep_for(std::chrono::minutes(15), stop);
     }
   }
   service::AdminService& admin_;
+  const Clock& clock_;
   service::AdminService::Retention retention_;
   std::jthread thread_;
 };
@@ -294,11 +307,11 @@ int run_serve(const Config& config) {
     auto core = open_core(config);
     if (!core) return 1;
     const aws::SqsClient& sqs = core->sqs;
-    aws::SnsClient sns;
+    aws::SnsClient sns(core->aws);
     auto consumer_reason = consumer_not_started_reason(config);
     auto consumer = consumer_reason ? nullptr : make_consumer(config, sqs, *core);
     auto relay = config.relay_enabled ? make_relay(config, *core, sns, sqs) : nullptr;
-    Retention retention(*core->admin, config);
+    Retention retention(*core->admin, core->clock, config);
 
     http::HttpOptions http_options;
     http_options.host = config.http_host;
@@ -350,7 +363,7 @@ int run_consume(const Config& config) {
   try {
     auto core = open_core(config);
     if (!core) return 1;
-    Retention retention(*core->admin, config);
+    Retention retention(*core->admin, core->clock, config);
     auto worker = make_consumer(config, core->sqs, *core);
     worker->start();
     int signal = wait_for_shutdown_signal();
@@ -369,7 +382,7 @@ int run_relay(Config config) {
   try {
     auto core = open_core(config);
     if (!core) return 1;
-    aws::SnsClient sns;
+    aws::SnsClient sns(core->aws);
     auto relay = make_relay(config, *core, sns, core->sqs);
     relay->start();
     int signal = wait_for_shutdown_signal();
@@ -463,7 +476,7 @@ int run_gc_blobs(const Config& config, const GcBlobsOptions& options) {
     if (!core) return 1;
     auto grace = options.grace.value_or(std::chrono::seconds(config.blob_gc_grace_seconds));
     service::BlobSweeper sweeper(*core->store, *core->blobs, core->clock);
-    auto now = std::chrono::system_clock::now();
+    auto now = core->clock.now();
     auto report = sweeper.sweep({grace, options.apply, [&](const blob::BlobStat& orphan, bool deleted) {
                                    auto age = std::chrono::duration_cast<std::chrono::seconds>(now - orphan.modified);
                                    std::printf("%s %s %llu bytes, %lld s old\n", deleted ? "deleted" : "orphan",

@@ -1,43 +1,26 @@
 #include "app/config.h"
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <cstdlib>
 #include <limits>
 
+#include "runtime/parse.h"
 #include "service/document_service.h"
 #include "store/store.h"
 
 namespace docvault::app {
 namespace {
 
+// The Env seam's parsers (runtime/parse.h), storing into the field.
 template <class Int>
 bool parse_int(std::string_view text, Int min, Int max, Int& out) {
-  Int value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) return false;
-  out = value;
-  return true;
+  auto value = runtime::parse_integer<Int>(text, min, max);
+  if (value) out = *value;
+  return value.has_value();
 }
 
-// The spellings a .env file of any ecosystem uses (Python's "True", YAML's
-// "on"), in any case.
 bool parse_bool(std::string_view text, bool& out) {
-  auto is = [text](std::string_view word) {
-    return text.size() == word.size() &&
-           std::equal(text.begin(), text.end(), word.begin(),
-                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
-  };
-  if (is("true") || is("1") || is("yes") || is("on")) {
-    out = true;
-    return true;
-  }
-  if (is("false") || is("0") || is("no") || is("off")) {
-    out = false;
-    return true;
-  }
-  return false;
+  auto value = runtime::parse_bool(text);
+  if (value) out = *value;
+  return value.has_value();
 }
 
 bool apply_database_url(Config& c, std::string_view v) {
@@ -386,14 +369,6 @@ const std::vector<Variable>& config_variables() { return kVariables; }
 
 std::string ConfigError::message() const {
   return "invalid configuration: " + variable + "=\"" + value + "\": expected " + allowed;
-}
-
-Environment process_environment() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    const char* value = std::getenv(std::string(name).c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  };
 }
 
 namespace {

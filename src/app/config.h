@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "log/log.h"
+#include "runtime/environment.h"
 
 namespace docvault::app {
 
@@ -111,8 +112,9 @@ struct ConfigError {
   std::string message() const;
 };
 
-using Environment = std::function<std::optional<std::string>(std::string_view name)>;
-Environment process_environment();
+// The Env seam's (runtime/environment.h): empty values count as unset.
+using runtime::Environment;
+using runtime::process_environment;
 
 std::variant<Config, ConfigError> load_config(const Environment& env);
 

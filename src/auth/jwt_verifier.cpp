@@ -151,7 +151,7 @@ Validated<Principal> JwtVerifier::verify_token(std::string_view token) const {
     return refused("the token's algorithm is not allowed");
   }
 
-  const auto now = std::chrono::duration<double>(rules_.now().time_since_epoch()).count();
+  const auto now = std::chrono::duration<double>(rules_.clock->now().time_since_epoch()).count();
   const auto leeway = static_cast<double>(rules_.leeway.count());
   auto exp = numeric_date(*claims, "exp");
   if (!exp) return refused("the token has no exp");

@@ -36,6 +36,7 @@
 
 #include "auth/public_key.h"
 #include "domain/result.h"
+#include "runtime/clock.h"
 
 namespace docvault::auth {
 
@@ -55,8 +56,9 @@ struct ClaimRules {
   std::string issuer;    // empty: not checked
   std::string audience;  // empty: not checked
   std::chrono::seconds leeway{60};
-  // The clock exp and nbf are checked against (a seam for tests).
-  std::function<std::chrono::system_clock::time_point()> now = [] { return std::chrono::system_clock::now(); };
+  // The clock exp and nbf are checked against (its wall time); must outlive
+  // the verifier.
+  const runtime::Clock* clock = &runtime::system_clock();
 };
 
 class JwtVerifier {

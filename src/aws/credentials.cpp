@@ -1,7 +1,5 @@
 #include "aws/credentials.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -10,11 +8,12 @@
 #include <sstream>
 #include <utility>
 
+#include "aws/http_transport.h"
+#include "runtime/iso8601.h"
+
 namespace docvault::aws {
 
 namespace {
-
-using Clock = std::chrono::system_clock;
 
 constexpr auto kRetryAfterFailedRefresh = std::chrono::seconds(10);
 
@@ -42,70 +41,40 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
-// ---------------------------------------------------------------- HTTP (libcurl)
+// ---------------------------------------------------------------- HTTP
 
-struct HttpResponse {
-  long status = 0;
-  std::string body;
-};
-
-void ensure_curl_initialised() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::size_t append_body(char* data, std::size_t size, std::size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-struct CurlDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
-// `what` names the endpoint in errors; URLs are left out because an ECS
-// relative URI is a per-task capability.
-HttpResponse http_call(const char* method, const std::string& url,
-                       const std::vector<std::string>& headers,
-                       const CredentialsChainOptions& options, std::string_view what) {
-  ensure_curl_initialised();
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) throw CredentialsError(std::string(what) + ": could not create a curl handle");
-  std::unique_ptr<curl_slist, SlistDeleter> header_list;
+// One metadata request through the chain's transport. `what` names the
+// endpoint in errors; URLs are left out because an ECS relative URI is a
+// per-task capability.
+HttpResponse http_call(HttpTransport& transport, const char* method, const std::string& url,
+                       const std::vector<std::string>& headers, const CredentialsChainOptions& options,
+                       std::string_view what) {
+  HttpRequest request;
+  request.method = method;
+  request.url = url;
+  request.timeout = options.request_timeout;
   for (const auto& header : headers) {
-    auto* appended = curl_slist_append(header_list.get(), header.c_str());
-    if (appended == nullptr) throw CredentialsError(std::string(what) + ": out of memory");
-    (void)header_list.release();
-    header_list.reset(appended);
+    auto colon = header.find(':');
+    request.headers.push_back({header.substr(0, colon), std::string(trim(std::string_view(header).substr(colon + 1)))});
   }
-  HttpResponse response;
-  CURL* handle = curl.get();
-  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-  // Metadata endpoints are local to the host; never send credentials requests via a proxy.
-  curl_easy_setopt(handle, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list.get());
-  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &append_body);
-  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
-  if (std::string_view(method) == "PUT") {
-    // An empty body with Content-Length: 0, as IMDS expects.
-    curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "PUT");
-    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE, 0L);
+  try {
+    return transport.send(request);
+  } catch (const AwsError& error) {
+    // The transport's message starts "<method> <url>: "; keep only the reason.
+    std::string reason = error.message();
+    const std::string prefix = std::string(method) + " " + url + ": ";
+    if (reason.starts_with(prefix)) reason = reason.substr(prefix.size());
+    throw CredentialsError(std::string(what) + ": " + reason);
   }
-  CURLcode code = curl_easy_perform(handle);
-  if (code != CURLE_OK) {
-    throw CredentialsError(std::string(what) + ": " + curl_easy_strerror(code));
-  }
-  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
-  return response;
+}
+
+std::shared_ptr<HttpTransport> metadata_transport(const CredentialsChainOptions& options) {
+  if (options.transport) return options.transport;
+  return std::make_shared<CurlTransport>(CurlTransportOptions{.connect_timeout = options.connect_timeout,
+                                                              .request_timeout = options.request_timeout,
+                                                              .max_idle_handles = 1,
+                                                              .user_agent = "docvault",
+                                                              .use_proxy = false});
 }
 
 // The JSON both ECS and IMDS answer with. Response bodies never go into
@@ -304,7 +273,8 @@ bool allowed_full_uri(std::string_view url) {
 
 class EcsSource final : public CredentialsSource {
  public:
-  explicit EcsSource(CredentialsChainOptions options) : options_(std::move(options)) {}
+  explicit EcsSource(CredentialsChainOptions options)
+      : options_(std::move(options)), transport_(metadata_transport(options_)) {}
 
   std::optional<Credentials> fetch() const override {
     const auto& env = options_.environment;
@@ -340,7 +310,7 @@ class EcsSource final : public CredentialsSource {
       }
       headers.push_back("Authorization: " + *token);
     }
-    auto response = http_call("GET", url, headers, options_, "ECS credentials endpoint");
+    auto response = http_call(*transport_, "GET", url, headers, options_, "ECS credentials endpoint");
     if (response.status != 200) {
       throw CredentialsError("ECS credentials endpoint answered HTTP " +
                              std::to_string(response.status));
@@ -351,13 +321,15 @@ class EcsSource final : public CredentialsSource {
 
  private:
   CredentialsChainOptions options_;
+  std::shared_ptr<HttpTransport> transport_;
 };
 
 // ---------------------------------------------------------------- EC2 IMDSv2
 
 class ImdsSource final : public CredentialsSource {
  public:
-  explicit ImdsSource(CredentialsChainOptions options) : options_(std::move(options)) {}
+  explicit ImdsSource(CredentialsChainOptions options)
+      : options_(std::move(options)), transport_(metadata_transport(options_)) {}
 
   std::optional<Credentials> fetch() const override {
     const auto& env = options_.environment;
@@ -366,7 +338,7 @@ class ImdsSource final : public CredentialsSource {
     while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
 
     // IMDSv2 only: the v1 fallback is what SSRF attacks on instances use.
-    auto token = http_call("PUT", endpoint + "/latest/api/token",
+    auto token = http_call(*transport_, "PUT", endpoint + "/latest/api/token",
                            {"X-aws-ec2-metadata-token-ttl-seconds: 21600"}, options_,
                            "EC2 metadata service");
     if (token.status != 200 || trim(token.body).empty()) {
@@ -375,14 +347,14 @@ class ImdsSource final : public CredentialsSource {
     }
     std::vector<std::string> headers{"X-aws-ec2-metadata-token: " + std::string(trim(token.body))};
     const std::string base = endpoint + "/latest/meta-data/iam/security-credentials/";
-    auto roles = http_call("GET", base, headers, options_, "EC2 metadata service");
+    auto roles = http_call(*transport_, "GET", base, headers, options_, "EC2 metadata service");
     if (roles.status != 200) {
       throw CredentialsError("EC2 metadata service answered HTTP " + std::to_string(roles.status) +
                              " to the role request (no instance profile?)");
     }
     auto role = std::string(trim(std::string_view(roles.body).substr(0, roles.body.find('\n'))));
     if (role.empty()) throw CredentialsError("EC2 metadata service lists no IAM role");
-    auto response = http_call("GET", base + role, headers, options_, "EC2 metadata service");
+    auto response = http_call(*transport_, "GET", base + role, headers, options_, "EC2 metadata service");
     if (response.status != 200) {
       throw CredentialsError("EC2 metadata service answered HTTP " +
                              std::to_string(response.status) + " to the credentials request");
@@ -393,6 +365,7 @@ class ImdsSource final : public CredentialsSource {
 
  private:
   CredentialsChainOptions options_;
+  std::shared_ptr<HttpTransport> transport_;
 };
 
 }  // namespace
@@ -404,24 +377,6 @@ std::string Credentials::redacted() const {
   text += "****";
   text += session_token.empty() ? " (long-term)" : " (temporary)";
   return text;
-}
-
-Environment process_environment() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    const char* value = std::getenv(std::string(name).c_str());
-    if (value == nullptr || *value == '\0') return std::nullopt;
-    return std::string(value);
-  };
-}
-
-Environment fixed_environment(std::map<std::string, std::string, std::less<>> variables) {
-  auto shared =
-      std::make_shared<const std::map<std::string, std::string, std::less<>>>(std::move(variables));
-  return [shared](std::string_view name) -> std::optional<std::string> {
-    auto found = shared->find(name);
-    if (found == shared->end() || found->second.empty()) return std::nullopt;
-    return found->second;
-  };
 }
 
 StaticCredentialsProvider::StaticCredentialsProvider(Credentials credentials)
@@ -449,8 +404,11 @@ std::vector<std::unique_ptr<CredentialsSource>> default_sources(
   std::vector<std::unique_ptr<CredentialsSource>> sources;
   sources.push_back(environment_source(options.environment));
   sources.push_back(shared_file_source(options.environment));
-  sources.push_back(ecs_source(options));
-  sources.push_back(imds_source(options));
+  // ECS and IMDS share one metadata transport.
+  CredentialsChainOptions metadata = options;
+  metadata.transport = metadata_transport(options);
+  sources.push_back(ecs_source(metadata));
+  sources.push_back(imds_source(metadata));
   return sources;
 }
 
@@ -465,11 +423,11 @@ DefaultCredentialsChain::DefaultCredentialsChain(
 
 bool DefaultCredentialsChain::fresh(const Credentials& credentials) const {
   return !credentials.expiration ||
-         options_.clock() + options_.refresh_margin < *credentials.expiration;
+         options_.clock->now() + options_.refresh_margin < *credentials.expiration;
 }
 
 bool DefaultCredentialsChain::valid(const Credentials& credentials) const {
-  return !credentials.expiration || options_.clock() < *credentials.expiration;
+  return !credentials.expiration || options_.clock->now() < *credentials.expiration;
 }
 
 DefaultCredentialsChain::Resolved DefaultCredentialsChain::resolve() const {
@@ -494,7 +452,7 @@ DefaultCredentialsChain::Resolved DefaultCredentialsChain::resolve() const {
 
 std::shared_ptr<const Credentials> DefaultCredentialsChain::credentials() {
   std::shared_ptr<const Credentials> current;
-  Clock::time_point retry_after;
+  std::chrono::system_clock::time_point retry_after;
   {
     std::lock_guard lock(cache_mutex_);
     current = cached_;
@@ -506,7 +464,7 @@ std::shared_ptr<const Credentials> DefaultCredentialsChain::credentials() {
   if (current && valid(*current)) {
     // What we hold still works: never wait for a refresh someone else runs,
     // and after a failed one leave the endpoint alone for a while.
-    if (options_.clock() < retry_after || !refresh.try_lock()) return current;
+    if (options_.clock->now() < retry_after || !refresh.try_lock()) return current;
   } else {
     refresh.lock();
   }
@@ -526,7 +484,7 @@ std::shared_ptr<const Credentials> DefaultCredentialsChain::credentials() {
     std::lock_guard lock(cache_mutex_);
     // A failed early refresh is not an outage: the old credentials still work.
     if (cached_ && valid(*cached_)) {
-      retry_after_ = options_.clock() + kRetryAfterFailedRefresh;
+      retry_after_ = options_.clock->now() + kRetryAfterFailedRefresh;
       return cached_;
     }
     throw;
@@ -538,39 +496,10 @@ std::string DefaultCredentialsChain::source() const {
   return cached_source_;
 }
 
-std::optional<Clock::time_point> parse_iso8601_utc(std::string_view text) {
-  text = trim(text);
-  // YYYY-MM-DDTHH:MM:SS
-  if (text.size() < 19 || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
-    return std::nullopt;
-  }
-  auto number = [&](std::size_t at, std::size_t length) -> int {
-    int value = 0;
-    for (std::size_t i = at; i < at + length; ++i) {
-      if (text[i] < '0' || text[i] > '9') return -1;
-      value = value * 10 + (text[i] - '0');
-    }
-    return value;
-  };
-  int year = number(0, 4), month = number(5, 2), day = number(8, 2);
-  int hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
-      second < 0 || second > 60) {
-    return std::nullopt;
-  }
-  std::chrono::year_month_day date{std::chrono::year(year),
-                                   std::chrono::month(static_cast<unsigned>(month)),
-                                   std::chrono::day(static_cast<unsigned>(day))};
-  if (!date.ok()) return std::nullopt;
-  auto rest = text.substr(19);
-  if (!rest.empty() && rest.front() == '.') {
-    auto digits = rest.find_first_not_of("0123456789", 1);
-    rest = rest.substr(digits == std::string_view::npos ? rest.size() : digits);
-  }
-  if (rest != "Z" && rest != "z" && rest != "+00:00") return std::nullopt;
-  return Clock::time_point(std::chrono::sys_days(date)) + std::chrono::hours(hour) +
-         std::chrono::minutes(minute) + std::chrono::seconds(second);
+std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view text) {
+  auto parsed = runtime::parse_iso8601(trim(text));
+  if (!parsed) return std::nullopt;
+  return std::chrono::floor<std::chrono::seconds>(*parsed);
 }
 
 }  // namespace docvault::aws

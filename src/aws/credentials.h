@@ -23,9 +23,11 @@
 // fails is recorded and passed over too, and when no source gives credentials
 // the chain throws CredentialsError naming every source and its reason.
 //
-// Variables are read through an `Environment` (a function), never from the
-// process directly, so tests inject values without touching the real
-// environment.
+// Variables are read through an `Environment` (runtime/environment.h), never
+// from the process directly, so tests inject values without touching the real
+// environment. The ECS and EC2 metadata requests go through an HttpTransport
+// (the libcurl one unless a test hands in a fake), never around it; time comes
+// from a runtime::Clock.
 //
 // Thread-safety: every provider here may be called from any number of threads.
 // The chain caches what it found. Credentials without an expiration are kept
@@ -46,6 +48,8 @@
 #include <vector>
 
 #include "aws/error.h"
+#include "runtime/clock.h"
+#include "runtime/environment.h"
 
 namespace docvault::aws {
 
@@ -60,13 +64,13 @@ struct Credentials {
 };
 
 // Reads one environment variable; nullopt when unset. Empty values count as
-// unset, as the SDKs treat them.
-using Environment = std::function<std::optional<std::string>(std::string_view name)>;
+// unset, as the SDKs treat them. The Env seam's, under the names this layer
+// has always used.
+using runtime::Environment;
+using runtime::fixed_environment;
+using runtime::process_environment;
 
-// The process environment (getenv).
-Environment process_environment();
-// A fixed set of variables, for tests.
-Environment fixed_environment(std::map<std::string, std::string, std::less<>> variables);
+class HttpTransport;
 
 class CredentialsProvider {
  public:
@@ -112,9 +116,11 @@ struct CredentialsChainOptions {
   // Metadata endpoints are local; a slow one means "not here".
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(1);
   std::chrono::milliseconds request_timeout = std::chrono::seconds(2);
-  std::function<std::chrono::system_clock::time_point()> clock = [] {
-    return std::chrono::system_clock::now();
-  };
+  // What the ECS and IMDS requests go through. Null: a CurlTransport with the
+  // timeouts above that never uses a proxy (the endpoints are local to the host).
+  std::shared_ptr<HttpTransport> transport;
+  // Expiry is checked against its wall time; must outlive the chain.
+  const runtime::Clock* clock = &runtime::system_clock();
 };
 
 // The individual sources, usable on their own.
@@ -157,7 +163,9 @@ class DefaultCredentialsChain final : public CredentialsProvider {
 };
 
 // Parses the ISO 8601 UTC timestamps of metadata responses
-// ("2024-05-21T18:40:27Z", fractions and "+00:00" accepted). nullopt if malformed.
+// ("2024-05-21T18:40:27Z", fractions and "+00:00" accepted; surrounding
+// spaces ignored; to the second, as the endpoints write them). nullopt if
+// malformed. runtime::parse_iso8601 does the parsing.
 std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view text);
 
 }  // namespace docvault::aws

@@ -94,6 +94,9 @@ struct CurlTransportOptions {
   // Idle handle pairs kept, each with its open connections.
   std::size_t max_idle_handles = 8;
   std::string user_agent = "docvault";
+  // False: never through a proxy, whatever the proxy variables say (the
+  // credentials chain's metadata endpoints are local to the host).
+  bool use_proxy = true;
 };
 
 class CurlTransport final : public HttpTransport {

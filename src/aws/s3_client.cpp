@@ -11,6 +11,8 @@
 
 #include "aws/error_response.h"
 #include "aws/sigv4.h"
+#include "runtime/iso8601.h"
+#include "runtime/parse.h"
 
 namespace docvault::aws {
 
@@ -33,14 +35,12 @@ std::optional<system_clock::time_point> civil_time(int year, unsigned month, uns
          std::chrono::seconds(second);
 }
 
-// "2025-10-23T12:34:56.789Z", as ListObjectsV2 writes LastModified.
+// "2025-10-23T12:34:56.789Z", as ListObjectsV2 writes LastModified; to the
+// second, as HeadObject's Last-Modified.
 std::optional<system_clock::time_point> parse_iso8601(const std::string& text) {
-  int year = 0, hour = 0, minute = 0, second = 0;
-  unsigned month = 0, day = 0;
-  if (std::sscanf(text.c_str(), "%d-%u-%uT%d:%d:%d", &year, &month, &day, &hour, &minute, &second) != 6) {
-    return std::nullopt;
-  }
-  return civil_time(year, month, day, hour, minute, second);
+  auto parsed = runtime::parse_iso8601(text);
+  if (!parsed) return std::nullopt;
+  return std::chrono::floor<std::chrono::seconds>(*parsed);
 }
 
 // "Wed, 21 Oct 2015 07:28:00 GMT", as HeadObject's Last-Modified.
@@ -60,12 +60,7 @@ std::optional<system_clock::time_point> parse_http_date(const std::string& text)
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
+std::optional<std::uint64_t> parse_size(std::string_view text) { return runtime::parse_uint(text); }
 
 // The response document, or AwsError("InvalidResponse") for a 2xx we cannot read.
 pugi::xml_document parse_xml(const HttpResponse& response, std::string_view action) {

@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <condition_variable>
-#include <mutex>
-#include <random>
 #include <utility>
+
+#include "runtime/parse.h"
 
 namespace docvault::aws {
 
@@ -25,36 +23,20 @@ bool is_transient_error(std::string_view code) {
   return std::find(kTransient.begin(), kTransient.end(), last_component(code)) != kTransient.end();
 }
 
-// Sleeps unless stop is requested first.
-void sleep_for(std::chrono::milliseconds delay, std::stop_token stop) {
-  std::mutex mutex;
-  std::condition_variable_any wake;
-  std::unique_lock lock(mutex);
-  wake.wait_for(lock, stop, delay, [] { return false; });
-}
-
 }  // namespace
 
 RetryPolicy RetryPolicy::from_environment(const Environment& environment) {
   RetryPolicy policy;
   if (auto text = environment("AWS_MAX_ATTEMPTS")) {
-    int value = 0;
-    auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
-    if (error == std::errc() && end == text->data() + text->size() && value > 0) {
-      policy.max_attempts = value;
-    }
+    if (auto value = runtime::parse_integer<int>(*text); value && *value > 0) policy.max_attempts = *value;
   }
   return policy;
 }
 
 std::chrono::milliseconds RetryPolicy::delay_before(int retry) const {
-  // base * 2^(retry-1), capped before it can overflow.
-  double ceiling = static_cast<double>(base_delay.count());
-  for (int i = 1; i < retry && ceiling < static_cast<double>(max_delay.count()); ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, static_cast<double>(max_delay.count()));
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  std::uniform_real_distribution<double> jitter(0.0, ceiling);
-  return std::chrono::milliseconds(static_cast<long long>(jitter(generator)));
+  // random(0, min(max_delay, base_delay * 2^(retry-1))): "full jitter".
+  return runtime::Backoff{.base = base_delay, .cap = max_delay, .jitter = runtime::Backoff::Jitter::full}.delay(
+      std::max(0, retry - 1));
 }
 
 bool is_throttling_error(std::string_view code) {
@@ -93,6 +75,7 @@ ServiceClient::ServiceClient(std::string service, ServiceClientOptions options,
   if (!options_.credentials) {
     CredentialsChainOptions chain;
     chain.environment = options_.environment;
+    chain.clock = options_.clock;
     options_.credentials = std::make_shared<DefaultCredentialsChain>(std::move(chain));
   }
   retry_ = options_.retry ? *options_.retry : RetryPolicy::from_environment(options_.environment);
@@ -113,8 +96,7 @@ HttpResponse ServiceClient::call(const ServiceRequest& request, std::stop_token 
       return attempt(request, sink, stop);
     } catch (const AwsError& error) {
       if (attempt_number >= retry_.max_attempts || !is_retryable(error) || streamed) throw;
-      sleep_for(retry_.delay_before(attempt_number), stop);
-      if (stop.stop_requested()) throw RequestCancelled();
+      if (!options_.clock->sleep_for(retry_.delay_before(attempt_number), stop)) throw RequestCancelled();
     }
   }
 }
@@ -150,7 +132,7 @@ HttpResponse ServiceClient::attempt(const ServiceRequest& request, const BodySin
                                      .headers = http.headers,
                                      .body = body,
                                      .payload_hash = request.payload_hash},
-                                    *credentials, options_.clock());
+                                    *credentials, options_.clock->now());
   for (auto& header : signed_request.headers_to_add) http.headers.push_back(std::move(header));
 
   auto response = options_.transport->send(http, stop);
@@ -173,7 +155,7 @@ std::string ServiceClient::presign(const ServiceRequest& request, std::chrono::s
   auto credentials = options_.credentials->credentials();
   auto signed_request = signer.presign(
       {.method = request.method, .target = target, .headers = headers, .body = {}, .payload_hash = kUnsignedPayload},
-      *credentials, options_.clock());
+      *credentials, options_.clock->now());
   target += request.query.empty() ? "?" : "&";
   target += signed_request.query_to_append;
   return url_parts->scheme + "://" + url_parts->authority + target;

@@ -36,6 +36,8 @@
 #include "aws/error.h"
 #include "aws/http_transport.h"
 #include "aws/sigv4.h"
+#include "runtime/backoff.h"
+#include "runtime/clock.h"
 
 namespace docvault::aws {
 
@@ -47,7 +49,8 @@ struct RetryPolicy {
   // AWS_MAX_ATTEMPTS when set to a positive number, else the defaults.
   static RetryPolicy from_environment(const Environment& environment);
 
-  // The delay before retry number `retry` (1 for the second attempt).
+  // The delay before retry number `retry` (1 for the second attempt):
+  // runtime::Backoff with full jitter.
   std::chrono::milliseconds delay_before(int retry) const;
 };
 
@@ -64,10 +67,9 @@ struct ServiceClientOptions {
   std::shared_ptr<CredentialsProvider> credentials;
   // Unset: RetryPolicy::from_environment(environment).
   std::optional<RetryPolicy> retry;
-  // The signing time; tests pin or advance it.
-  std::function<std::chrono::system_clock::time_point()> clock = [] {
-    return std::chrono::system_clock::now();
-  };
+  // The signing time and the waits between attempts; tests pin or advance
+  // it. Must outlive the clients.
+  const runtime::Clock* clock = &runtime::system_clock();
 };
 
 // One request of a protocol, before signing.

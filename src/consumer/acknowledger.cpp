@@ -14,22 +14,22 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 
 }  // namespace
 
-Acknowledger::Acknowledger(const aws::SqsClient& sqs, std::string queue_url, std::chrono::seconds visibility_timeout)
-    : sqs_(sqs), queue_url_(std::move(queue_url)), visibility_timeout_(visibility_timeout) {}
+Acknowledger::Acknowledger(MessageSource& source, std::chrono::seconds visibility_timeout, const runtime::Clock& clock)
+    : source_(source), visibility_timeout_(visibility_timeout), clock_(clock) {}
 
-Acknowledger::~Acknowledger() { stop(std::chrono::steady_clock::now()); }
+Acknowledger::~Acknowledger() { stop(clock_.steady_now()); }
 
 void Acknowledger::start() {
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
 
-void Acknowledger::stop(std::chrono::steady_clock::time_point deadline) {
+void Acknowledger::stop(runtime::SteadyTime deadline) {
   if (!thread_.joinable()) return;
   thread_.request_stop();
   wake_.notify_all();
   thread_.join();
   // The loop has ended; send what is left, in this thread, until the deadline.
-  while (std::chrono::steady_clock::now() < deadline && pending_deletes() > 0) flush_deletes({});
+  while (clock_.steady_now() < deadline && pending_deletes() > 0) flush_deletes({});
   if (auto left = pending_deletes(); left > 0) {
     log::warn(kConsumerComponent, "Deletes left unsent at shutdown; the messages will be redelivered",
               {{"count", left}});
@@ -38,7 +38,7 @@ void Acknowledger::stop(std::chrono::steady_clock::time_point deadline) {
 
 void Acknowledger::track(const std::string& message_id, const std::string& receipt_handle) {
   std::lock_guard lock(mutex_);
-  tracked_[message_id] = Tracked{receipt_handle, std::chrono::steady_clock::now() + visibility_timeout_ / 2};
+  tracked_[message_id] = Tracked{receipt_handle, clock_.steady_now() + visibility_timeout_ / 2};
 }
 
 void Acknowledger::acknowledge(const std::string& message_id) {
@@ -71,7 +71,7 @@ void Acknowledger::release(const std::vector<std::string>& receipt_handles) {
       changes.push_back(aws::VisibilityChange{receipt_handles[i], 0});
     }
     try {
-      auto result = sqs_.change_message_visibility_batch(queue_url_, changes);
+      auto result = source_.change_visibility(changes, {});
       for (const auto& failure : result.failed) {
         log::warn(kConsumerComponent, "Could not release a message; it returns after its visibility timeout",
                   {{"code", failure.code}, {"error", failure.message}});
@@ -87,7 +87,7 @@ void Acknowledger::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, stop, kTick, [&] { return !deletes_.empty(); });
+      clock_.wait_for(wake_, lock, stop, kTick, [&] { return !deletes_.empty(); });
     }
     if (stop.stop_requested()) break;
     flush_deletes(stop);
@@ -111,7 +111,7 @@ void Acknowledger::flush_deletes(std::stop_token stop) {
 
     std::vector<PendingDelete> retry;
     try {
-      auto result = sqs_.delete_message_batch(queue_url_, handles, stop);
+      auto result = source_.delete_messages(handles, stop);
       for (const auto& failure : result.failed) {
         auto& d = batch[failure.index];
         log::warn(kConsumerComponent, "Delete failed; will retry",
@@ -139,7 +139,7 @@ void Acknowledger::flush_deletes(std::stop_token stop) {
 }
 
 void Acknowledger::send_heartbeats(std::stop_token stop) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.steady_now();
   std::vector<std::pair<std::string, std::string>> due;  // message id, receipt handle
   {
     std::lock_guard lock(mutex_);
@@ -157,7 +157,7 @@ void Acknowledger::send_heartbeats(std::stop_token stop) {
       changes.push_back(aws::VisibilityChange{due[i].second, seconds});
     }
     try {
-      auto result = sqs_.change_message_visibility_batch(queue_url_, changes, stop);
+      auto result = source_.change_visibility(changes, stop);
       for (const auto& failure : result.failed) {
         log::warn(kConsumerComponent, "Visibility heartbeat failed",
                   {{"message_id", due[begin + failure.index].first}, {"code", failure.code}});

@@ -20,20 +20,23 @@
 #include <thread>
 #include <vector>
 
-#include "aws/sqs_client.h"
+#include "consumer/message_source.h"
+#include "runtime/clock.h"
 
 namespace docvault::consumer {
 
 class Acknowledger {
  public:
-  Acknowledger(const aws::SqsClient& sqs, std::string queue_url, std::chrono::seconds visibility_timeout);
+  // `clock` times the heartbeats and the ticks; it must outlive the acknowledger.
+  Acknowledger(MessageSource& source, std::chrono::seconds visibility_timeout,
+               const runtime::Clock& clock = runtime::system_clock());
   ~Acknowledger();
   Acknowledger(const Acknowledger&) = delete;
   Acknowledger& operator=(const Acknowledger&) = delete;
 
   void start();
   // Sends every queued delete (best effort, bounded by `deadline`) and stops.
-  void stop(std::chrono::steady_clock::time_point deadline);
+  void stop(runtime::SteadyTime deadline);
 
   // A message a worker has started: heartbeats keep it invisible.
   void track(const std::string& message_id, const std::string& receipt_handle);
@@ -49,7 +52,7 @@ class Acknowledger {
  private:
   struct Tracked {
     std::string receipt_handle;
-    std::chrono::steady_clock::time_point next_heartbeat;
+    runtime::SteadyTime next_heartbeat;
   };
   struct PendingDelete {
     std::string message_id;
@@ -61,9 +64,9 @@ class Acknowledger {
   void flush_deletes(std::stop_token stop);
   void send_heartbeats(std::stop_token stop);
 
-  const aws::SqsClient& sqs_;
-  const std::string queue_url_;
+  MessageSource& source_;
   const std::chrono::seconds visibility_timeout_;
+  const runtime::Clock& clock_;
 
   std::mutex mutex_;
   std::condition_variable_any wake_;

@@ -1,13 +1,14 @@
 #include "consumer/consumer.h"
 
 #include <algorithm>
-#include <charconv>
 #include <mutex>
 #include <set>
 
 #include "consumer/acknowledger.h"
 #include "consumer/entity_queue.h"
+#include "consumer/sqs_message_source.h"
 #include "log/log.h"
+#include "runtime/parse.h"
 
 namespace docvault::consumer {
 
@@ -15,7 +16,7 @@ struct DocumentVaultConsumer::Job {
   aws::ReceivedMessage message;
   std::optional<Validated<EntityEvent>> event;  // unset when the body failed its integrity check
   int receive_count = 0;
-  std::chrono::steady_clock::time_point received_at;
+  runtime::SteadyTime received_at;
   std::uint64_t receive_number = 0;  // which ReceiveMessage call brought it (1, 2, ...)
 };
 
@@ -83,24 +84,26 @@ struct DocumentVaultConsumer::Instruments {
 
 namespace {
 
-int receive_count_of(const aws::ReceivedMessage& m) {
-  auto it = m.attributes.find("ApproximateReceiveCount");
-  int count = 0;
-  if (it != m.attributes.end()) std::from_chars(it->second.data(), it->second.data() + it->second.size(), count);
-  return count;
+// A numeric attribute of a message or queue; `fallback` when absent or not a number.
+template <class Int>
+Int number_of(const std::map<std::string, std::string>& attributes, const std::string& name, Int fallback) {
+  auto it = attributes.find(name);
+  if (it == attributes.end()) return fallback;
+  return runtime::parse_integer<Int>(it->second).value_or(fallback);
 }
 
+int receive_count_of(const aws::ReceivedMessage& m) { return number_of(m.attributes, "ApproximateReceiveCount", 0); }
+
 // The queue's own visibility timeout, when the consumer does not set one.
-std::chrono::seconds visibility_of(const aws::SqsClient& sqs, const ConsumerOptions& options) {
+std::chrono::seconds visibility_of(MessageSource& source, const ConsumerOptions& options) {
   int seconds = 30;
   if (options.visibility_timeout_seconds) {
     seconds = *options.visibility_timeout_seconds;
   } else {
     try {
       const std::vector<std::string> names{"VisibilityTimeout"};
-      auto attributes = sqs.get_queue_attributes(options.queue_url, names);
-      auto it = attributes.find("VisibilityTimeout");
-      if (it != attributes.end()) std::from_chars(it->second.data(), it->second.data() + it->second.size(), seconds);
+      auto attributes = source.attributes(names, {});
+      seconds = number_of(attributes, "VisibilityTimeout", seconds);
     } catch (const std::exception& e) {
       log::warn(kConsumerComponent, "Could not read the queue's visibility timeout; assuming 30 s",
                 {{"error", e.what()}});
@@ -115,20 +118,30 @@ std::string group_of(const aws::ReceivedMessage& m) {
   return it == m.attributes.end() ? std::string() : it->second;
 }
 
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+std::int64_t steady_ms(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.steady_now().time_since_epoch()).count();
 }
 
-std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+std::int64_t elapsed_ms(const Clock& clock, runtime::SteadyTime since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.steady_now() - since).count();
 }
 
 }  // namespace
 
 DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service::DocumentService& documents,
                                              const Clock& clock, ConsumerOptions options, metrics::Registry& metrics)
-    : sqs_(sqs),
+    : DocumentVaultConsumer(std::make_unique<SqsMessageSource>(sqs, options.queue_url, options.dead_letter_queue_url),
+                            nullptr, documents, clock, options, metrics) {}
+
+DocumentVaultConsumer::DocumentVaultConsumer(MessageSource& source, service::DocumentService& documents,
+                                             const Clock& clock, ConsumerOptions options, metrics::Registry& metrics)
+    : DocumentVaultConsumer(nullptr, &source, documents, clock, std::move(options), metrics) {}
+
+DocumentVaultConsumer::DocumentVaultConsumer(std::unique_ptr<MessageSource> owned, MessageSource* borrowed,
+                                             service::DocumentService& documents, const Clock& clock,
+                                             ConsumerOptions options, metrics::Registry& metrics)
+    : owned_source_(std::move(owned)),
+      source_(borrowed != nullptr ? *borrowed : *owned_source_),
       documents_(documents),
       clock_(clock),
       options_(std::move(options)),
@@ -137,7 +150,7 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
       // a full batch waits unstarted (a long poll cancelled on our side may
       // still take messages on the server's, which would hide a released batch).
       max_in_flight_(static_cast<std::size_t>((options_.concurrency + 1) * options_.max_messages)),
-      fifo_(aws::is_fifo_queue(options_.queue_url)),
+      fifo_(source_.fifo()),
       queue_(std::make_unique<Queue>()),
       metrics_(std::make_unique<Instruments>(metrics)),
       // One failure of the database or SQS is enough to stop pulling: each
@@ -145,7 +158,8 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
       breaker_(std::string(kConsumerComponent),
                resilience::CircuitBreaker::Options{.failure_threshold = 1,
                                                    .base_delay = std::chrono::milliseconds(1000),
-                                                   .max_delay = std::chrono::milliseconds(30'000)}) {
+                                                   .max_delay = std::chrono::milliseconds(30'000)},
+               clock) {
   metrics.gauge_callback("docvault_consumer_seconds_since_last_poll",
                          "Seconds since a receive last returned (grows while polling is stuck or paused).",
                          [this] { return status().seconds_since_last_poll; });
@@ -154,10 +168,10 @@ DocumentVaultConsumer::DocumentVaultConsumer(const aws::SqsClient& sqs, service:
 DocumentVaultConsumer::~DocumentVaultConsumer() { stop(); }
 
 void DocumentVaultConsumer::start() {
-  acknowledger_ = std::make_unique<Acknowledger>(sqs_, options_.queue_url, visibility_of(sqs_, options_));
+  acknowledger_ = std::make_unique<Acknowledger>(source_, visibility_of(source_, options_), clock_);
   acknowledger_->start();
   for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
-  last_poll_ms_ = steady_ms();
+  last_poll_ms_ = steady_ms(clock_);
   running_ = true;
   poller_ = std::jthread([this](std::stop_token stop) { poll(stop); });
   log::info(kConsumerComponent, "Document Vault consumer started as background task",
@@ -170,7 +184,7 @@ void DocumentVaultConsumer::start() {
 
 void DocumentVaultConsumer::stop() {
   if (!poller_.joinable()) return;
-  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
+  const auto deadline = clock_.steady_now() + options_.shutdown_timeout;
   log::info(kConsumerComponent, "Document Vault consumer stopping");
 
   // No new messages: the long poll in flight is cancelled.
@@ -192,7 +206,7 @@ void DocumentVaultConsumer::stop() {
   // Let the messages in progress finish, up to the deadline.
   {
     std::unique_lock lock(in_flight_mutex_);
-    if (!in_flight_cv_.wait_until(lock, deadline, [&] { return in_flight_ == 0; })) {
+    if (!clock_.wait_until(in_flight_cv_, lock, {}, deadline, [&] { return in_flight_ == 0; })) {
       log::warn(kConsumerComponent, "Shutdown timeout reached with messages still in progress",
                 {{"in_flight", in_flight_}});
     }
@@ -231,7 +245,7 @@ ConsumerStatus DocumentVaultConsumer::status() const {
   s.breaker = std::string(resilience::to_string(breaker));
   s.state = !running_ ? "stopped" : breaker == resilience::CircuitBreaker::State::closed ? "running" : "paused";
   s.last_failure = breaker_.last_failure();
-  s.seconds_since_last_poll = static_cast<double>(steady_ms() - last_poll_ms_.load()) / 1000.0;
+  s.seconds_since_last_poll = static_cast<double>(steady_ms(clock_) - last_poll_ms_.load()) / 1000.0;
   return s;
 }
 
@@ -243,14 +257,14 @@ void DocumentVaultConsumer::sample_queue(std::stop_token stop) {
   try {
     std::vector<std::string> names;
     for (const auto& [name, state] : kStates) names.push_back(name);
-    auto attributes = sqs_.get_queue_attributes(options_.queue_url, names, stop);
+    auto attributes = source_.attributes(names, stop);
     for (const auto& [name, state] : kStates) {
-      auto it = attributes.find(name);
-      if (it == attributes.end()) continue;
+      const auto count = number_of<std::int64_t>(attributes, name, -1);
+      if (count < 0) continue;
       metrics_->registry
           .gauge("docvault_consumer_queue_messages", "The queue's approximate depth, by state (sampled every 30 s).",
                  {{"state", state}})
-          .set(std::stod(it->second));
+          .set(static_cast<double>(count));
     }
   } catch (const std::exception& e) {
     log::debug(kConsumerComponent, "Could not sample the queue's depth", {{"error", e.what()}});
@@ -270,8 +284,6 @@ void DocumentVaultConsumer::dependency_failed(std::string_view what, const std::
 }
 
 bool DocumentVaultConsumer::wait_for_dependencies(std::stop_token stop) {
-  std::mutex sleep_mutex;
-  std::condition_variable_any sleep_cv;
   while (!stop.stop_requested()) {
     if (breaker_.state() == resilience::CircuitBreaker::State::closed) return true;
     if (breaker_.allow()) {
@@ -284,9 +296,7 @@ bool DocumentVaultConsumer::wait_for_dependencies(std::stop_token stop) {
         continue;
       }
     }
-    std::unique_lock lock(sleep_mutex);
-    sleep_cv.wait_until(lock, stop, std::chrono::steady_clock::now() + std::chrono::milliseconds(100),
-                        [] { return false; });
+    clock_.sleep_for(std::chrono::milliseconds(100), stop);
   }
   return false;
 }
@@ -302,9 +312,7 @@ void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
 
 void DocumentVaultConsumer::poll(std::stop_token stop) {
   std::uint64_t receive_number = 0;
-  auto next_queue_sample = std::chrono::steady_clock::now();
-  std::mutex sleep_mutex;
-  std::condition_variable_any sleep_cv;
+  auto next_queue_sample = clock_.steady_now();
   const auto batch = static_cast<std::size_t>(options_.max_messages);
 
   while (!stop.stop_requested()) {
@@ -316,21 +324,19 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
     if (stop.stop_requested()) break;
     // While the database or SQS is down, pull nothing.
     if (!wait_for_dependencies(stop)) break;
-    if (std::chrono::steady_clock::now() >= next_queue_sample) {
+    if (clock_.steady_now() >= next_queue_sample) {
       sample_queue(stop);
-      next_queue_sample = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      next_queue_sample = clock_.steady_now() + std::chrono::seconds(30);
     }
 
     std::vector<aws::ReceivedMessage> messages;
     try {
-      aws::ReceiveMessageRequest request;
-      request.queue_url = options_.queue_url;
-      request.max_messages = options_.max_messages;
-      request.wait_time_seconds = options_.wait_time_seconds;
-      request.visibility_timeout_seconds = options_.visibility_timeout_seconds;
-      messages = sqs_.receive_messages(request, stop);
+      messages = source_.receive({.max_messages = options_.max_messages,
+                                  .wait_time_seconds = options_.wait_time_seconds,
+                                  .visibility_timeout_seconds = options_.visibility_timeout_seconds},
+                                 stop);
       metrics_->receives.inc();
-      last_poll_ms_ = steady_ms();
+      last_poll_ms_ = steady_ms(clock_);
       if (breaker_.state() == resilience::CircuitBreaker::State::half_open) breaker_.record_success();
     } catch (const aws::RequestCancelled&) {
       break;
@@ -338,8 +344,7 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       log::error(kConsumerComponent, "ReceiveMessage failed", {{"error", e.what()}});
       dependency_failed("sqs", e);
       // Below the breaker's threshold, still do not spin.
-      std::unique_lock lock(sleep_mutex);
-      sleep_cv.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
+      clock_.sleep_for(std::chrono::milliseconds(500), stop);
       continue;
     }
     metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
@@ -352,17 +357,13 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
     }
     metrics_->received.inc(static_cast<double>(messages.size()));
     metrics_->batch_size.observe(static_cast<double>(messages.size()));
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now_ms = clock_.now().time_since_epoch().count();
     for (const auto& m : messages) {
-      if (auto it = m.attributes.find("SentTimestamp"); it != m.attributes.end()) {
-        std::int64_t sent = 0;
-        std::from_chars(it->second.data(), it->second.data() + it->second.size(), sent);
-        if (sent > 0) metrics_->message_age.observe(static_cast<double>(std::max<std::int64_t>(0, now_ms - sent)) / 1000.0);
-      }
+      const auto sent = number_of<std::int64_t>(m.attributes, "SentTimestamp", 0);
+      if (sent > 0) metrics_->message_age.observe(static_cast<double>(std::max<std::int64_t>(0, now_ms - sent)) / 1000.0);
     }
     ++receive_number;
-    const auto received_at = std::chrono::steady_clock::now();
+    const auto received_at = clock_.steady_now();
     std::vector<std::pair<std::string, Job>> jobs;
     jobs.reserve(messages.size());
     for (auto& message : messages) {
@@ -494,7 +495,7 @@ void DocumentVaultConsumer::finish(Job& job, const service::EventResult& result)
                  {"entity_type", event.entity_type},
                  {"action", event.action},
                  {deleted ? "documents_archived" : "documents_changed", result.documents_changed},
-                 {"duration_ms", elapsed_ms(job.received_at)},
+                 {"duration_ms", elapsed_ms(clock_, job.received_at)},
                  {"message_id", job.message.message_id}});
       break;
     }
@@ -521,7 +522,7 @@ void DocumentVaultConsumer::finish(Job& job, const service::EventResult& result)
       break;
   }
   acknowledger_->acknowledge(job.message.message_id);
-  metrics_->processing_seconds.observe(static_cast<double>(elapsed_ms(job.received_at)) / 1000.0);
+  metrics_->processing_seconds.observe(static_cast<double>(elapsed_ms(clock_, job.received_at)) / 1000.0);
 }
 
 void DocumentVaultConsumer::fail(Job& job, const std::exception& e) {
@@ -541,34 +542,14 @@ void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std:
     documents_.record_rejected_message(store::RejectedMessage{job.message.message_id, job.message.body,
                                                               std::string(reason), detail, job.receive_count,
                                                               clock_.now()});
-    if (options_.dead_letter_queue_url) {
-      aws::OutgoingSqsMessage dead{job.message.body, job.message.message_attributes, std::nullopt, "", ""};
-      dead.attributes["docvault_rejection_reason"] = aws::MessageAttributeValue{"String", std::string(reason), ""};
-      if (aws::is_fifo_queue(*options_.dead_letter_queue_url)) {
-        // The original's group when it had one, so the DLQ keeps its order;
-        // its message id dedups a copy sent again after a failed delete.
-        dead.message_group_id = group_of(job.message);
-        if (dead.message_group_id.empty() && job.event && job.event->ok() &&
-            aws::is_valid_fifo_id(job.event->value().entity_id)) {
-          dead.message_group_id = job.event->value().entity_id;
-        }
-        if (dead.message_group_id.empty()) dead.message_group_id = "docvault-rejected";
-        dead.message_deduplication_id = job.message.message_id;
-      }
-      std::vector<aws::OutgoingSqsMessage> one{std::move(dead)};
-      auto result = sqs_.send_message_batch(*options_.dead_letter_queue_url, one);
-      if (!result.all_succeeded()) {
-        throw std::runtime_error("dead-letter send failed: " + result.failed.front().code + " " +
-                                 result.failed.front().message);
-      }
-    }
+    if (source_.has_dead_letter_queue()) source_.dead_letter(job.message, reason);
     metrics_->rejected(reason).inc();
     log::warn(kConsumerComponent, "Rejected message",
               {{"message_id", job.message.message_id},
                {"reason", reason},
                {"detail", detail},
                {"receive_count", job.receive_count},
-               {"dead_lettered", options_.dead_letter_queue_url.has_value()}});
+               {"dead_lettered", source_.has_dead_letter_queue()}});
     acknowledger_->acknowledge(job.message.message_id);
   } catch (const std::exception& e) {
     fail(job, e);

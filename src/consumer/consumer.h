@@ -35,6 +35,10 @@
 // messages not yet started, lets those in progress finish and be
 // acknowledged within the shutdown timeout, and returns.
 //
+// The queue is a MessageSource (message_source.h): SqsMessageSource in
+// production, a fake in the unit tests. Time (heartbeats, backoff, the
+// shutdown deadline) comes from the Clock.
+//
 // Counts, latencies and the breaker's state go to the metrics registry
 // (docvault_consumer_*); status() is what /readyz shows.
 //
@@ -56,6 +60,7 @@
 
 #include "aws/sns_signature.h"
 #include "aws/sqs_client.h"
+#include "consumer/message_source.h"
 #include "metrics/metrics.h"
 #include "resilience/circuit_breaker.h"
 #include "service/document_service.h"
@@ -94,7 +99,13 @@ class Acknowledger;
 
 class DocumentVaultConsumer {
  public:
-  // Metrics go to `metrics` (docvault_consumer_*), which must outlive the consumer.
+  // Metrics go to `metrics` (docvault_consumer_*), which must outlive the
+  // consumer, as must `source` and `clock`. options.queue_url only names the
+  // queue in log lines; options.dead_letter_queue_url is the source's.
+  DocumentVaultConsumer(MessageSource& source, service::DocumentService& documents, const Clock& clock,
+                        ConsumerOptions options, metrics::Registry& metrics);
+  // Over SQS: an SqsMessageSource for options.queue_url (and the dead-letter
+  // queue, if set), owned by the consumer.
   DocumentVaultConsumer(const aws::SqsClient& sqs, service::DocumentService& documents, const Clock& clock,
                         ConsumerOptions options, metrics::Registry& metrics);
   ~DocumentVaultConsumer();
@@ -138,12 +149,18 @@ class DocumentVaultConsumer {
   void hold_group(const Job& job);
   bool held_back(const Job& job);
 
-  const aws::SqsClient& sqs_;
+  // Over `borrowed`, or else over `owned`.
+  DocumentVaultConsumer(std::unique_ptr<MessageSource> owned, MessageSource* borrowed,
+                        service::DocumentService& documents, const Clock& clock, ConsumerOptions options,
+                        metrics::Registry& metrics);
+
+  std::unique_ptr<MessageSource> owned_source_;  // when built over SQS
+  MessageSource& source_;
   service::DocumentService& documents_;
   const Clock& clock_;
   const ConsumerOptions options_;
   const std::size_t max_in_flight_;
-  const bool fifo_;  // the queue URL ends in .fifo
+  const bool fifo_;  // the source is a FIFO queue
 
   std::unique_ptr<Acknowledger> acknowledger_;
   struct Queue;

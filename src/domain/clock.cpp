@@ -2,11 +2,9 @@
 
 #include <cstdio>
 
-namespace docvault {
+#include "runtime/iso8601.h"
 
-Timestamp SystemClock::now() const {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
+namespace docvault {
 
 std::string format_timestamp(Timestamp t) {
   auto day = std::chrono::floor<std::chrono::days>(t);
@@ -21,24 +19,16 @@ std::string format_timestamp(Timestamp t) {
 }
 
 std::optional<Timestamp> parse_timestamp(std::string_view text) {
-  if (text.size() != 24) return std::nullopt;
+  // Only the one shape format_timestamp writes; the parsing itself is the
+  // Env seam's (runtime/iso8601.h).
   static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != kShape.size()) return std::nullopt;
   for (std::size_t i = 0; i < kShape.size(); ++i) {
     bool digit = text[i] >= '0' && text[i] <= '9';
     if (kShape[i] == 'd' ? !digit : text[i] != kShape[i]) return std::nullopt;
   }
-  auto num = [&](std::size_t pos, std::size_t len) {
-    int v = 0;
-    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
-    return v;
-  };
-  std::chrono::year_month_day ymd{std::chrono::year{num(0, 4)},
-                                  std::chrono::month{static_cast<unsigned>(num(5, 2))},
-                                  std::chrono::day{static_cast<unsigned>(num(8, 2))}};
-  int h = num(11, 2), m = num(14, 2), s = num(17, 2), ms = num(20, 3);
-  if (!ymd.ok() || h > 23 || m > 59 || s > 59) return std::nullopt;
-  return Timestamp{std::chrono::sys_days{ymd}} + std::chrono::hours{h} + std::chrono::minutes{m} +
-         std::chrono::seconds{s} + std::chrono::milliseconds{ms};
+  if (text.substr(17, 2) == "60") return std::nullopt;  // no leap seconds in our own timestamps
+  return runtime::parse_iso8601(text);
 }
 
 }  // namespace docvault

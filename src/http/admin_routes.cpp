@@ -2,6 +2,7 @@
 
 #include "domain/entity.h"
 #include "http/api_error.h"
+#include "runtime/parse.h"
 
 namespace docvault::http {
 namespace {
@@ -105,11 +106,8 @@ void register_admin_routes(Router& router, service::AdminService& admin, const A
                {{"GET", auth.require(kAdminScope, [&admin](const httplib::Request& req, httplib::Response& res) {
                    std::size_t limit = 100;
                    if (auto text = param(req, "limit")) {
-                     try {
-                       limit = std::stoul(*text);
-                     } catch (const std::exception&) {
-                       limit = 0;
-                     }
+                     // The whole text: "12abc" is no limit.
+                     limit = runtime::parse_integer<std::size_t>(*text).value_or(0);
                      if (limit < 1 || limit > 1000) {
                        return respond(res, ApiError::bad_field(FieldError{"limit", "must be a whole number from 1 to 1000"}));
                      }

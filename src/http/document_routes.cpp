@@ -1,10 +1,11 @@
 #include "http/document_routes.h"
 
 #include <cctype>
-#include <charconv>
+
 
 #include "http/api_error.h"
 #include "log/log.h"
+#include "runtime/parse.h"
 
 namespace docvault::http {
 namespace {
@@ -105,13 +106,7 @@ void list(service::DocumentService& documents, const httplib::Request& req, http
                 {"next_cursor", page->next_cursor ? nlohmann::ordered_json(*page->next_cursor) : nullptr}});
 }
 
-std::optional<std::uint64_t> parse_offset(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
+std::optional<std::uint64_t> parse_offset(std::string_view text) { return runtime::parse_uint(text); }
 
 void content(service::DocumentService& documents, std::chrono::seconds content_url_ttl,
              const httplib::Request& req, httplib::Response& res) {

@@ -6,12 +6,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "log/log.h"
+#include "outbox/aws_publisher.h"
+#include "runtime/backoff.h"
 
 namespace docvault::outbox {
 namespace {
@@ -19,8 +20,6 @@ namespace {
 constexpr std::size_t kMaxBatchEntries = 10;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 constexpr std::size_t kPurgeBatch = 500;
-
-bool is_fifo(std::string_view target) { return target.ends_with(".fifo"); }
 
 // The message attributes stored with the row: the string members of a JSON
 // object, as String attributes (anything else in it is skipped). Read with a
@@ -217,9 +216,21 @@ struct OutboxRelay::Instruments {
 
 OutboxRelay::OutboxRelay(store::Store& store, const aws::SnsClient& sns, const aws::SqsClient& sqs,
                          const Clock& clock, RelayOptions options, metrics::Registry& metrics)
+    : OutboxRelay(store, std::make_unique<SnsPublisher>(sns), std::make_unique<SqsPublisher>(sqs), nullptr, nullptr,
+                  clock, std::move(options), metrics) {}
+
+OutboxRelay::OutboxRelay(store::Store& store, Publisher& audit, Publisher& document_events, const Clock& clock,
+                         RelayOptions options, metrics::Registry& metrics)
+    : OutboxRelay(store, nullptr, nullptr, &audit, &document_events, clock, std::move(options), metrics) {}
+
+OutboxRelay::OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_audit,
+                         std::unique_ptr<Publisher> owned_events, Publisher* audit, Publisher* document_events,
+                         const Clock& clock, RelayOptions options, metrics::Registry& metrics)
     : store_(store),
-      sns_(sns),
-      sqs_(sqs),
+      owned_audit_(std::move(owned_audit)),
+      owned_events_(std::move(owned_events)),
+      audit_(audit != nullptr ? *audit : *owned_audit_),
+      document_events_(document_events != nullptr ? *document_events : *owned_events_),
       clock_(clock),
       options_(std::move(options)),
       metrics_(std::make_unique<Instruments>(metrics)),
@@ -228,7 +239,8 @@ OutboxRelay::OutboxRelay(store::Store& store, const aws::SnsClient& sns, const a
       breaker_(std::string(kRelayComponent),
                resilience::CircuitBreaker::Options{.failure_threshold = 3,
                                                    .base_delay = std::chrono::milliseconds(1000),
-                                                   .max_delay = std::chrono::milliseconds(30'000)}) {}
+                                                   .max_delay = std::chrono::milliseconds(30'000)},
+               clock) {}
 
 OutboxRelay::~OutboxRelay() { stop(); }
 
@@ -281,9 +293,9 @@ void OutboxRelay::sample_backlog() {
 void OutboxRelay::run(std::stop_token stop) {
   constexpr auto kSampleEvery = std::chrono::seconds(5);
   std::uint64_t seen = 0;
-  auto next_purge = std::chrono::steady_clock::now();
-  auto next_sample = std::chrono::steady_clock::now();
-  auto next_compaction = std::chrono::steady_clock::now();
+  auto next_purge = clock_.steady_now();
+  auto next_sample = clock_.steady_now();
+  auto next_compaction = clock_.steady_now();
   while (!stop.stop_requested()) {
     std::size_t claimed = 0;
     if (breaker_.allow()) {
@@ -296,15 +308,15 @@ void OutboxRelay::run(std::stop_token stop) {
         } else {
           breaker_.record_success();
         }
-        if (std::chrono::steady_clock::now() >= next_purge) {
+        if (clock_.steady_now() >= next_purge) {
           purge_expired(stop);
-          next_purge = std::chrono::steady_clock::now() + options_.retention_interval;
+          next_purge = clock_.steady_now() + options_.retention_interval;
         }
         if (marked_since_compaction_ >= options_.compact_after_rows &&
-            std::chrono::steady_clock::now() >= next_compaction) {
+            clock_.steady_now() >= next_compaction) {
           store_.compact_outbox_queue();
           marked_since_compaction_ = 0;
-          next_compaction = std::chrono::steady_clock::now() + options_.compact_every;
+          next_compaction = clock_.steady_now() + options_.compact_every;
         }
       } catch (const std::exception& e) {
         // The database is unreachable or similar: leased rows come back when
@@ -314,13 +326,13 @@ void OutboxRelay::run(std::stop_token stop) {
       }
       metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
     }
-    if (std::chrono::steady_clock::now() >= next_sample) {
+    if (clock_.steady_now() >= next_sample) {
       try {
         sample_backlog();
       } catch (const std::exception&) {
         // Reported by the round above; the gauges keep their last values.
       }
-      next_sample = std::chrono::steady_clock::now() + kSampleEvery;
+      next_sample = clock_.steady_now() + kSampleEvery;
     }
     // More are waiting after a full claim; after a batch claimed ahead, the
     // rows it could not take (held back by the batch before) are due now.
@@ -414,16 +426,14 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
 }
 
 void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  auto retry_at = [&](int attempts) {
-    auto cap = std::min<std::chrono::milliseconds>(options_.retry_max, options_.retry_base * (1LL << std::min(attempts, 20)));
-    // Half fixed, half random: spread out, yet never immediate.
-    auto jitter = std::uniform_int_distribution<std::int64_t>(0, cap.count() / 2)(random);
-    return now + std::chrono::milliseconds(cap.count() / 2 + jitter);
-  };
+  // Half fixed, half random: spread out, yet never immediate.
+  const runtime::Backoff backoff{
+      .base = options_.retry_base, .cap = options_.retry_max, .jitter = runtime::Backoff::Jitter::equal};
+  auto retry_at = [&](int attempts) { return now + backoff.delay(std::min(attempts, 20)); };
   const Destination destination = lane.destination;
   auto& failures = lane.failures;
   auto& published = lane.published;
+  Publisher& publisher = destination == Destination::sns ? audit_ : document_events_;
   const std::string& target =
       destination == Destination::sns ? options_.audit_topic_arn : options_.document_events_queue_url;
   const std::string_view logical = destination == Destination::sns ? kAuditTarget : kDocumentEventsTarget;
@@ -463,29 +473,14 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
 
     std::vector<std::pair<std::size_t, std::string>> chunk_failures;  // index, error
     try {
-      std::vector<aws::BatchFailure> failed;
-      if (destination == Destination::sns) {
-        std::vector<aws::SnsMessage> messages;
-        messages.reserve(sending.size());
-        for (std::size_t i = 0; i < sending.size(); ++i) {
-          auto& m = sending[i]->message;
-          messages.push_back(aws::SnsMessage{std::move(m.payload), "", std::move(sending_attributes[i]),
-                                             is_fifo(target) ? m.ordering_key : "",
-                                             is_fifo(target) ? m.event_id : ""});
-        }
-        failed = sns_.publish_batch(target, messages).failed;
-      } else {
-        std::vector<aws::OutgoingSqsMessage> messages;
-        messages.reserve(sending.size());
-        for (std::size_t i = 0; i < sending.size(); ++i) {
-          auto& m = sending[i]->message;
-          messages.push_back(aws::OutgoingSqsMessage{std::move(m.payload), std::move(sending_attributes[i]), std::nullopt,
-                                                     is_fifo(target) ? m.ordering_key : "",
-                                                     is_fifo(target) ? m.event_id : ""});
-        }
-        failed = sqs_.send_message_batch(target, messages).failed;
+      std::vector<PublishEntry> entries;
+      entries.reserve(sending.size());
+      for (std::size_t i = 0; i < sending.size(); ++i) {
+        auto& m = sending[i]->message;
+        entries.push_back(PublishEntry{std::move(m.payload), std::move(sending_attributes[i]), m.ordering_key, m.event_id});
       }
-      for (const auto& f : failed) chunk_failures.emplace_back(f.index, f.code + ": " + f.message);
+      // No stop token: a batch being published finishes, so its rows are marked.
+      for (auto& f : publisher.publish(target, entries, {})) chunk_failures.emplace_back(f.index, std::move(f.error));
     } catch (const std::exception& e) {
       for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.emplace_back(i, e.what());
     }

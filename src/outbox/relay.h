@@ -21,6 +21,9 @@
 // store's outbox signal: in-process, and LISTEN/NOTIFY across PostgreSQL
 // instances), with a slow poll as a fallback.
 //
+// Where events go is a Publisher (publisher.h) per destination: SnsPublisher
+// and SqsPublisher over AWS, a fake in the unit tests.
+//
 // While SNS/SQS or the database keep failing, a circuit breaker pauses the
 // rounds and probes with exponential backoff (state in logs, metrics and
 // /readyz).
@@ -42,6 +45,7 @@
 #include "aws/sqs_client.h"
 #include "domain/clock.h"
 #include "metrics/metrics.h"
+#include "outbox/publisher.h"
 #include "resilience/circuit_breaker.h"
 #include "store/store.h"
 
@@ -77,6 +81,12 @@ struct RelayStatus {
 class OutboxRelay {
  public:
   // Metrics go to `metrics` (docvault_outbox_*), which must outlive the relay.
+  // `audit` publishes to options.audit_topic_arn, `document_events` to
+  // options.document_events_queue_url; both, `store` and `clock` must outlive
+  // the relay.
+  OutboxRelay(store::Store& store, Publisher& audit, Publisher& document_events, const Clock& clock,
+              RelayOptions options, metrics::Registry& metrics);
+  // Over SNS (audit) and SQS (document events): publishers the relay owns.
   OutboxRelay(store::Store& store, const aws::SnsClient& sns, const aws::SqsClient& sqs, const Clock& clock,
               RelayOptions options, metrics::Registry& metrics);
   ~OutboxRelay();
@@ -114,9 +124,14 @@ class OutboxRelay {
   // was published and what failed in the lane. Runs on a lane thread.
   void publish_lane(Lane& lane, Timestamp now);
 
+  OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_audit, std::unique_ptr<Publisher> owned_events,
+              Publisher* audit, Publisher* document_events, const Clock& clock, RelayOptions options,
+              metrics::Registry& metrics);
+
   store::Store& store_;
-  const aws::SnsClient& sns_;
-  const aws::SqsClient& sqs_;
+  std::unique_ptr<Publisher> owned_audit_, owned_events_;  // when built over the AWS clients
+  Publisher& audit_;
+  Publisher& document_events_;
   const Clock& clock_;
   const RelayOptions options_;
   std::unique_ptr<Instruments> metrics_;

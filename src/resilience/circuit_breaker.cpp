@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "log/log.h"
+#include "runtime/backoff.h"
 
 namespace docvault::resilience {
 
@@ -15,10 +16,11 @@ std::string_view to_string(CircuitBreaker::State state) {
   return "closed";
 }
 
-CircuitBreaker::CircuitBreaker(std::string component, Options options)
-    : component_(std::move(component)), options_(options) {}
+CircuitBreaker::CircuitBreaker(std::string component, Options options, const runtime::Clock& clock)
+    : component_(std::move(component)), options_(options), clock_(clock) {}
 
-bool CircuitBreaker::allow(Clock::time_point now) {
+bool CircuitBreaker::allow() {
+  const auto now = clock_.steady_now();
   std::lock_guard lock(mutex_);
   if (state_ == State::closed) return true;
   if (state_ == State::half_open) return false;  // one probe at a time
@@ -37,13 +39,15 @@ void CircuitBreaker::record_success() {
   log::info(component_, "Circuit breaker closed: dependency is back");
 }
 
-void CircuitBreaker::record_failure(std::string_view reason, Clock::time_point now) {
+void CircuitBreaker::record_failure(std::string_view reason) {
+  const auto now = clock_.steady_now();
   std::lock_guard lock(mutex_);
   last_failure_ = std::string(reason);
   ++consecutive_failures_;
   if (state_ == State::closed && consecutive_failures_ < options_.failure_threshold) return;
-  std::chrono::milliseconds delay = std::min<std::chrono::milliseconds>(
-      options_.max_delay, options_.base_delay * (1LL << std::min(openings_, 16)));
+  const std::chrono::milliseconds delay =
+      runtime::Backoff{.base = options_.base_delay, .cap = options_.max_delay, .jitter = runtime::Backoff::Jitter::none}
+          .delay(std::min(openings_, 16));
   ++openings_;
   retry_at_ = now + delay;
   if (state_ != State::open) {
@@ -63,7 +67,7 @@ std::string CircuitBreaker::last_failure() const {
   return last_failure_;
 }
 
-CircuitBreaker::Clock::time_point CircuitBreaker::retry_at() const {
+runtime::SteadyTime CircuitBreaker::retry_at() const {
   std::lock_guard lock(mutex_);
   return retry_at_;
 }

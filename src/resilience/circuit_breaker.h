@@ -8,6 +8,9 @@
 // exponentially. Then it is half-open: one probe goes ahead; success closes
 // it, failure opens it again with a longer delay. State changes are logged.
 //
+// Time comes from a runtime::Clock (steady time), so tests drive the
+// backoff with a fake one; the delay is runtime::Backoff without jitter.
+//
 // Thread-safety: all members may be called from any thread.
 #pragma once
 
@@ -16,11 +19,12 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/clock.h"
+
 namespace docvault::resilience {
 
 class CircuitBreaker {
  public:
-  using Clock = std::chrono::steady_clock;
   enum class State { closed, open, half_open };
 
   struct Options {
@@ -29,27 +33,28 @@ class CircuitBreaker {
     std::chrono::milliseconds max_delay{60'000};
   };
 
-  // `component` names the worker in log lines.
-  CircuitBreaker(std::string component, Options options);
+  // `component` names the worker in log lines; `clock` must outlive the breaker.
+  CircuitBreaker(std::string component, Options options, const runtime::Clock& clock = runtime::system_clock());
 
-  // Whether work may go ahead at `now`. An open breaker whose retry time has
+  // Whether work may go ahead now. An open breaker whose retry time has
   // come turns half-open and lets exactly this caller probe.
-  bool allow(Clock::time_point now = Clock::now());
+  bool allow();
   void record_success();
-  void record_failure(std::string_view reason, Clock::time_point now = Clock::now());
+  void record_failure(std::string_view reason);
 
   State state() const;
   std::string last_failure() const;
-  Clock::time_point retry_at() const;
+  runtime::SteadyTime retry_at() const;
 
  private:
   const std::string component_;
   const Options options_;
+  const runtime::Clock& clock_;
   mutable std::mutex mutex_;
   State state_ = State::closed;        // guarded by mutex_
   int consecutive_failures_ = 0;       // guarded by mutex_
   int openings_ = 0;                   // since the last close; guarded by mutex_
-  Clock::time_point retry_at_{};       // guarded by mutex_
+  runtime::SteadyTime retry_at_{};     // guarded by mutex_
   std::string last_failure_;           // guarded by mutex_
 };
 

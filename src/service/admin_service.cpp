@@ -1,9 +1,10 @@
 #include "service/admin_service.h"
 
-#include <charconv>
+
 
 #include "domain/entity_event.h"
 #include "domain/uuid.h"
+#include "runtime/parse.h"
 
 namespace docvault::service {
 namespace {
@@ -32,12 +33,9 @@ Validated<std::vector<store::ProcessedEvent>> AdminService::processed_events(con
   if (auto error = parse_time(q.since, "since", filter.since)) return *error;
   if (auto error = parse_time(q.until, "until", filter.until)) return *error;
   if (q.limit) {
-    std::size_t limit = 0;
-    auto [end, ec] = std::from_chars(q.limit->data(), q.limit->data() + q.limit->size(), limit);
-    if (ec != std::errc() || end != q.limit->data() + q.limit->size() || limit < 1 || limit > 1000) {
-      return FieldError{"limit", "must be a whole number from 1 to 1000"};
-    }
-    filter.limit = limit;
+    auto limit = runtime::parse_integer<std::size_t>(*q.limit, 1, 1000);
+    if (!limit) return FieldError{"limit", "must be a whole number from 1 to 1000"};
+    filter.limit = *limit;
   }
   return store::read(store_, [&](store::Transaction& tx) { return tx.list_processed_events(filter); });
 }

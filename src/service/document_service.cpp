@@ -1,7 +1,7 @@
 #include "service/document_service.h"
 
 #include <algorithm>
-#include <charconv>
+
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -11,6 +11,7 @@
 
 #include "crypto/crypto.h"
 #include "domain/uuid.h"
+#include "runtime/parse.h"
 
 namespace docvault::service {
 namespace {
@@ -175,13 +176,9 @@ Validated<DocumentPage> DocumentService::list(const ListQuery& query) {
     if (!filter.status) return FieldError{"status", "must be active or archived"};
   }
   if (query.limit) {
-    std::size_t limit = 0;
-    const auto& text = *query.limit;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > kMaxPageSize) {
-      return FieldError{"limit", "must be a whole number from 1 to 200"};
-    }
-    filter.limit = limit;
+    auto limit = runtime::parse_integer<std::size_t>(*query.limit, 1, kMaxPageSize);
+    if (!limit) return FieldError{"limit", "must be a whole number from 1 to 200"};
+    filter.limit = *limit;
   }
   if (query.cursor) {
     filter.after = decode_cursor(*query.cursor);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "runtime/parse.h"
+
 namespace docvault::store {
 
 std::vector<Migration> parse_migrations(const EmbeddedFiles& files) {
@@ -14,7 +16,7 @@ std::vector<Migration> parse_migrations(const EmbeddedFiles& files) {
         !std::all_of(name.begin(), name.begin() + 4, [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
       throw std::logic_error("migration file name must look like NNNN_name.sql: " + name);
     }
-    int version = std::stoi(name.substr(0, 4));
+    const int version = runtime::parse_integer<int>(std::string_view(name).substr(0, 4)).value();
     name.resize(name.size() - 4);
     out.push_back(Migration{version, name, sql});
   }

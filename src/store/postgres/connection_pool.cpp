@@ -30,12 +30,12 @@ ConnectionPool::ConnectionPool(Factory factory, std::size_t capacity,
 ConnectionPool::~ConnectionPool() = default;
 
 ConnectionPool::Lease ConnectionPool::acquire() {
-  const auto deadline = std::chrono::steady_clock::now() + acquire_timeout_;
+  const auto deadline = runtime::system_clock().steady_now() + acquire_timeout_;
   {
     std::unique_lock lock(mutex_);
     if (idle_.empty() && open_ >= capacity_) ++waits_;
-    const bool available = returned_.wait_until(
-        lock, deadline, [&] { return !idle_.empty() || open_ < capacity_; });
+    const bool available = runtime::system_clock().wait_until(
+        returned_, lock, {}, deadline, [&] { return !idle_.empty() || open_ < capacity_; });
     if (!available) {
       throw StoreUnavailable("no database connection became free within " +
                              std::to_string(acquire_timeout_.count()) + " ms (pool size " +

@@ -28,6 +28,7 @@
 
 #include <pqxx/connection>
 
+#include "runtime/clock.h"
 #include "store/store.h"
 
 namespace docvault::store::postgres {
@@ -85,7 +86,7 @@ class ConnectionPool {
   const std::chrono::milliseconds acquire_timeout_;
 
   mutable std::mutex mutex_;
-  std::condition_variable returned_;
+  std::condition_variable_any returned_;
   // Guarded by mutex_. Idle connections, most recently used last (reused first,
   // so rarely used ones are the ones that age out on the server side).
   std::vector<std::unique_ptr<pqxx::connection>> idle_;

@@ -14,6 +14,7 @@
 
 #include "domain/uuid.h"
 #include "log/log.h"
+#include "runtime/clock.h"
 #include "store/migrations.h"
 #include "store/postgres/connection_pool.h"
 
@@ -1200,8 +1201,6 @@ class OutboxReceiver final : public pqxx::notification_receiver {
 }  // namespace
 
 void PostgresStore::listen_for_outbox(std::stop_token stop) {
-  std::mutex sleep_mutex;
-  std::condition_variable_any sleep_cv;
   while (!stop.stop_requested()) {
     try {
       pqxx::connection connection(database_url_);
@@ -1212,8 +1211,7 @@ void PostgresStore::listen_for_outbox(std::stop_token stop) {
     } catch (const std::exception& e) {
       log::warn("store", "outbox LISTEN connection failed; retrying",
                 {{"error", safe_reason(e.what(), database_url_)}});
-      std::unique_lock lock(sleep_mutex);
-      sleep_cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+      runtime::system_clock().sleep_for(std::chrono::seconds(1), stop);
     }
   }
 }

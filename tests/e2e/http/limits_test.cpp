@@ -56,13 +56,16 @@ TEST_F(HttpLimitsTest, TwoHundredSlowClientsDoNotStarveANormalRequest) {
   // Each sends its request head a byte at a time, never finishing it.
   const std::string head = "GET /v1/documents?entity_id=issuer-1&entity_type=issuer HTTP/1.1\r\nHost: x\r\nX-Slow: ";
   std::atomic<bool> stop{false};
+  std::atomic<std::size_t> rounds{0};
   std::thread trickle([&] {
     for (std::size_t i = 0; !stop; ++i) {
       for (auto& c : slow) c->send(std::string(1, i < head.size() ? head[i] : 'a'));
-      std::this_thread::sleep_for(50ms);
+      ++rounds;
+      std::this_thread::sleep_for(50ms);  // the slowness under test, not a wait
     }
   });
-  std::this_thread::sleep_for(500ms);  // every slow client is mid-head
+  // Every slow client is mid-head once ten bytes each went out.
+  EXPECT_TRUE(docvault::testing::wait_until([&] { return rounds >= 10; }, 10s));
 
   for (int i = 0; i < 5; ++i) {
     auto [status, took] = normal_request();

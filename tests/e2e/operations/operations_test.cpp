@@ -188,14 +188,19 @@ TEST_F(Operations, TheBreakerOpensWhilePostgresIsDownAndNothingIsLost) {
   EXPECT_EQ(sample(get("/metrics"), "docvault_consumer_circuit_open"), 1);
 
   // While open, nothing is pulled. A receive already in flight when the
-  // breaker opened finishes first (its long poll is 1 s); after that, new
-  // events wait in the queue.
-  std::this_thread::sleep_for(1500ms);
+  // breaker opened finishes first (its long poll is 1 s): once no receive
+  // has returned for longer than that, none is in flight, and new events
+  // wait in the queue.
+  auto since_last_poll = [&] { return sample(get("/metrics"), "docvault_consumer_seconds_since_last_poll"); };
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return since_last_poll() > 1.5; }, 10s));
   const double received_before = sample(get("/metrics"), "docvault_consumer_messages_received_total");
   publish(entity_deleted("evt-p2", "p2"));
   publish(entity_deleted("evt-p3", "p3"));
   ASSERT_TRUE(docvault::testing::wait_until([&] { return visible() >= 2; }, 10s));
-  std::this_thread::sleep_for(2s);  // the window in which a receive would have happened
+  // The window in which a receive would have happened: two more seconds
+  // without one returning (a poll would reset the gauge).
+  const double quiet_since = since_last_poll();
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return since_last_poll() > quiet_since + 2; }, 10s));
   EXPECT_EQ(sample(get("/metrics"), "docvault_consumer_messages_received_total"), received_before);
   EXPECT_GE(visible(), 2u);
 

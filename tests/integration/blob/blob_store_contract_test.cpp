@@ -16,6 +16,7 @@
 #include "aws/endpoint.h"
 #include "aws/s3_client.h"
 #include "blob/filesystem_blob_store.h"
+#include "fake_clock.h"
 #include "blob/s3_blob_store.h"
 #include "crypto/crypto.h"
 #include "domain/uuid.h"
@@ -85,13 +86,9 @@ std::shared_ptr<aws::S3Client> s3_client(const std::string& bucket, aws::Environ
                                          std::move(options));
 }
 
-class FixedClock final : public Clock {
+class FixedClock final : public docvault::testing::FakeClock {
  public:
-  explicit FixedClock(Timestamp now) : now_(now) {}
-  Timestamp now() const override { return now_; }
-
- private:
-  Timestamp now_;
+  explicit FixedClock(Timestamp now) { set_now(now); }
 };
 
 class BlobStoreContractTest : public ::testing::TestWithParam<Kind> {
@@ -185,10 +182,14 @@ TEST_P(BlobStoreContractTest, ListsStatsAndRemoves) {
 TEST_P(BlobStoreContractTest, PutOfAnExistingBlobRefreshesItsModificationTime) {
   auto sha = store().put("refresh me").sha256;
   auto first = store().stat(sha)->modified;
-  // S3's Last-Modified has one-second resolution.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  store().put("refresh me");
-  EXPECT_GT(store().stat(sha)->modified, first);
+  // S3's Last-Modified has one-second resolution: put again until the time
+  // shows a later second (a condition, not a fixed sleep).
+  EXPECT_TRUE(docvault::testing::wait_until(
+      [&] {
+        store().put("refresh me");
+        return store().stat(sha)->modified > first;
+      },
+      std::chrono::seconds(10)));
 }
 
 TEST_P(BlobStoreContractTest, DownloadUrlServesTheBytesToAPlainClient) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "backend_fixture.h"
+#include "fake_clock.h"
 #include "forwarding_store.h"
 #include "domain/uuid.h"
 
@@ -18,13 +19,10 @@ namespace {
 using docvault::testing::Backend;
 using namespace std::chrono_literals;
 
-class ManualClock final : public Clock {
+// Starts at the real time; moves only when the test advances it.
+class ManualClock final : public docvault::testing::FakeClock {
  public:
-  Timestamp now() const override { return now_; }
-  void advance(std::chrono::milliseconds by) { now_ += by; }
-
- private:
-  Timestamp now_ = SystemClock().now();
+  ManualClock() { set_now(runtime::system_clock().now()); }
 };
 
 class RelayIntegrationTest : public docvault::testing::BackendTest {

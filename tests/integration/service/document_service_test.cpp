@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend_fixture.h"
+#include "fake_clock.h"
 #include "blob/filesystem_blob_store.h"
 #include "forwarding_store.h"
 #include "domain/uuid.h"
@@ -19,13 +20,10 @@ namespace {
 
 using docvault::testing::Backend;
 
-class FixedClock final : public Clock {
+// Time stands still unless the test advances it.
+class FixedClock final : public docvault::testing::FakeClock {
  public:
-  Timestamp now() const override { return now_; }
-  void advance(std::chrono::milliseconds by) { now_ += by; }
-
- private:
-  Timestamp now_ = *parse_timestamp("2025-10-23T12:34:56.789Z");
+  FixedClock() { set_now(*parse_timestamp("2025-10-23T12:34:56.789Z")); }
 };
 
 // Makes the outbox append fail mid-transaction on demand.

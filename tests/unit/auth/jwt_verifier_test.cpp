@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+
+#include "fake_clock.h"
+
 #include "test_crypto.h"
 
 namespace docvault::auth {
@@ -25,7 +29,11 @@ ClaimRules rules_at(std::int64_t now_seconds, std::string issuer = "", std::stri
   ClaimRules rules;
   rules.issuer = std::move(issuer);
   rules.audience = std::move(audience);
-  rules.now = [now_seconds] { return std::chrono::system_clock::time_point(std::chrono::seconds(now_seconds)); };
+  // Each verifier gets a clock of its own, alive to the end of the suite.
+  static std::deque<docvault::testing::FakeClock> clocks;
+  auto& clock = clocks.emplace_back();
+  clock.set_now(runtime::Timestamp(std::chrono::seconds(now_seconds)));
+  rules.clock = &clock;
   return rules;
 }
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_clock.h"
 #include "test_env.h"
 
 namespace docvault::aws {
@@ -470,14 +471,15 @@ TEST(CredentialsRefresh, CredentialsExpiringWithinTheMarginAreRefetched) {
 TEST(CredentialsRefresh, RefreshFollowsTheClock) {
   FakeMetadataServer server;
   server.lifetime = 1h;
-  auto now = std::make_shared<std::atomic<Clock::time_point>>(Clock::now());
+  docvault::testing::FakeClock clock;
+  clock.set_now(std::chrono::floor<std::chrono::milliseconds>(Clock::now()));
   auto options = options_for({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/ecs/creds"}}, &server);
-  options.clock = [now] { return now->load(); };
+  options.clock = &clock;
   DefaultCredentialsChain chain(options);
   EXPECT_EQ(chain.credentials()->access_key_id, "ASIASERVED1");
-  *now = now->load() + 50min;
+  clock.advance(50min);
   EXPECT_EQ(chain.credentials()->access_key_id, "ASIASERVED1");
-  *now = now->load() + 6min;  // 56 minutes in: within 5 minutes of expiry
+  clock.advance(6min);  // 56 minutes in: within 5 minutes of expiry
   EXPECT_EQ(chain.credentials()->access_key_id, "ASIASERVED2");
 }
 
@@ -485,20 +487,21 @@ TEST(CredentialsRefresh, FailedEarlyRefreshKeepsTheStillValidCredentials) {
   FakeMetadataServer server;
   server.lifetime = 1h;
   server.expect_authorization("token");
-  auto now = std::make_shared<std::atomic<Clock::time_point>>(Clock::now());
+  docvault::testing::FakeClock clock;
+  clock.set_now(std::chrono::floor<std::chrono::milliseconds>(Clock::now()));
   auto options = options_for({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/ecs/creds"},
                               {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "token"},
                               {"AWS_EC2_METADATA_DISABLED", "true"}},
                              &server);
-  options.clock = [now] { return now->load(); };
+  options.clock = &clock;
   DefaultCredentialsChain chain(options);
   EXPECT_EQ(chain.credentials()->access_key_id, "ASIASERVED1");
 
   server.expect_authorization("rotated");  // every later fetch fails
-  *now = now->load() + 57min;
+  clock.advance(57min);
   EXPECT_EQ(chain.credentials()->access_key_id, "ASIASERVED1");
   EXPECT_EQ(server.ecs_requests.load(), 2);
-  *now = now->load() + 61min;  // past expiry: nothing valid to hand out
+  clock.advance(61min);  // past expiry: nothing valid to hand out
   EXPECT_THROW(chain.credentials(), CredentialsError);
 }
 

@@ -204,6 +204,22 @@ struct RetryHarness {
   std::mutex mutex;
   std::vector<std::string> amz_dates;  // guarded by mutex
   std::atomic<int> clock_ticks{0};
+  // Wall time moves a second each time it is read; waits are real.
+  struct TickingClock final : runtime::Clock {
+    explicit TickingClock(std::atomic<int>& counter) : ticks(counter) {}
+    runtime::Timestamp now() const override {
+      return runtime::Timestamp(std::chrono::seconds(1'700'000'000 + ticks++));
+    }
+    runtime::SteadyTime steady_now() const override { return runtime::system_clock().steady_now(); }
+    bool wait_until(runtime::SteadyTime deadline, std::stop_token stop) const override {
+      return runtime::system_clock().wait_until(deadline, stop);
+    }
+    bool wait_until(std::condition_variable_any& cv, std::unique_lock<std::mutex>& lock, std::stop_token stop,
+                    runtime::SteadyTime deadline, const std::function<bool()>& ready) const override {
+      return runtime::system_clock().wait_until(cv, lock, stop, deadline, ready);
+    }
+    std::atomic<int>& ticks;
+  } ticking_clock{clock_ticks};
 
   ServiceClient client(RetryPolicy retry = {3, 0ms, 0ms}) {
     ServiceClientOptions options;
@@ -213,9 +229,7 @@ struct RetryHarness {
         std::make_shared<StaticCredentialsProvider>(Credentials{"AKIDEXAMPLE", "secret", "", {}});
     options.retry = retry;
     // Each signature one second after the last, as retries over real time would be.
-    options.clock = [this] {
-      return std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000 + clock_ticks++));
-    };
+    options.clock = &ticking_clock;
     return ServiceClient("sqs", std::move(options), &parse_sqs_error);
   }
 

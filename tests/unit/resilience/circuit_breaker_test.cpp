@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_clock.h"
+
 namespace docvault::resilience {
 namespace {
 
@@ -9,30 +11,36 @@ using namespace std::chrono_literals;
 using State = CircuitBreaker::State;
 
 TEST(CircuitBreaker, OpensAfterTheThresholdAndBacksOff) {
-  CircuitBreaker b("test", {.failure_threshold = 2, .base_delay = 1000ms, .max_delay = 3000ms});
-  auto t = CircuitBreaker::Clock::now();
-  EXPECT_TRUE(b.allow(t));
-  b.record_failure("db down", t);
+  docvault::testing::FakeClock clock;
+  CircuitBreaker b("test", {.failure_threshold = 2, .base_delay = 1000ms, .max_delay = 3000ms}, clock);
+  auto t = clock.steady_now();
+  EXPECT_TRUE(b.allow());
+  b.record_failure("db down");
   EXPECT_EQ(b.state(), State::closed);
-  b.record_failure("db down", t);
+  b.record_failure("db down");
   EXPECT_EQ(b.state(), State::open);
-  EXPECT_FALSE(b.allow(t + 999ms));
+  clock.advance(999ms);
+  EXPECT_FALSE(b.allow());
   // Half-open: exactly one probe.
-  EXPECT_TRUE(b.allow(t + 1000ms));
+  clock.advance(1ms);
+  EXPECT_TRUE(b.allow());
   EXPECT_EQ(b.state(), State::half_open);
-  EXPECT_FALSE(b.allow(t + 1000ms));
+  EXPECT_FALSE(b.allow());
   // The probe fails: open again, twice as long.
-  b.record_failure("still down", t + 1000ms);
+  b.record_failure("still down");
   EXPECT_EQ(b.state(), State::open);
-  EXPECT_FALSE(b.allow(t + 2999ms));
-  EXPECT_TRUE(b.allow(t + 3000ms));
-  b.record_failure("still down", t + 3000ms);
+  clock.advance(1999ms);
+  EXPECT_FALSE(b.allow());
+  clock.advance(1ms);
+  EXPECT_TRUE(b.allow());
+  b.record_failure("still down");
   EXPECT_EQ(b.retry_at(), t + 6000ms);  // capped at max_delay
   EXPECT_EQ(b.last_failure(), "still down");
-  EXPECT_TRUE(b.allow(t + 6000ms));
+  clock.advance(3000ms);
+  EXPECT_TRUE(b.allow());
   b.record_success();
   EXPECT_EQ(b.state(), State::closed);
-  EXPECT_TRUE(b.allow(t + 6000ms));
+  EXPECT_TRUE(b.allow());
 }
 
 TEST(CircuitBreaker, SuccessResetsTheCount) {

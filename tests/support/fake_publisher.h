@@ -1,0 +1,77 @@
+// An in-memory outbox::Publisher for the relay's unit tests: records every
+// entry it accepted (target, event id, payload), and fails on demand: whole
+// calls (fail_calls: the next n calls throw, as an unreachable service) or
+// single entries (fail_event: that event id is refused while set).
+//
+// Thread-safety: every member may be called from any thread (lane threads
+// publish at once).
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <vector>
+
+#include "outbox/publisher.h"
+
+namespace docvault::testing {
+
+class FakePublisher final : public outbox::Publisher {
+ public:
+  struct Published {
+    std::string target;
+    std::string event_id;
+    std::string payload;
+    std::string ordering_key;
+  };
+
+  std::vector<outbox::EntryFailure> publish(const std::string& target, std::span<outbox::PublishEntry> entries,
+                                            std::stop_token) override {
+    if (entries.size() > 10) throw std::invalid_argument("more than ten entries");
+    std::lock_guard lock(mutex_);
+    ++calls_;
+    if (fail_calls_ > 0) {
+      --fail_calls_;
+      throw std::runtime_error("injected publish failure");
+    }
+    std::vector<outbox::EntryFailure> failures;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (failing_.contains(entries[i].event_id)) {
+        failures.push_back({i, "InternalError: injected entry failure"});
+        continue;
+      }
+      published_.push_back({target, entries[i].event_id, entries[i].payload, entries[i].ordering_key});
+    }
+    return failures;
+  }
+
+  std::vector<Published> published() const {
+    std::lock_guard lock(mutex_);
+    return published_;
+  }
+  int calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  void fail_calls(int count) {
+    std::lock_guard lock(mutex_);
+    fail_calls_ = count;
+  }
+  void fail_event(const std::string& event_id, bool on = true) {
+    std::lock_guard lock(mutex_);
+    if (on) {
+      failing_.insert(event_id);
+    } else {
+      failing_.erase(event_id);
+    }
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Published> published_;
+  std::set<std::string> failing_;
+  int calls_ = 0, fail_calls_ = 0;
+};
+
+}  // namespace docvault::testing

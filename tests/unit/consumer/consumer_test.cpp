@@ -1,0 +1,267 @@
+// The consumer over a fake queue (tests/support/fake_message_source.h) and a
+// real SQLite store in a temporary directory, on a fake clock: no emulator,
+// no sleeps. FIFO hold-back, heartbeats, the circuit breaker's transitions,
+// shutdown release, and leveldb-style crash points: the worker "dies" before
+// its transaction commits, or after it committed but before the delete; a
+// new consumer over the same store and queue picks the message up again once
+// its visibility timeout passed, and the entity is archived exactly once.
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "blob/filesystem_blob_store.h"
+#include "consumer/consumer.h"
+#include "fake_clock.h"
+#include "fake_message_source.h"
+#include "forwarding_store.h"
+#include "test_env.h"
+
+namespace docvault::consumer {
+namespace {
+
+using namespace std::chrono_literals;
+using docvault::testing::wait_until;
+
+std::string event_body(const std::string& entity, const std::string& event_id = "") {
+  return nlohmann::json{{"event_id", event_id.empty() ? "evt-" + entity : event_id},
+                        {"source", "s"},
+                        {"action", "entity.deleted"},
+                        {"entity_id", entity},
+                        {"entity_type", "issuer"}}
+      .dump();
+}
+
+// The real store with faults on demand: a transaction that writes outbox
+// rows for `failing_entity` fails; `hold` keeps every write waiting at its
+// start; `crash` throws at the chosen point of the next write that handles
+// an event.
+class FaultyStore final : public docvault::testing::ForwardingStore {
+ public:
+  enum class Crash { none, before_commit, after_commit };
+  using ForwardingStore::ForwardingStore;
+
+  std::string failing_entity;
+  std::atomic<bool> hold{false};
+  std::atomic<int> holding{0};
+  std::atomic<Crash> crash{Crash::none};
+
+  void write(const std::function<void(store::Transaction&)>& work) override {
+    ++holding;
+    while (hold) std::this_thread::sleep_for(1ms);  // a transaction that takes as long as the test wants
+    --holding;
+    bool handled_event = false;
+    ForwardingStore::write([&](store::Transaction& tx) {
+      work(tx);
+      handled_event = touched_processed_events_;
+      touched_processed_events_ = false;
+      if (handled_event && crash == Crash::before_commit) {
+        crash = Crash::none;
+        throw std::runtime_error("crash before commit");  // the transaction rolls back
+      }
+    });
+    if (handled_event && crash == Crash::after_commit) {
+      crash = Crash::none;
+      throw std::runtime_error("crash after commit");  // committed; the worker never learns it
+    }
+  }
+
+ protected:
+  std::unique_ptr<store::Transaction> wrap_transaction(store::Transaction& tx) override {
+    struct Tx final : docvault::testing::ForwardingTransaction {
+      Tx(store::Transaction& inner, FaultyStore& store) : ForwardingTransaction(inner), owner(store) {}
+      void append_outbox(std::span<const OutboxMessage> m) override {
+        if (!owner.failing_entity.empty() &&
+            std::any_of(m.begin(), m.end(), [&](const OutboxMessage& o) { return o.ordering_key == owner.failing_entity; })) {
+          throw store::StoreError("injected failure");
+        }
+        ForwardingTransaction::append_outbox(m);
+      }
+      std::vector<store::RecordOutcome> record_processed_events(std::span<const store::ProcessedEvent> e) override {
+        owner.touched_processed_events_ = true;
+        return ForwardingTransaction::record_processed_events(e);
+      }
+      FaultyStore& owner;
+    };
+    return std::make_unique<Tx>(tx, *this);
+  }
+
+ private:
+  thread_local static inline bool touched_processed_events_ = false;
+};
+
+struct Harness {
+  explicit Harness(std::vector<std::string> entities, bool fifo = false)
+      : real(store::open_store({"", dir.path() / "db.sqlite3", 2})),
+        store((real->migrate(), *real)),
+        blobs(dir.path() / "blobs"),
+        documents(store, blobs, clock),
+        source(clock, fifo, 4s) {
+    service::DocumentService seeding(*real, blobs, clock);
+    for (const auto& entity : entities) {
+      EXPECT_TRUE(seeding.create({entity, "issuer", std::nullopt, "f", "text/plain"}, entity, Actor::anonymous()));
+    }
+  }
+
+  std::unique_ptr<DocumentVaultConsumer> consumer(int concurrency = 2, int max_messages = 10) {
+    ConsumerOptions options;
+    options.queue_url = "fake-queue";
+    options.max_messages = max_messages;
+    options.wait_time_seconds = 20;
+    options.concurrency = concurrency;
+    options.shutdown_timeout = 25s;
+    return std::make_unique<DocumentVaultConsumer>(source, documents, clock, options, registry);
+  }
+
+  DocumentStatus status(const std::string& entity) {
+    return documents.list({entity, "issuer", std::nullopt, std::nullopt, std::nullopt}).value().items.at(0).status;
+  }
+  std::size_t outbox_rows(const std::string& entity) {
+    return store::read(*real, [&](store::Transaction& tx) { return tx.outbox_messages(entity); }).size();
+  }
+  std::size_t processed(const std::string& entity) {
+    return store::read(*real, [&](store::Transaction& tx) {
+             return tx.list_processed_events({entity, "issuer", std::nullopt, std::nullopt, 100});
+           }).size();
+  }
+  static std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+  docvault::testing::TempDir dir;
+  docvault::testing::FakeClock clock;
+  std::unique_ptr<store::Store> real;
+  FaultyStore store;
+  blob::FilesystemBlobStore blobs;
+  service::DocumentService documents;
+  docvault::testing::FakeMessageSource source;
+  metrics::Registry registry;
+};
+
+TEST(Consumer, ArchivesTheEntityAndDeletesTheMessage) {
+  Harness h({"e1"});
+  auto consumer = h.consumer();
+  consumer->start();
+  h.source.push("m1", event_body("e1"));
+  ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == 1; }));
+  consumer->stop();
+  EXPECT_EQ(h.status("e1"), DocumentStatus::archived);
+  EXPECT_EQ(h.outbox_rows("e1"), 2u + 2u);  // created (audit + event), then archived (audit + event)
+  EXPECT_EQ(h.source.remaining(), 0u);
+}
+
+TEST(Consumer, AFailedFifoMessageHoldsBackTheRestOfItsGroupOnly) {
+  Harness h({"a1", "a2", "a3", "b1", "b2"}, /*fifo=*/true);
+  h.store.failing_entity = "a1";
+  h.source.push("a1", event_body("a1"), "A");
+  h.source.push("a2", event_body("a2"), "A");
+  h.source.push("a3", event_body("a3"), "A");
+  h.source.push("b1", event_body("b1"), "B");
+  h.source.push("b2", event_body("b2"), "B");
+  auto consumer = h.consumer(4);
+  consumer->start();
+  ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == 2 && h.source.released().size() == 2; }));
+  consumer->stop();
+  EXPECT_EQ(Harness::sorted(h.source.deleted()), (std::vector<std::string>{"b1", "b2"}));
+  EXPECT_EQ(Harness::sorted(h.source.released()), (std::vector<std::string>{"a2", "a3"}));
+  EXPECT_EQ(h.status("a2"), DocumentStatus::active);
+  EXPECT_EQ(h.status("b2"), DocumentStatus::archived);
+}
+
+TEST(Consumer, AMessageInProgressGetsVisibilityHeartbeats) {
+  Harness h({"e1"});
+  h.store.hold = true;
+  auto consumer = h.consumer();
+  consumer->start();
+  h.source.push("m1", event_body("e1"));
+  ASSERT_TRUE(wait_until([&] { return h.store.holding > 0; }));
+  EXPECT_TRUE(h.source.heartbeats().empty());
+  // Visibility 4 s: a heartbeat is due at half of it.
+  h.clock.advance(2s);
+  ASSERT_TRUE(wait_until([&] { return h.source.heartbeats().size() == 1; }));
+  h.clock.advance(2s);
+  ASSERT_TRUE(wait_until([&] { return h.source.heartbeats().size() == 2; }));
+  h.store.hold = false;
+  ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == 1; }));
+  consumer->stop();
+  EXPECT_EQ(h.status("e1"), DocumentStatus::archived);
+}
+
+TEST(Consumer, AFailedReceiveOpensTheBreakerWhichClosesAfterTheBackoff) {
+  Harness h({"e1"});
+  h.source.fail_receives(1);
+  auto consumer = h.consumer();
+  consumer->start();
+  ASSERT_TRUE(wait_until([&] { return consumer->status().breaker == "open"; }));
+  EXPECT_EQ(consumer->status().state, "paused");
+  const int receives = h.source.receives();
+  // While open (1 s, then doubling), nothing is received.
+  h.clock.advance(900ms);
+  h.source.push("m1", event_body("e1"));
+  EXPECT_EQ(h.source.receives(), receives);
+  // After the backoff: a probe of the database, then a receive that succeeds.
+  h.clock.advance(700ms);
+  ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == 1; }));
+  EXPECT_EQ(consumer->status().breaker, "closed");
+  EXPECT_EQ(consumer->status().state, "running");
+  consumer->stop();
+  EXPECT_EQ(consumer->status().state, "stopped");
+}
+
+TEST(Consumer, StopReleasesMessagesNotStartedAndFinishesTheOneInProgress) {
+  Harness h({"e1"});
+  h.store.hold = true;
+  // Two events of one entity, received together: the second waits behind the first.
+  h.source.push("m1", event_body("e1", "evt-1"));
+  h.source.push("m2", event_body("e1", "evt-2"));
+  auto consumer = h.consumer(/*concurrency=*/1);
+  consumer->start();
+  ASSERT_TRUE(wait_until([&] { return h.store.holding > 0; }));
+  std::jthread stopping([&] { consumer->stop(); });
+  ASSERT_TRUE(wait_until([&] { return h.source.released().size() == 1; }));
+  EXPECT_EQ(h.source.released(), (std::vector<std::string>{"m2"}));
+  h.store.hold = false;
+  stopping.join();
+  EXPECT_EQ(h.source.deleted(), (std::vector<std::string>{"m1"}));
+  EXPECT_EQ(h.status("e1"), DocumentStatus::archived);
+}
+
+// A crash at `point` while the first consumer handles the event; a second
+// consumer ("after the restart") gets the message once its visibility
+// timeout has passed.
+void crash_and_restart(FaultyStore::Crash point) {
+  Harness h({"e1"});
+  h.store.crash = point;
+  {
+    auto first = h.consumer();
+    first->start();
+    h.source.push("m1", event_body("e1"));
+    ASSERT_TRUE(wait_until([&] { return h.store.crash == FaultyStore::Crash::none; }));
+    first->stop();  // the process is gone: nothing was deleted
+  }
+  EXPECT_TRUE(h.source.deleted().empty());
+  EXPECT_EQ(h.status("e1"), point == FaultyStore::Crash::after_commit ? DocumentStatus::archived
+                                                                       : DocumentStatus::active);
+  auto second = h.consumer();
+  second->start();
+  h.clock.advance(5s);  // past the 4-second visibility timeout
+  ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == 1; }));
+  second->stop();
+  EXPECT_EQ(h.status("e1"), DocumentStatus::archived);
+  EXPECT_EQ(h.outbox_rows("e1"), 4u);  // archived once: one audit event and one document event
+  EXPECT_EQ(h.processed("e1"), 1u);
+}
+
+TEST(ConsumerCrash, BeforeCommitTheRedeliveryArchivesOnce) { crash_and_restart(FaultyStore::Crash::before_commit); }
+
+TEST(ConsumerCrash, AfterCommitBeforeDeleteTheRedeliveryIsADuplicate) {
+  crash_and_restart(FaultyStore::Crash::after_commit);
+}
+
+}  // namespace
+}  // namespace docvault::consumer

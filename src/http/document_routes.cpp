@@ -34,8 +34,10 @@ ApiError upload_error(const FieldError& error) {
 // Takes a multipart/form-data upload as it arrives: the parts `file`,
 // `entity_id`, `entity_type` and (optional) `document_type`, in any order,
 // each at most once; other parts are ignored. The file is counted as it
-// comes (over the limit: 413 at once); the document is created when the body
-// is complete and valid, so a refused upload leaves nothing behind.
+// comes (over the limit: 413 at once) and streamed to the blob store's writer
+// with its SHA-256 computed on the way; the document is created when the body
+// is complete and valid. A refused upload drops the writer, which removes its
+// temporary file: nothing is left behind.
 class UploadReader final : public BodyReader {
  public:
   static constexpr std::size_t kMaxFieldBytes = 4096;
@@ -60,7 +62,7 @@ class UploadReader final : public BodyReader {
     if (!entity_id_) return respond(res, ApiError::bad_field(FieldError{"entity_id", "is required"}));
     if (!entity_type_) return respond(res, ApiError::bad_field(FieldError{"entity_type", "is required"}));
     DocumentUpload upload{*entity_id_, *entity_type_, document_type_, filename_, content_type_};
-    auto created = documents_.create(upload, *file_, caller_);
+    auto created = documents_.create_streamed(upload, std::move(content_), caller_);
     if (!created) return respond(res, upload_error(created.error()));
     res.set_header("Location", "/v1/documents/" + created->id);
     respond_json(res, 201, document_json(*created));
@@ -84,6 +86,7 @@ class UploadReader final : public BodyReader {
     if (slot == &file_) {
       filename_ = part.filename.value_or("");
       content_type_ = part.content_type;
+      content_ = documents_.begin_content();
     }
     return true;
   }
@@ -92,12 +95,16 @@ class UploadReader final : public BodyReader {
     if (!current_) return true;
     auto& value = **current_;
     if (current_ == &file_) {
-      if (value.size() + data.size() > max_file_bytes_) {
+      file_bytes_ += data.size();
+      if (file_bytes_ > max_file_bytes_) {
         error_ = ApiError{413, "payload_too_large", "file is larger than " + std::to_string(max_file_bytes_) + " bytes",
                           "file"};
         return false;
       }
-    } else if (value.size() + data.size() > kMaxFieldBytes) {
+      content_->write(data);  // to the blob store's temporary file, never held whole
+      return true;
+    }
+    if (value.size() + data.size() > kMaxFieldBytes) {
       error_ = ApiError::bad_field(FieldError{current_name_, "must be at most 4096 bytes"});
       return false;
     }
@@ -111,7 +118,10 @@ class UploadReader final : public BodyReader {
   const std::uint64_t max_file_bytes_;
   const Actor caller_;
   MultipartParser parser_;
+  // file_ only marks that the part came; its bytes went to content_.
   std::optional<std::string> file_, entity_id_, entity_type_, document_type_;
+  std::unique_ptr<blob::BlobWriter> content_;
+  std::uint64_t file_bytes_ = 0;
   std::string filename_, content_type_;
   std::optional<std::string>* current_ = nullptr;
   std::string current_name_;

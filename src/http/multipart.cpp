@@ -160,7 +160,8 @@ bool MultipartParser::run() {
         } else {
           auto at = buffer_.find(kHeaderEnd);
           if (at == std::string::npos) {
-            if (buffer_.size() > kMaxPartHeaderBytes) return fail(Error::malformed);
+            // No end within the limit can come any more.
+            if (buffer_.size() >= kMaxPartHeaderBytes + kHeaderEnd.size()) return fail(Error::malformed);
             return true;
           }
           end = at;

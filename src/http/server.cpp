@@ -175,13 +175,13 @@ void register_operational_routes(Router& router, const HttpOptions& options, con
 
 // One connection. Touched only on its strand.
 struct Session {
-  explicit Session(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()), chunk(kReadChunk) {}
+  explicit Session(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
   tcp::socket socket;
   asio::steady_timer timer;
   std::uint64_t generation = 0;  // of the deadline armed last
   bool expired = false;          // the armed deadline passed and cancelled the operation
   bool idle = true;              // waiting for a request: stop() may close it
-  std::vector<char> chunk;       // a body's read buffer
+  std::vector<char> chunk;       // a body's read buffer, allocated once a body comes
   std::string remote;
 };
 
@@ -440,6 +440,7 @@ class HttpServer::Impl {
     beast::error_code ignored;
     s->socket.shutdown(tcp::socket::shutdown_send, ignored);
     if (linger) {
+      s->chunk.resize(kReadChunk);
       auto until = Clock::now() + kLingerTime;
       std::size_t dropped = 0;
       while (dropped < kLingerBytes) {
@@ -459,6 +460,7 @@ class HttpServer::Impl {
   asio::awaitable<BodyEnd> read_body(const std::shared_ptr<Session>& s, beast::flat_buffer& buffer, Parser& parser,
                                      std::uint64_t limit, const std::function<bool(std::string_view)>& sink) {
     parser.body_limit(limit);
+    s->chunk.resize(kReadChunk);
     const auto started = Clock::now();
     std::uint64_t received = 0;
     while (!parser.is_done()) {

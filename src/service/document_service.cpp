@@ -46,10 +46,20 @@ Validated<Document> DocumentService::create(const DocumentUpload& upload, std::s
                                             const Actor& actor) {
   auto validated = validate_upload(upload);
   if (!validated) return validated.error();
-  const NewDocument& meta = validated.value();
-
   // The blob goes first: a row must never point at missing content.
-  auto blob = blobs_.put(content);
+  return record_created(validated.value(), blobs_.put(content), actor);
+}
+
+std::unique_ptr<blob::BlobWriter> DocumentService::begin_content() { return blobs_.writer(); }
+
+Validated<Document> DocumentService::create_streamed(const DocumentUpload& upload,
+                                                     std::unique_ptr<blob::BlobWriter> content, const Actor& actor) {
+  auto validated = validate_upload(upload);
+  if (!validated) return validated.error();
+  return record_created(validated.value(), content->commit(), actor);
+}
+
+Document DocumentService::record_created(const NewDocument& meta, const blob::BlobInfo& blob, const Actor& actor) {
   const Timestamp now = clock_.now();
   Document document{DocumentId::generate().str(), meta.entity, meta.document_type, meta.filename,
                     meta.content_type, blob.size, blob.sha256, DocumentStatus::active,

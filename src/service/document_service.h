@@ -94,6 +94,15 @@ class DocumentService {
   // Stores the content, then the document row and its document.created events.
   Validated<Document> create(const DocumentUpload& upload, std::string_view content, const Actor& actor);
 
+  // A streamed upload: begin_content() gives the writer the content goes to
+  // as it arrives (blob/blob_store.h); create_streamed() validates the
+  // upload, commits the content, then writes the row and events as create()
+  // does. When validation fails the writer is dropped unstored, so a refused
+  // upload leaves nothing behind.
+  std::unique_ptr<blob::BlobWriter> begin_content();
+  Validated<Document> create_streamed(const DocumentUpload& upload, std::unique_ptr<blob::BlobWriter> content,
+                                      const Actor& actor);
+
   std::optional<Document> get(const DocumentId& id);
 
   Validated<DocumentPage> list(const ListQuery& query);
@@ -146,6 +155,9 @@ class DocumentService {
                                          std::string_view content_disposition);
 
  private:
+  // The row and events of a new document whose content is stored.
+  Document record_created(const NewDocument& meta, const blob::BlobInfo& blob, const Actor& actor);
+
   store::Store& store_;
   blob::BlobStore& blobs_;
   const Clock& clock_;

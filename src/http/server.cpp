@@ -205,18 +205,47 @@ void disarm(const std::shared_ptr<Session>& s) {
 
 }  // namespace
 
+namespace {
+constexpr std::string_view kAnySegment = "([^/]+)";
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  if (path.empty() || path.front() != '/') return segments;
+  path.remove_prefix(1);
+  while (true) {
+    auto slash = path.find('/');
+    segments.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) return segments;
+    path.remove_prefix(slash + 1);
+  }
+}
+}  // namespace
+
 void Router::route(const std::string& pattern, std::map<std::string, Endpoint> endpoints) {
   std::string allow;
   for (const auto& [method, endpoint] : endpoints) allow += (allow.empty() ? "" : ", ") + method;
-  routes_.push_back(Route{std::regex(pattern), route_label(pattern), std::move(endpoints), std::move(allow)});
+  // "([^/]+)" has a slash of its own: stand it in by a byte no path segment has, then split.
+  std::string plain = pattern;
+  for (std::size_t at; (at = plain.find(kAnySegment)) != std::string::npos;) plain.replace(at, kAnySegment.size(), "\x01");
+  std::vector<std::string> segments;
+  for (auto segment : split_path(plain)) segments.emplace_back(segment == "\x01" ? kAnySegment : segment);
+  routes_.push_back(Route{std::move(segments), route_label(pattern), std::move(endpoints), std::move(allow)});
 }
 
 const Route* Router::match(const std::string& path, std::vector<std::string>& matches) const {
+  const auto given = split_path(path);
   for (const auto& route : routes_) {
-    std::smatch m;
-    if (!std::regex_match(path, m, route.pattern)) continue;
-    matches.clear();
-    for (const auto& group : m) matches.push_back(group.str());
+    if (route.segments.size() != given.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; same && i < given.size(); ++i) {
+      const auto& want = route.segments[i];
+      same = want == kAnySegment ? !given[i].empty() : want == given[i];
+    }
+    if (!same) continue;
+    matches.assign(1, path);
+    for (std::size_t i = 0; i < given.size(); ++i) {
+      if (route.segments[i] == kAnySegment) matches.emplace_back(given[i]);
+    }
     return &route;
   }
   return nullptr;

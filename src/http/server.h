@@ -40,7 +40,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -96,12 +95,14 @@ struct HttpOptions {
   service::AdminService* admin = nullptr;
 };
 
-// A route: a path pattern (a regular expression matched against the whole
-// decoded path; its groups become Request::matches) and an endpoint per
-// method. Every other method on a matching path gets 405 with an Allow
-// header; HEAD is served by GET without the body.
+// A route: a path pattern ("/v1/documents/([^/]+)/content": literal segments,
+// and "([^/]+)" for one non-empty segment, which becomes one of
+// Request::matches) and an endpoint per method. Every other method on a
+// matching path gets 405 with an Allow header; HEAD is served by GET without
+// the body. Matching compares segments (no regular expressions: a long path
+// costs its length, never a deep recursion).
 struct Route {
-  std::regex pattern;
+  std::vector<std::string> segments;
   std::string label;  // for metrics: "/v1/documents/{id}"
   std::map<std::string, Endpoint> endpoints;
   std::string allow;

@@ -28,7 +28,6 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
       curl \
-      libcpp-httplib0.11 \
       libcurl4 \
       libjwt0 \
       libpqxx-6.4 \

@@ -1,5 +1,5 @@
-// Fuzzes the upload path end to end in one process: cpp-httplib's request,
-// header and multipart parsing feeding docvault's routes (the upload handler,
+// Fuzzes the upload path end to end in one process: Beast's request parser,
+// docvault's framing checks and streaming multipart parser feeding its routes (the upload handler,
 // validate_upload, DocumentService, a SQLite store and a filesystem blob store
 // in a temporary directory). Each input is the raw bytes a client sends,
 // written to the server over a loopback connection; the server is started
@@ -18,9 +18,8 @@
 // HTTP and none is a 500 (hostile input must get a 4xx, not an exception);
 // ranges stay inside the content; Content-Disposition is printable ASCII.
 //
-// Debian ships cpp-httplib as a compiled library, so its parser runs without
-// coverage instrumentation: ASan sees its memory use through the interceptors
-// only, and the fuzzer's guidance comes from docvault's own code.
+// Beast and Asio are header-only, so the request parser is instrumented and
+// guides the fuzzer like docvault's own code.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>

@@ -160,9 +160,10 @@ const std::vector<Variable> kVariables = {
      [](Config& c, std::string_view v) {
        return parse_int<std::uint64_t>(v, 1, 1ull << 30, c.max_upload_bytes);
      }},
-    {"DOCVAULT_HTTP_MAX_CONNECTIONS", "512", "an integer from 1 to 900",
-     "Connections open at once (waiting for a request or being served); beyond it new ones get 503.", false,
-     [](Config& c, std::string_view v) { return parse_int(v, 1, 900, c.http_max_connections); }},
+    {"DOCVAULT_HTTP_MAX_CONNECTIONS", "512", "an integer from 1 to 100000",
+     "Connections open at once (waiting for a request or being served); beyond it new ones get 503. Each "
+     "holds a file descriptor: keep it under the process's RLIMIT_NOFILE.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 100000, c.http_max_connections); }},
     {"DOCVAULT_HTTP_THREADS", "16", "an integer from 1 to 256",
      "Requests served at once. Connections still sending their headers, or idle between requests, hold no "
      "thread.", false,

@@ -45,7 +45,7 @@ struct Config {
   int jwt_leeway_seconds = 60;
   bool metrics_auth_required = false;
 
-  // HTTP limits (http/connection_gate.h).
+  // HTTP limits (http/server.h).
   int http_max_connections = 512;
   int http_threads = 16;
   int http_header_timeout_seconds = 10;

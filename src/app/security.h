@@ -12,7 +12,7 @@
 #include "app/config.h"
 #include "auth/jwt_verifier.h"
 #include "aws/sns_signature.h"
-#include "http/connection_gate.h"
+#include "http/server.h"
 
 namespace docvault::app {
 

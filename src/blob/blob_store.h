@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -47,12 +48,28 @@ struct DownloadUrlOptions {
   std::string content_disposition;
 };
 
+// Content taken as it arrives (a streamed upload), so it is never held whole.
+// SHA-256 and size are computed on the way; commit() stores the content
+// durably under its address, as put() would, and returns it. A writer
+// destroyed without commit() leaves nothing behind (no blob, no temporary
+// file). Not thread-safe: one owner at a time.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual void write(std::string_view bytes) = 0;
+  virtual BlobInfo commit() = 0;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
 
   // Stores `content` durably and returns its address.
   virtual BlobInfo put(std::string_view content) = 0;
+  // A writer for content that arrives in pieces. This default gathers the
+  // pieces in memory and put()s them on commit (test doubles); the real
+  // stores stream to a temporary file.
+  virtual std::unique_ptr<BlobWriter> writer();
   // The size of a stored blob, or nothing when it is absent.
   virtual std::optional<std::uint64_t> size(std::string_view sha256) = 0;
   // Streams `length` bytes from `offset` to `sink` in chunks; the sink returns
@@ -74,5 +91,19 @@ class BlobStore {
 
 // True when `text` is 64 lowercase hex characters.
 bool is_sha256_hex(std::string_view text);
+
+inline std::unique_ptr<BlobWriter> BlobStore::writer() {
+  class Gathering final : public BlobWriter {
+   public:
+    explicit Gathering(BlobStore& store) : store_(store) {}
+    void write(std::string_view bytes) override { content_.append(bytes); }
+    BlobInfo commit() override { return store_.put(content_); }
+
+   private:
+    BlobStore& store_;
+    std::string content_;
+  };
+  return std::make_unique<Gathering>(*this);
+}
 
 }  // namespace docvault::blob

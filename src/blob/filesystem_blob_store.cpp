@@ -39,7 +39,67 @@ void fsync_directory(const std::filesystem::path& dir) {
   if (fd.get() < 0 || ::fsync(fd.get()) != 0) fail("fsync of a directory failed");
 }
 
+void write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write failed");
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
 }  // namespace
+
+// A temporary file in <root>/tmp, unlinked unless committed.
+class FilesystemBlobWriter final : public BlobWriter {
+ public:
+  explicit FilesystemBlobWriter(FilesystemBlobStore& store)
+      : store_(store), tmp_(store.root_ / "tmp" / (uuid_v4() + ".part")) {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd_ < 0) fail("cannot create a temporary file");
+  }
+  ~FilesystemBlobWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  FilesystemBlobWriter(const FilesystemBlobWriter&) = delete;
+  FilesystemBlobWriter& operator=(const FilesystemBlobWriter&) = delete;
+
+  void write(std::string_view bytes) override {
+    write_all(fd_, bytes);
+    hash_.update(bytes);
+    size_ += bytes.size();
+  }
+
+  BlobInfo commit() override {
+    BlobInfo info{crypto::hex(hash_.finish()), size_};
+    auto final_path = store_.path_of(info.sha256);
+    if (::fsync(fd_) != 0) fail("fsync failed");
+    ::close(fd_);
+    fd_ = -1;
+    // Present already: refresh its mtime (the sweeper's grace period counts
+    // from this upload) and drop the copy.
+    if (::utimensat(AT_FDCWD, final_path.c_str(), nullptr, 0) == 0) return info;
+    std::error_code ec;
+    std::filesystem::create_directories(final_path.parent_path(), ec);
+    if (ec || ::rename(tmp_.c_str(), final_path.c_str()) != 0) fail("cannot move the blob into place");
+    committed_ = true;
+    fsync_directory(final_path.parent_path());
+    return info;
+  }
+
+ private:
+  FilesystemBlobStore& store_;
+  std::filesystem::path tmp_;
+  int fd_ = -1;
+  crypto::Sha256Stream hash_;
+  std::uint64_t size_ = 0;
+  bool committed_ = false;
+};
+
+std::unique_ptr<BlobWriter> FilesystemBlobStore::writer() { return std::make_unique<FilesystemBlobWriter>(*this); }
 
 bool is_sha256_hex(std::string_view text) {
   return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {

@@ -17,6 +17,9 @@ class FilesystemBlobStore final : public BlobStore {
   explicit FilesystemBlobStore(std::filesystem::path root);
 
   BlobInfo put(std::string_view content) override;
+  // Streams to a temporary file in <root>/tmp, hashing on the way; commit()
+  // fsyncs and renames it into place (or drops it when the blob exists).
+  std::unique_ptr<BlobWriter> writer() override;
   std::optional<std::uint64_t> size(std::string_view sha256) override;
   void read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
             const std::function<bool(std::string_view chunk)>& sink) override;
@@ -29,6 +32,7 @@ class FilesystemBlobStore final : public BlobStore {
   std::filesystem::path path_of(std::string_view sha256) const;
 
  private:
+  friend class FilesystemBlobWriter;
   std::filesystem::path root_;
 };
 

@@ -1,6 +1,12 @@
 #include "blob/s3_blob_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -34,7 +40,9 @@ BlobInfo S3BlobStore::put(std::string_view content) {
   // Always written, even when present: the write refreshes LastModified,
   // which is what keeps the sweeper away until the row commits.
   if (content.size() > options_.multipart_threshold) {
-    put_multipart(key, content);
+    put_multipart(key, content.size(), [content](std::uint64_t offset, std::size_t length, std::string& buffer) {
+      buffer.assign(content.substr(static_cast<std::size_t>(offset), length));
+    });
     return info;
   }
   try {
@@ -45,7 +53,7 @@ BlobInfo S3BlobStore::put(std::string_view content) {
   return info;
 }
 
-void S3BlobStore::put_multipart(const std::string& key, std::string_view content) {
+void S3BlobStore::put_multipart(const std::string& key, std::uint64_t size, const PartReader& read_part) {
   std::string upload_id;
   try {
     upload_id = client_->create_multipart_upload(key, {.encryption = options_.encryption});
@@ -55,14 +63,15 @@ void S3BlobStore::put_multipart(const std::string& key, std::string_view content
   std::string_view step = "UploadPart";
   try {
     std::vector<aws::S3CompletedPart> parts;
-    for (std::size_t offset = 0; offset < content.size(); offset += options_.part_size) {
-      auto part = content.substr(offset, options_.part_size);
+    std::string part;
+    for (std::uint64_t offset = 0; offset < size; offset += options_.part_size) {
+      read_part(offset, static_cast<std::size_t>(std::min<std::uint64_t>(options_.part_size, size - offset)), part);
       int number = static_cast<int>(parts.size()) + 1;
       parts.push_back({number, client_->upload_part(key, upload_id, number, part, crypto::sha256_hex(part))});
     }
     step = "CompleteMultipartUpload";
     client_->complete_multipart_upload(key, upload_id, parts);
-  } catch (const aws::AwsError& error) {
+  } catch (const std::exception& error) {
     std::string abort_failure;
     try {
       client_->abort_multipart_upload(key, upload_id);
@@ -73,6 +82,65 @@ void S3BlobStore::put_multipart(const std::string& key, std::string_view content
     throw BlobError("blob store: S3 " + std::string(step) + " failed: " + error.what() + abort_failure);
   }
 }
+
+// The content in an anonymous temporary file until commit() uploads it.
+class S3BlobWriter final : public BlobWriter {
+ public:
+  explicit S3BlobWriter(S3BlobStore& store) : store_(store) {
+    const char* dir = std::getenv("TMPDIR");
+    fd_ = ::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw BlobError(std::string("blob store: cannot create a temporary file: ") + std::strerror(errno));
+  }
+  ~S3BlobWriter() override { ::close(fd_); }
+  S3BlobWriter(const S3BlobWriter&) = delete;
+  S3BlobWriter& operator=(const S3BlobWriter&) = delete;
+
+  void write(std::string_view bytes) override {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw BlobError(std::string("blob store: temporary file write failed: ") + std::strerror(errno));
+      hash_.update(bytes.substr(0, static_cast<std::size_t>(n)));
+      size_ += static_cast<std::uint64_t>(n);
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  BlobInfo commit() override {
+    BlobInfo info{crypto::hex(hash_.finish()), size_};
+    auto key = store_.key_of(info.sha256);
+    auto read_part = [this](std::uint64_t offset, std::size_t length, std::string& buffer) {
+      buffer.resize(length);
+      std::size_t got = 0;
+      while (got < length) {
+        ssize_t n = ::pread(fd_, buffer.data() + got, length - got, static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw BlobError("blob store: temporary file read failed");
+        got += static_cast<std::size_t>(n);
+      }
+    };
+    if (size_ > store_.options_.multipart_threshold) {
+      store_.put_multipart(key, size_, read_part);
+      return info;
+    }
+    std::string content;
+    read_part(0, static_cast<std::size_t>(size_), content);
+    try {
+      store_.client_->put_object(key, content, info.sha256, {.encryption = store_.options_.encryption});
+    } catch (const aws::AwsError& error) {
+      fail("PutObject", error);
+    }
+    return info;
+  }
+
+ private:
+  S3BlobStore& store_;
+  int fd_ = -1;
+  crypto::Sha256Stream hash_;
+  std::uint64_t size_ = 0;
+};
+
+std::unique_ptr<BlobWriter> S3BlobStore::writer() { return std::make_unique<S3BlobWriter>(*this); }
 
 std::optional<std::uint64_t> S3BlobStore::size(std::string_view sha256) {
   auto found = stat(sha256);

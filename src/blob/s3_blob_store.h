@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,11 @@ class S3BlobStore final : public BlobStore {
   S3BlobStore(std::shared_ptr<const aws::S3Client> client, S3BlobStoreOptions options);
 
   BlobInfo put(std::string_view content) override;
+  // Spools to an anonymous temporary file (O_TMPFILE: gone when closed,
+  // whatever happens), hashing on the way; commit() uploads it under its
+  // address, in parts read back one at a time above `multipart_threshold`,
+  // so memory stays at one part whatever the size.
+  std::unique_ptr<BlobWriter> writer() override;
   std::optional<std::uint64_t> size(std::string_view sha256) override;
   void read(std::string_view sha256, std::uint64_t offset, std::uint64_t length,
             const std::function<bool(std::string_view chunk)>& sink) override;
@@ -48,7 +54,10 @@ class S3BlobStore final : public BlobStore {
   std::string key_of(std::string_view sha256) const;
 
  private:
-  void put_multipart(const std::string& key, std::string_view content);
+  friend class S3BlobWriter;
+  // Fills `buffer` with `length` bytes of the content from `offset`.
+  using PartReader = std::function<void(std::uint64_t offset, std::size_t length, std::string& buffer)>;
+  void put_multipart(const std::string& key, std::uint64_t size, const PartReader& read_part);
 
   std::shared_ptr<const aws::S3Client> client_;
   S3BlobStoreOptions options_;

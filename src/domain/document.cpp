@@ -8,6 +8,28 @@
 namespace docvault {
 namespace {
 
+// C1 controls (U+0080..U+009F) and the bidirectional embeddings, overrides
+// and isolates (U+202A..U+202E, U+2066..U+2069): printable UTF-8 that can
+// still make "invoice\u202Efdp.exe" show as "invoiceexe.pdf". `text` is
+// valid UTF-8 (checked before).
+bool has_hidden_controls(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == 0xc2 && i + 1 < text.size()) {
+      auto next = static_cast<unsigned char>(text[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) return true;
+    }
+    if (c == 0xe2 && i + 2 < text.size()) {
+      auto b1 = static_cast<unsigned char>(text[i + 1]);
+      auto b2 = static_cast<unsigned char>(text[i + 2]);
+      if (b1 == 0x80 && b2 >= 0xaa && b2 <= 0xae) return true;  // U+202A..U+202E
+      if (b1 == 0x81 && b2 >= 0xa6 && b2 <= 0xa9) return true;  // U+2066..U+2069
+    }
+  }
+  return false;
+}
+
+
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
 }
@@ -62,8 +84,9 @@ Validated<NewDocument> validate_upload(const DocumentUpload& upload) {
   }
 
   std::string filename = upload.filename.empty() ? std::string(kDefaultFilename) : upload.filename;
-  if (filename.size() > 255 || !is_printable_utf8(filename)) {
-    return FieldError{"filename", "must be at most 255 bytes of UTF-8 text without control characters"};
+  if (filename.size() > 255 || !is_printable_utf8(filename) || has_hidden_controls(filename)) {
+    return FieldError{"filename",
+                      "must be at most 255 bytes of UTF-8 text without control characters or bidirectional overrides"};
   }
 
   std::string content_type =

@@ -28,9 +28,9 @@ std::string base64(std::string_view in) {
   return out;
 }
 
-std::optional<std::string> param(const httplib::Request& req, const char* name) {
+std::optional<std::string> param(const Request& req, const char* name) {
   if (!req.has_param(name)) return std::nullopt;
-  return req.get_param_value(name);
+  return req.param(name);
 }
 
 // The body as JSON text when it is valid UTF-8, null otherwise.
@@ -71,9 +71,10 @@ nlohmann::ordered_json replay_json(const service::ReplayResult& r) {
           {"documents_archived", r.documents_archived}};
 }
 
-void register_admin_routes(Router& router, service::AdminService& admin, const Authenticator& auth) {
+void register_admin_routes(Router& router, service::AdminService& admin, const Authenticator& auth,
+                           std::uint64_t json_body_limit) {
   router.route("/v1/admin/processed-events",
-               {{"GET", auth.require(kAdminScope, [&admin](const httplib::Request& req, httplib::Response& res) {
+               {{"GET", auth.require(kAdminScope, [&admin](const Request& req, Response& res) {
                    auto events = admin.processed_events({param(req, "entity_id"), param(req, "entity_type"),
                                                          param(req, "since"), param(req, "until"), param(req, "limit")});
                    if (!events) return respond(res, ApiError::bad_field(events.error()));
@@ -82,13 +83,13 @@ void register_admin_routes(Router& router, service::AdminService& admin, const A
                    respond_json(res, 200, {{"items", std::move(items)}});
                  })}});
   router.route(R"(/v1/admin/processed-events/([^/]+)/replay)",
-               {{"POST", auth.require(kAdminScope, [&admin](const httplib::Request& req, httplib::Response& res) {
-                   auto result = admin.replay(req.matches[1].str());
+               {{"POST", auth.require(kAdminScope, [&admin](const Request& req, Response& res) {
+                   auto result = admin.replay(req.matches.at(1));
                    if (!result) return respond(res, ApiError::not_found("no processed event with this event_id"));
                    respond_json(res, 200, replay_json(*result));
                  })}});
   router.route("/v1/admin/outbox/republish",
-               {{"POST", auth.require(kAdminScope, [&admin](const httplib::Request& req, httplib::Response& res) {
+               {{"POST", auth.require(kAdminScope, [&admin](const Request& req, Response& res) {
                    auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
                    if (!body.is_object()) {
                      return respond(res, ApiError::bad_field(FieldError{"body", "must be a JSON object"}));
@@ -101,9 +102,9 @@ void register_admin_routes(Router& router, service::AdminService& admin, const A
                    if (!result) return respond(res, ApiError::bad_field(result.error()));
                    if (!result.value()) return respond(res, ApiError::not_found("no document with this id"));
                    respond_json(res, 202, {{"requeued_events", *result.value()}});
-                 })}});
+                 }).takes_body(json_body_limit)}});
   router.route("/v1/admin/rejected-messages",
-               {{"GET", auth.require(kAdminScope, [&admin](const httplib::Request& req, httplib::Response& res) {
+               {{"GET", auth.require(kAdminScope, [&admin](const Request& req, Response& res) {
                    std::size_t limit = 100;
                    if (auto text = param(req, "limit")) {
                      // The whole text: "12abc" is no limit.
@@ -117,8 +118,8 @@ void register_admin_routes(Router& router, service::AdminService& admin, const A
                    respond_json(res, 200, {{"items", std::move(items)}});
                  })}});
   router.route(R"(/v1/admin/rejected-messages/([^/]+)/redrive)",
-               {{"POST", auth.require(kAdminScope, [&admin](const httplib::Request& req, httplib::Response& res) {
-                   switch (admin.redrive(req.matches[1].str())) {
+               {{"POST", auth.require(kAdminScope, [&admin](const Request& req, Response& res) {
+                   switch (admin.redrive(req.matches.at(1))) {
                      case service::RedriveOutcome::redriven:
                        return respond_json(res, 202, {{"redriven", true}});
                      case service::RedriveOutcome::not_found:

@@ -11,7 +11,9 @@
 
 namespace docvault::http {
 
-void register_admin_routes(Router& router, service::AdminService& admin, const Authenticator& auth);
+// The POST routes take a JSON body of at most `json_body_limit` bytes.
+void register_admin_routes(Router& router, service::AdminService& admin, const Authenticator& auth,
+                           std::uint64_t json_body_limit = 64 * 1024);
 
 nlohmann::ordered_json processed_event_json(const store::ProcessedEvent& event);
 // The body as text when it is valid UTF-8 (null otherwise), and always base64.

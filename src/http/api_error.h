@@ -1,7 +1,7 @@
 // The API's error responses: {"error": {"code", "message", "field"}}.
 //
 // Every 4xx and 5xx docvault answers has this body, whether a route produced
-// it or the HTTP library did (malformed request, body too large, no route).
+// it or the server did (malformed request, body too large, no route).
 // Messages are written for the caller and never carry internals: an
 // infrastructure failure is logged in full and answered as a bare 500.
 #pragma once
@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "domain/result.h"
+#include "http/message.h"
 
 namespace docvault::http {
 
@@ -28,12 +28,12 @@ struct ApiError {
 };
 
 // Writes a JSON body with `status`.
-void respond_json(httplib::Response& res, int status, const nlohmann::ordered_json& body);
+void respond_json(Response& res, int status, const nlohmann::ordered_json& body);
 
 // Writes the error as the response (status, JSON body, content type).
-void respond(httplib::Response& res, const ApiError& error);
+void respond(Response& res, const ApiError& error);
 
-// The error body the library's own failures get, by status.
+// The error body the server's own refusals get, by status.
 ApiError error_for_status(int status);
 
 }  // namespace docvault::http

@@ -1,43 +1,77 @@
-// Authentication and authorization of API requests: a route's handler is
-// wrapped in a requirement (`require(scope, handler)`), so the scope a route
-// needs is written where the route is registered.
+// Authentication and authorization of API requests. A route states the scope
+// it needs where it is registered (`require(scope, handler)` makes its
+// Endpoint, http/server.h), and the server decides from the request head,
+// before any byte of the body is read, whether the caller may use it.
 //
-// With a verifier (auth/jwt_verifier.h), a wrapped handler runs only for a
-// request whose `Authorization: Bearer <JWT>` verifies and whose token grants
-// the scope; otherwise the API's JSON error is answered:
+// With a verifier (auth/jwt_verifier.h), an endpoint with a scope runs only
+// for a request whose `Authorization: Bearer <JWT>` verifies and whose token
+// grants the scope; otherwise the API's JSON error is answered:
 //   401 unauthorized   no token, or one that does not verify, with
 //                      WWW-Authenticate: Bearer realm="docvault" (no token, as
 //                      RFC 6750 asks) or ..., error="invalid_token"
 //   403 forbidden      a valid token without the scope, with
 //                      WWW-Authenticate: Bearer error="insufficient_scope", scope="..."
+// Every path under /v1 needs a valid token, even one with no route (401
+// before 404), so the API's shape is not open to anonymous probing.
 // The handler learns its caller as an Actor: {sub, "user"|"service"}.
 // Without a verifier (DOCVAULT_AUTH=disabled) every request passes as
 // Actor::anonymous().
-//
-// `refuse_unauthenticated` is for the pre-routing stage: it answers 401 for a
-// request under /v1 without a valid token before its body is read, so an
-// anonymous client cannot make the server take in an upload. (The scope is
-// checked by the route, after the body; a caller with a valid token is
-// accountable.) Such a response carries Connection: close when a body was
-// left unread.
 //
 // Tokens are never logged or echoed. Thread-safety: immutable; copies share
 // the verifier; call from any thread.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
-#include <httplib.h>
-
 #include "auth/jwt_verifier.h"
 #include "domain/events.h"
+#include "http/message.h"
 
 namespace docvault::http {
 
-using ScopedHandler = std::function<void(const httplib::Request&, httplib::Response&, const Actor& caller)>;
+// Receives a request body as it arrives (a streamed upload). Runs on the
+// connection's thread, one call at a time.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // The next bytes of the body. False when the reader has answered in `res`
+  // (the rest of the body is not read; the connection closes).
+  virtual bool consume(std::string_view bytes, Response& res) = 0;
+  // The whole body has arrived: answer in `res`.
+  virtual void finish(Response& res) = 0;
+};
+
+using ScopedHandler = std::function<void(const Request&, Response&, const Actor& caller)>;
+using PlainHandler = std::function<void(const Request&, Response&)>;
+// Makes the reader of a request's body once its head is accepted; nullptr
+// after answering in `res` (the body is then not read).
+using BodyReaderFactory =
+    std::function<std::unique_ptr<BodyReader>(const Request&, Response&, const Actor& caller)>;
+
+// What one method of one route does, and what it needs before it runs.
+struct Endpoint {
+  // A token granting this scope is needed (when authentication is enabled).
+  std::optional<std::string> scope;
+  ScopedHandler handler;
+  // Largest body taken whole into Request::body; 0: the route takes no body
+  // and a request with one is refused (413) unread.
+  std::uint64_t body_limit = 0;
+  // Set: the body (up to body_limit bytes) streams to a reader instead.
+  BodyReaderFactory reader;
+
+  Endpoint&& takes_body(std::uint64_t limit) && {
+    body_limit = limit;
+    return std::move(*this);
+  }
+};
+
+// An endpoint anyone may call.
+Endpoint open_endpoint(PlainHandler handler);
 
 class Authenticator {
  public:
@@ -46,13 +80,16 @@ class Authenticator {
 
   bool enabled() const { return verifier_ != nullptr; }
 
-  std::function<void(const httplib::Request&, httplib::Response&)> require(std::string_view scope,
-                                                                           ScopedHandler handler) const;
-  std::function<void(const httplib::Request&, httplib::Response&)> require(
-      std::string_view scope, std::function<void(const httplib::Request&, httplib::Response&)> handler) const;
+  Endpoint require(std::string_view scope, ScopedHandler handler) const;
+  Endpoint require(std::string_view scope, PlainHandler handler) const;
+  // An endpoint whose body streams to the reader `make` returns.
+  Endpoint require_streaming(std::string_view scope, std::uint64_t body_limit, BodyReaderFactory make) const;
 
-  // True when it answered (401) and routing must stop.
-  bool refuse_unauthenticated(const httplib::Request& req, httplib::Response& res) const;
+  // True when it answered (401): a request under /v1 without a valid token,
+  // decided before routing.
+  bool refuse_unauthenticated(const Request& req, Response& res) const;
+  // The caller of `endpoint`, or nothing after answering 401/403 in `res`.
+  std::optional<Actor> authorize(const Request& req, const Endpoint& endpoint, Response& res) const;
 
  private:
   std::shared_ptr<const auth::JwtVerifier> verifier_;

@@ -18,10 +18,14 @@ namespace docvault::http {
 
 // Reading needs the documents:read scope, uploading and archiving
 // documents:write (`auth`); the caller becomes the actor of the audit events.
+// An upload streams (multipart/form-data, http/multipart.h): its body may be
+// `max_upload_body_bytes` long in all (0: the file limit plus 64 KiB for the
+// framing), its file part `max_upload_bytes`.
 // `content_url_ttl`: how long the URL of a redirected download is valid.
 void register_document_routes(Router& router, service::DocumentService& documents, const Authenticator& auth,
                               std::uint64_t max_upload_bytes,
-                              std::chrono::seconds content_url_ttl = std::chrono::seconds(300));
+                              std::chrono::seconds content_url_ttl = std::chrono::seconds(300),
+                              std::uint64_t max_upload_body_bytes = 0);
 
 nlohmann::ordered_json document_json(const Document& document);
 

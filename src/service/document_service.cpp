@@ -102,6 +102,20 @@ CreateResult CreateResult::replay(Document document) {
 
 CreateResult DocumentService::create(const DocumentUpload& upload, std::string_view content, const Actor& actor,
                                      std::optional<std::string_view> idempotency_key) {
+  return create_from(upload, actor, idempotency_key, [&] { return blobs_.put(content); });
+}
+
+std::unique_ptr<blob::BlobWriter> DocumentService::begin_content() { return blobs_.writer(); }
+
+CreateResult DocumentService::create_streamed(const DocumentUpload& upload, std::unique_ptr<blob::BlobWriter> content,
+                                              const Actor& actor, std::optional<std::string_view> idempotency_key) {
+  // A refusal drops the writer: its temporary file goes, nothing is stored.
+  return create_from(upload, actor, idempotency_key, [&] { return content->commit(); });
+}
+
+CreateResult DocumentService::create_from(const DocumentUpload& upload, const Actor& actor,
+                                          std::optional<std::string_view> idempotency_key,
+                                          const std::function<blob::BlobInfo()>& store_content) {
   auto validated = validate_upload(upload);
   if (!validated) return validated.error();
   const NewDocument& meta = validated.value();
@@ -124,7 +138,7 @@ CreateResult DocumentService::create(const DocumentUpload& upload, std::string_v
   if (auto refused = refusal_for(state); refused && !known_key) return CreateResult(*refused);
 
   // The blob goes first: a row must never point at missing content.
-  auto blob = blobs_.put(content);
+  const blob::BlobInfo blob = store_content();
   const std::string fingerprint = key ? request_fingerprint(meta, blob.sha256) : std::string();
   Document document{DocumentId::generate().str(), meta.entity, meta.document_type, meta.filename,
                     meta.content_type, blob.size, blob.sha256, DocumentStatus::active,

@@ -136,6 +136,15 @@ class DocumentService {
   CreateResult create(const DocumentUpload& upload, std::string_view content, const Actor& actor,
                       std::optional<std::string_view> idempotency_key = std::nullopt);
 
+  // A streamed upload: begin_content() gives the writer the content goes to
+  // as it arrives (blob/blob_store.h); create_streamed() validates the
+  // upload, commits the content, then writes the row and events as create()
+  // does. When the upload is refused the writer is dropped unstored, so a
+  // refused upload leaves nothing behind.
+  std::unique_ptr<blob::BlobWriter> begin_content();
+  CreateResult create_streamed(const DocumentUpload& upload, std::unique_ptr<blob::BlobWriter> content,
+                               const Actor& actor, std::optional<std::string_view> idempotency_key = std::nullopt);
+
   std::optional<Document> get(const DocumentId& id);
 
   Validated<DocumentPage> list(const ListQuery& query);
@@ -191,6 +200,12 @@ class DocumentService {
                                          std::string_view content_disposition);
 
  private:
+  // create() and create_streamed(): `store_content` stores the content once
+  // the upload passed its checks.
+  CreateResult create_from(const DocumentUpload& upload, const Actor& actor,
+                           std::optional<std::string_view> idempotency_key,
+                           const std::function<blob::BlobInfo()>& store_content);
+
   store::Store& store_;
   blob::BlobStore& blobs_;
   const Clock& clock_;

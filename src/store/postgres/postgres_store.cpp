@@ -430,15 +430,29 @@ std::string replace_spans(std::string_view text, std::vector<Span> spans) {
   return out;
 }
 
-// libpq's first line of an error, with any occurrence of a password removed in
-// case a malformed connection string was echoed back.
+// libpq's first line of an error, with the password removed where the
+// connection string could have been echoed back. The spans come from parsing
+// the URL, and only the password in its place there is replaced (":pw@",
+// "password=pw"), never the bare secret wherever it happens to occur: a
+// password "accept" must not turn "accepting" into "***ing" and so reveal it.
 std::string safe_reason(std::string_view what, std::string_view url) {
   std::string reason(what.substr(0, what.find('\n')));
+  // The whole connection string first, then each password with what frames it.
+  if (!url.empty()) {
+    const auto redacted = replace_spans(url, password_spans(url));
+    for (auto at = reason.find(url); at != std::string::npos; at = reason.find(url, at + redacted.size())) {
+      reason.replace(at, url.size(), redacted);
+    }
+  }
   for (const auto& [begin, end] : password_spans(url)) {
-    const auto secret = url.substr(begin, end - begin);
-    if (secret.empty()) continue;
-    for (auto at = reason.find(secret); at != std::string::npos; at = reason.find(secret, at)) {
-      reason.replace(at, secret.size(), "***");
+    if (begin == end || begin == 0) continue;
+    // The byte before (':' of the userinfo, '=' of a parameter) and after ('@', '&', ' ' or the end).
+    const auto lead = url.substr(begin - 1, 1);
+    const auto tail = end < url.size() ? url.substr(end, 1) : std::string_view();
+    const std::string framed = std::string(lead) + std::string(url.substr(begin, end - begin)) + std::string(tail);
+    const std::string masked = std::string(lead) + "***" + std::string(tail);
+    for (auto at = reason.find(framed); at != std::string::npos; at = reason.find(framed, at + masked.size())) {
+      reason.replace(at, framed.size(), masked);
     }
   }
   return reason;
@@ -1166,6 +1180,8 @@ std::set<int> applied_versions(pqxx::transaction_base& txn) {
 std::string redact_database_url(std::string_view url) {
   return replace_spans(url, password_spans(url));
 }
+
+std::string redact_database_error(std::string_view message, std::string_view url) { return safe_reason(message, url); }
 
 PostgresStore::PostgresStore(std::string database_url, std::size_t pool_size,
                              std::chrono::milliseconds acquire_timeout)

@@ -208,7 +208,7 @@ TEST_P(HttpApiTest, BadUploadsAreRefusedAndWriteNothing) {
   // Invalid values.
   expect_error(upload("x", "issuer-1", "fund"), 400, "invalid_field", "entity_type");
   expect_error(upload("x", std::string(256, 'a')), 400, "invalid_field", "entity_id");
-  expect_error(upload("x", "issuer-1", "issuer", "bad\x01name.pdf"), 400, "invalid_field", "filename");
+  expect_error(upload("x", "issuer-1", "issuer", "bad\x01name.pdf"), 400, "invalid_filename", "filename");
   // Too large: over the file limit, and far over it (refused from Content-Length).
   expect_error(upload(std::string(kMaxUpload + 1, 'x')), 413, "payload_too_large", "file");
   expect_error(upload(std::string(kMaxUpload + 200 * 1024, 'x')), 413, "payload_too_large");

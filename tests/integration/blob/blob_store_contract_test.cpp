@@ -131,6 +131,37 @@ TEST_P(BlobStoreContractTest, RoundTripsEmptyTinyMediumAndMultipartSizes) {
   }
 }
 
+TEST_P(BlobStoreContractTest, WritersStreamTheSameBlobsAndLeaveNothingWhenDropped) {
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, 5 * kMiB, 40 * kMiB}) {
+    SCOPED_TRACE(size);
+    auto content = random_bytes(size, size + 7);
+    auto writer = store().writer();
+    for (std::size_t at = 0; at < size; at += 100 * 1000) writer->write(std::string_view(content).substr(at, 100 * 1000));
+    auto info = writer->commit();
+    EXPECT_EQ(info.sha256, crypto::sha256_hex(content));
+    EXPECT_EQ(info.size, size);
+    auto back = read_all(store(), info.sha256, 0, size);
+    EXPECT_EQ(crypto::sha256_hex(back), info.sha256);
+  }
+  // Written again: the same blob, and no second copy or temporary file.
+  auto again = store().writer();
+  again->write(random_bytes(1, 2));
+  EXPECT_EQ(again->commit().sha256, crypto::sha256_hex(random_bytes(1, 2)));
+  std::size_t before = 0;
+  store().list([&](const BlobStat&) { ++before; });
+  {
+    auto dropped = store().writer();
+    dropped->write("never committed");
+  }
+  std::size_t after = 0;
+  store().list([&](const BlobStat&) { ++after; });
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(store().size(crypto::sha256_hex("never committed")), std::nullopt);
+  if (GetParam() == Kind::filesystem) {
+    EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "blobs" / "tmp")) << "temporary files left behind";
+  }
+}
+
 TEST_P(BlobStoreContractTest, ReadsRangesAndStopsWhenTheSinkSaysSo) {
   auto content = random_bytes(kMiB + 17, 7);
   auto sha = store().put(content).sha256;

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/store.h"
 #include "test_env.h"
 
 namespace docvault::app {
@@ -106,6 +107,19 @@ TEST(Config, SecretsAreRedactedEverywhere) {
   auto bad = load_config(env_of({{"DATABASE_URL", "mysql://app:hunter2@db/docvault"}}));
   ASSERT_TRUE(std::holds_alternative<ConfigError>(bad));
   EXPECT_EQ(std::get<ConfigError>(bad).message().find("hunter2"), std::string::npos);
+}
+
+TEST(Config, DriverErrorsLoseThePasswordOnlyWhereTheUrlHasIt) {
+  // The secret is also an ordinary word: only its place in the URL is masked.
+  const std::string url = "postgresql://app:accept@db.internal:5432/docvault";
+  auto reason = store::redact_database_error(
+      "connection to server at \"db.internal\" failed: is the server accepting connections? (" + url + ")\nmore",
+      url);
+  EXPECT_NE(reason.find("accepting connections"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("postgresql://app:***@db.internal:5432/docvault"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find("more"), std::string::npos);
+  EXPECT_EQ(store::redact_database_error("bad option password=accept here", "host=db password=accept"),
+            "bad option password=*** here");
 }
 
 TEST(Config, ReadmeShowsTheVariableTable) {

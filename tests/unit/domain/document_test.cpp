@@ -54,6 +54,9 @@ TEST(Upload, EachBadFieldIsNamed) {
       {[](DocumentUpload& u) { u.document_type = ""; }, "document_type"},
       {[](DocumentUpload& u) { u.filename = std::string(256, 'x'); }, "filename"},
       {[](DocumentUpload& u) { u.filename = "a\r\nb"; }, "filename"},
+      {[](DocumentUpload& u) { u.filename = "invoice\u202Efdp.exe"; }, "filename"},
+      {[](DocumentUpload& u) { u.filename = "a\u2069b.pdf"; }, "filename"},
+      {[](DocumentUpload& u) { u.filename = "a\xc2\x9b" "31m.pdf"; }, "filename"},
       {[](DocumentUpload& u) { u.content_type = "pdf"; }, "content_type"},
       {[](DocumentUpload& u) { u.content_type = "text/html\r\nX-Evil: 1"; }, "content_type"},
   };

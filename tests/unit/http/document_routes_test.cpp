@@ -28,7 +28,7 @@ TEST(ApiErrors, LibraryStatusesGetTheApiShape) {
   EXPECT_EQ(error_for_status(503).code, "unavailable");
   EXPECT_EQ(error_for_status(502).code, "internal_error");
 
-  httplib::Response res;
+  Response res;
   respond(res, ApiError::bad_field(FieldError{"entity_type", "must be one of issuer"}));
   EXPECT_EQ(res.status, 400);
   EXPECT_EQ(res.body,

@@ -45,8 +45,9 @@ function service(headers) {
   return m ? m[1] : "unsigned";
 }
 
+// The Action parameter of a form body or query string (its value needs no decoding).
 function formAction(text) {
-  return new URLSearchParams(text).get("Action");
+  return /(?:^|&)Action=([^&]*)/.exec(text)?.[1] ?? null;
 }
 
 function apiOf(req, formBody) {

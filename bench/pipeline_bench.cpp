@@ -549,10 +549,13 @@ json run_scenario(const Options& o) {
   report["aws_proxy"] = proxied;
 
   if (o.scenario == "throughput") {
-    // One lane on loopback (as before the proxy); through a delay, enough
-    // lanes to keep ~2,000 events/s worth of calls in flight at that delay.
+    // One lane straight to the emulator (as before the proxy). Through the
+    // proxy, four even at 0 ms (the proxy's own hop is a round trip of its
+    // own) and enough to keep ~2,000 events/s worth of calls in flight at the
+    // delay: 12 calls per 10 events, so 2.4 per ms of delay.
     const int lanes = o.ceiling_lanes > 0 ? o.ceiling_lanes
-                                          : std::clamp(static_cast<int>(std::ceil(delay_ms * 2.5)), 1, 128);
+                      : proxied ? std::clamp(4 + static_cast<int>(std::ceil(delay_ms * 2.5)), 4, 128)
+                                : 1;
     std::unique_ptr<aws::SqsClient> proxy_sqs = proxied ? std::make_unique<aws::SqsClient>(through(o.aws_proxy)) : nullptr;
     std::unique_ptr<aws::SnsClient> proxy_sns = proxied ? std::make_unique<aws::SnsClient>(through(o.aws_proxy)) : nullptr;
     report["emulator_ceiling"] = emulator_ceiling(sqs, sns, proxied ? *proxy_sqs : sqs, proxied ? *proxy_sns : sns,
@@ -723,7 +726,7 @@ int main(int argc, char** argv) {
   cli.add_option("--seconds", o.seconds, "latency and idle: how long");
   cli.add_option("--json", o.json_out);
   cli.add_option("--aws-proxy", o.aws_proxy, "the delay proxy's URL: docvault's and the ceiling's AWS calls go through it");
-  cli.add_option("--ceiling-lanes", o.ceiling_lanes, "the ceiling's clients at once (default: 1, more through a delay)");
+  cli.add_option("--ceiling-lanes", o.ceiling_lanes, "the ceiling's clients at once (default: 1; through the proxy 4 + 2.5 per ms of delay)");
   CLI11_PARSE(cli, argc, argv);
 
   auto report = run_scenario(o);

@@ -16,7 +16,8 @@
 // SQS's JSON protocol names it in X-Amz-Target ("AmazonSQS.ReceiveMessage"),
 // the query protocol (SNS) in the form body or query string (Action=PublishBatch),
 // anything else (S3) counts by method. The service is the SigV4 credential
-// scope's (Authorization: ... Credential=KEY/DATE/REGION/SERVICE/aws4_request).
+// scope's (Authorization: ... Credential=KEY/DATE/REGION/SERVICE/aws4_request;
+// "unsigned" without one, e.g. a presigned URL).
 import fs from "node:fs";
 import http from "node:http";
 

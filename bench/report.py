@@ -180,5 +180,9 @@ for what, measured, verdict in targets:
 with open(os.path.join(out, "report.json"), "w") as f:
     json.dump({"runs": runs, "targets": [{"target": t[0], "measured": t[1], "verdict": t[2]} for t in targets]}, f,
               indent=2)
+delays = sorted({r["aws_delay_ms"] for name, r in runs.items() if r.get("aws_delay_ms") and not name.startswith("wan-")})
+if delays:
+    print(f"\n(every run above went through the delay proxy at {', '.join(f'{d:.0f}' for d in delays)} ms: issue 8's "
+          "targets were set for loopback)")
 print(f"\n(JSON: {out}/report.json; machine: {os.cpu_count()} cores, shared; emulator, PostgreSQL, load and docvault "
       "on one box)")

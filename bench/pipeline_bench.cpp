@@ -19,6 +19,12 @@
 // Needs AWS_ENDPOINT_URL (the local emulator) and, for postgresql,
 // DOCVAULT_TEST_DATABASE_URL (a server it may create databases on).
 // LOCAL_AWS_STATE_DIR, when set, locates the emulator's pid for its CPU time.
+//
+// --aws-proxy URL (bench/aws_delay_proxy.mjs in front of the emulator): docvault
+// and the ceiling's client reach AWS through it (the proxy's delay is their
+// round trip); the load generator and the setup still go straight to the
+// emulator. The proxy's request counts while docvault runs are reported by
+// API, per 1,000 events, with the proxy's CPU time.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -27,13 +33,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -312,10 +321,15 @@ void publish_all(const aws::SnsClient& sns, const std::string& topic, int entiti
 // The emulator's own ceiling for the same traffic, on a topology of its own:
 // a client that receives the entity events, publishes two events per
 // document in batches of ten (as the relay does), deletes, and nothing else.
-json emulator_ceiling(const aws::SqsClient& sqs, const aws::SnsClient& sns, int entities, int documents,
-                      const std::string& run) {
-  auto t = make_topology(sqs, sns, run + "-ceiling");
-  publish_all(sns, t.entity_topic, entities, run + "-ceiling");
+//
+// `lanes` such clients run at once (one thread each): through a delay proxy
+// one lane waits on every round trip in turn, so the ceiling needs as many
+// requests in flight as the delay calls for (Little's law). Setup and load go
+// through `direct`, the measured client's calls through `measured`.
+json emulator_ceiling(const aws::SqsClient& direct_sqs, const aws::SnsClient& direct_sns, const aws::SqsClient& sqs,
+                      const aws::SnsClient& sns, int entities, int documents, int lanes, const std::string& run) {
+  auto t = make_topology(direct_sqs, direct_sns, run + "-ceiling");
+  publish_all(direct_sns, t.entity_topic, entities, run + "-ceiling");
   auto attributes = [](const std::string& kind) {
     return aws::MessageAttributes{{kind, {"String", "document.archived", ""}},
                                   {"entity_type", {"String", "issuer", ""}},
@@ -323,50 +337,62 @@ json emulator_ceiling(const aws::SqsClient& sqs, const aws::SnsClient& sns, int 
   };
   const Usage emulator_before = usage_of(emulator_pid());
   const auto start = Steady::now();
-  int done = 0;
-  aws::ReceiveMessageRequest request;
-  request.queue_url = t.entity_queue;
-  request.max_messages = 10;
-  request.wait_time_seconds = 1;
-  std::vector<aws::SnsMessage> audit;
-  std::vector<aws::OutgoingSqsMessage> doc;
-  std::size_t failed = 0, published = 0;
-  auto flush = [&] {
-    if (!audit.empty()) failed += sns.publish_batch(t.audit_topic, audit).failed.size();
-    if (!doc.empty()) failed += sqs.send_message_batch(t.document_events, doc).failed.size();
-    published += audit.size() + doc.size();
-    audit.clear();
-    doc.clear();
-  };
-  while (done < entities && seconds_since(start) < 600) {
-    auto messages = sqs.receive_messages(request);
-    std::vector<std::string> handles;
-    for (const auto& m : messages) {
-      for (int d = 0; d < documents; ++d) {
-        // docvault's sizes and attributes: ~410 and ~215 bytes, three String attributes each.
-        audit.push_back({std::string(410, 'a'), "", attributes("action"), "", ""});
-        doc.push_back({std::string(215, 'd'), attributes("event_type"), std::nullopt, "", ""});
-        if (audit.size() == 10) flush();
+  std::atomic<int> done = 0;
+  std::atomic<std::size_t> failed = 0, published = 0;
+  std::mutex finished_mutex;
+  double seconds = 0;  // when the last event's delete returned
+  auto lane = [&] {
+    aws::ReceiveMessageRequest request;
+    request.queue_url = t.entity_queue;
+    request.max_messages = 10;
+    request.wait_time_seconds = 1;
+    std::vector<aws::SnsMessage> audit;
+    std::vector<aws::OutgoingSqsMessage> doc;
+    auto flush = [&] {
+      if (!audit.empty()) failed += sns.publish_batch(t.audit_topic, audit).failed.size();
+      if (!doc.empty()) failed += sqs.send_message_batch(t.document_events, doc).failed.size();
+      published += audit.size() + doc.size();
+      audit.clear();
+      doc.clear();
+    };
+    while (done < entities && seconds_since(start) < 600) {
+      auto messages = sqs.receive_messages(request);
+      std::vector<std::string> handles;
+      for (const auto& m : messages) {
+        for (int d = 0; d < documents; ++d) {
+          // docvault's sizes and attributes: ~410 and ~215 bytes, three String attributes each.
+          audit.push_back({std::string(410, 'a'), "", attributes("action"), "", ""});
+          doc.push_back({std::string(215, 'd'), attributes("event_type"), std::nullopt, "", ""});
+          if (audit.size() == 10) flush();
+        }
+        handles.push_back(m.receipt_handle);
       }
-      handles.push_back(m.receipt_handle);
+      flush();
+      if (!handles.empty()) sqs.delete_message_batch(t.entity_queue, handles);
+      if (done.fetch_add(static_cast<int>(messages.size())) + static_cast<int>(messages.size()) >= entities &&
+          !messages.empty()) {
+        std::lock_guard lock(finished_mutex);
+        if (seconds == 0) seconds = seconds_since(start);
+      }
     }
-    flush();
-    if (!handles.empty()) sqs.delete_message_batch(t.entity_queue, handles);
-    done += static_cast<int>(messages.size());
-  }
-  const double seconds = seconds_since(start);
+  };
+  std::vector<std::jthread> threads;
+  for (int i = 0; i < lanes; ++i) threads.emplace_back(lane);
+  threads.clear();  // joins
+  if (seconds == 0) seconds = seconds_since(start);
   const Usage emulator_after = usage_of(emulator_pid());
   const std::vector<std::string> depth{"ApproximateNumberOfMessages"};
   return {{"events_per_second", done / seconds},
           {"emulator_cpu_seconds_per_1000_events",
-           (emulator_after.cpu_seconds - emulator_before.cpu_seconds) / std::max(done, 1) * 1000},
+           (emulator_after.cpu_seconds - emulator_before.cpu_seconds) / std::max(done.load(), 1) * 1000},
           {"seconds", seconds},
-          {"events", done},
-          {"messages_published", published},
-          {"failed", failed},
-          {"audit_sink_depth", sqs.get_queue_attributes(t.audit_sink, depth).at("ApproximateNumberOfMessages")},
+          {"events", done.load()},
+          {"lanes", lanes},
+          {"messages_published", published.load()},
+          {"failed", failed.load()},
+          {"audit_sink_depth", direct_sqs.get_queue_attributes(t.audit_sink, depth).at("ApproximateNumberOfMessages")},
           {"document_events_depth",
-           sqs.get_queue_attributes(t.document_events, depth).at("ApproximateNumberOfMessages")}};
+           direct_sqs.get_queue_attributes(t.document_events, depth).at("ApproximateNumberOfMessages")}};
 }
 
 // --- storage -----------------------------------------------------------------
@@ -433,14 +459,14 @@ bool wait_for(const std::function<bool()>& done, double seconds) {
 }
 
 struct Options {
-  std::string docvault_bin, backend = "postgresql", scenario = "throughput", relay = "on", json_out;
-  int entities = 1000, documents = 5, concurrency = 4, max_messages = 10;
+  std::string docvault_bin, backend = "postgresql", scenario = "throughput", relay = "on", json_out, aws_proxy;
+  int entities = 1000, documents = 5, concurrency = 4, max_messages = 10, ceiling_lanes = 0;
   double rate = 100, seconds = 30;
 };
 
 std::map<std::string, std::string> docvault_env(const Options& o, const Storage& s, const Topology& t,
                                                 bool relay) {
-  return {{"DATABASE_URL", s.database_url},
+  std::map<std::string, std::string> env{{"DATABASE_URL", s.database_url},
           {"DOCVAULT_DATA_DIR", s.data_dir},
           {"DOCVAULT_AUTH", "disabled"},
           {"LOG_LEVEL", o.scenario == "large" ? "info" : "warn"},
@@ -450,6 +476,50 @@ std::map<std::string, std::string> docvault_env(const Options& o, const Storage&
           {"DOCVAULT_OUTBOX_RELAY_ENABLED", relay ? "true" : "false"},
           {"AUDIT_SNS_TOPIC_ARN", t.audit_topic},
           {"DOCUMENT_EVENTS_SQS_URL", t.document_events}};
+  // Every service's calls through the proxy (an AWS_ENDPOINT_URL_<SERVICE> would win over it).
+  if (!o.aws_proxy.empty()) {
+    env["AWS_ENDPOINT_URL"] = env["AWS_ENDPOINT_URL_SQS"] = env["AWS_ENDPOINT_URL_SNS"] = o.aws_proxy;
+    env["AWS_ENDPOINT_URL_S3"] = o.aws_proxy;
+  }
+  return env;
+}
+
+// The delay proxy's state (GET /__counts): {"delay_ms", "requests": {api: n}, "cpu_seconds", "pid"}.
+json proxy_counts(const std::string& proxy) {
+  httplib::Client client(proxy);
+  auto res = client.Get("/__counts");
+  if (!res || res->status != 200) throw std::runtime_error("cannot read " + proxy + "/__counts");
+  return json::parse(res->body);
+}
+
+// What the proxy saw between two snapshots, per 1,000 events.
+json proxy_delta(const json& before, const json& after, double events) {
+  json requests = json::object(), per_1000 = json::object();
+  double total = 0;
+  for (const auto& [api, n] : after["requests"].items()) {
+    const double d = n.get<double>() - before["requests"].value(api, 0.0);
+    if (d <= 0) continue;
+    requests[api] = d;
+    per_1000[api] = d / events * 1000;
+    total += d;
+  }
+  return {{"delay_ms", after["delay_ms"]},
+          {"requests", requests},
+          {"requests_per_1000_events", per_1000},
+          {"total_requests_per_1000_events", total / events * 1000},
+          {"proxy_cpu_seconds_per_1000_events",
+           (after["cpu_seconds"].get<double>() - before["cpu_seconds"].get<double>()) / events * 1000}};
+}
+
+// Clients whose calls go to `endpoint` (the proxy), everything else as configured.
+aws::ServiceClientOptions through(const std::string& endpoint) {
+  aws::ServiceClientOptions options;
+  auto process = aws::process_environment();
+  options.environment = [process, endpoint](std::string_view name) -> std::optional<std::string> {
+    if (name == "AWS_ENDPOINT_URL" || name.starts_with("AWS_ENDPOINT_URL_")) return endpoint;
+    return process(name);
+  };
+  return options;
 }
 
 // Publish -> archived (ms), per event, from the processed_events rows: their
@@ -472,8 +542,29 @@ json run_scenario(const Options& o) {
   json report = {{"scenario", o.scenario}, {"backend", o.backend}, {"concurrency", o.concurrency},
                  {"max_messages", o.max_messages}, {"relay", o.relay}};
   const pid_t emulator = emulator_pid();
+  const bool proxied = !o.aws_proxy.empty();
+  const json proxy_start = proxied ? proxy_counts(o.aws_proxy) : json();
+  const double delay_ms = proxied ? proxy_start["delay_ms"].get<double>() : 0;
+  report["aws_delay_ms"] = delay_ms;
+  report["aws_proxy"] = proxied;
 
-  if (o.scenario == "throughput") report["emulator_ceiling"] = emulator_ceiling(sqs, sns, o.entities, o.documents, run);
+  if (o.scenario == "throughput") {
+    // One lane straight to the emulator (as before the proxy). Through the
+    // proxy, four even at 0 ms (the proxy's own hop is a round trip of its
+    // own) and enough to keep ~2,000 events/s worth of calls in flight at the
+    // delay: 12 calls per 10 events, so 2.4 per ms of delay.
+    const int lanes = o.ceiling_lanes > 0 ? o.ceiling_lanes
+                      : proxied ? std::clamp(4 + static_cast<int>(std::ceil(delay_ms * 2.5)), 4, 128)
+                                : 1;
+    std::unique_ptr<aws::SqsClient> proxy_sqs = proxied ? std::make_unique<aws::SqsClient>(through(o.aws_proxy)) : nullptr;
+    std::unique_ptr<aws::SnsClient> proxy_sns = proxied ? std::make_unique<aws::SnsClient>(through(o.aws_proxy)) : nullptr;
+    report["emulator_ceiling"] = emulator_ceiling(sqs, sns, proxied ? *proxy_sqs : sqs, proxied ? *proxy_sns : sns,
+                                                  o.entities, o.documents, lanes, run);
+    if (proxied) {
+      report["emulator_ceiling"]["aws"] =
+          proxy_delta(proxy_start, proxy_counts(o.aws_proxy), report["emulator_ceiling"]["events"].get<double>());
+    }
+  }
 
   const int entities = o.scenario == "large" ? 1 : o.scenario == "idle" ? 0
                        : o.scenario == "latency" ? static_cast<int>(o.rate * o.seconds) : o.entities;
@@ -496,6 +587,7 @@ json run_scenario(const Options& o) {
     std::cerr << "queued " << entities << " messages in " << seconds_since(start) << " s\n";
   }
 
+  const json proxy_before = proxied ? proxy_counts(o.aws_proxy) : json();
   Docvault docvault(o.docvault_bin, docvault_env(o, storage, topology, relay), storage.data_dir + "/docvault.log");
   Database db(storage.database_url, storage.sqlite_path());
   const Usage before = docvault.usage();
@@ -514,6 +606,7 @@ json run_scenario(const Options& o) {
     report["receive_wait_seconds"] = 20;
     report["cpu_percent"] = (after.cpu_seconds - before.cpu_seconds) / elapsed * 100;
     report["rss_kib"] = after.rss_kib;
+    if (proxied) report["aws"] = proxy_delta(proxy_before, proxy_counts(o.aws_proxy), 1000);
     return report;
   }
 
@@ -552,6 +645,12 @@ json run_scenario(const Options& o) {
   const Usage after = docvault.usage();
   const Usage emulator_after = usage_of(emulator);
   const double postgres_after = postgres_cpu_seconds();
+  if (proxied) {
+    report["aws"] = proxy_delta(proxy_before, proxy_counts(o.aws_proxy), std::max(entities, 1));
+    if (!report["aws"]["requests"].contains("sqs.ReceiveMessage")) {
+      std::cerr << "pipeline_bench: the proxy saw no ReceiveMessage of docvault's: its calls did not go through it\n";
+    }
+  }
   report["receive_calls"] = docvault.metric("docvault_consumer_receives_total");
   report["messages_per_receive"] =
       docvault.metric("docvault_consumer_messages_received_total") / std::max(1.0, report["receive_calls"].get<double>());
@@ -626,6 +725,8 @@ int main(int argc, char** argv) {
   cli.add_option("--rate", o.rate, "latency: events per second");
   cli.add_option("--seconds", o.seconds, "latency and idle: how long");
   cli.add_option("--json", o.json_out);
+  cli.add_option("--aws-proxy", o.aws_proxy, "the delay proxy's URL: docvault's and the ceiling's AWS calls go through it");
+  cli.add_option("--ceiling-lanes", o.ceiling_lanes, "the ceiling's clients at once (default: 1; through the proxy 4 + 2.5 per ms of delay)");
   CLI11_PARSE(cli, argc, argv);
 
   auto report = run_scenario(o);

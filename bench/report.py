@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""scripts/bench's report: every run's figures, then the performance targets
-(issue 8) each with its measured value. Reads build/bench/*.json, writes
+"""scripts/bench's report: every run's figures, the AWS requests of the runs
+made through the delay proxy (bench/aws_delay_proxy.mjs) by API, the wan
+scenario (0, 15, 50 ms), then the performance targets (issues 8 and 18) each
+with its measured value. Reads build/bench/*.json, writes
 build/bench/report.json."""
 import json
 import os
@@ -42,11 +44,63 @@ for name, r in runs.items():
           f"{fmt(r.get('emulator_cpu_seconds_per_1000_events'), 3):>8}"
           f"{fmt(r.get('postgres_cpu_seconds_per_1000_events'), 2):>7}{fmt(r.get('rss_peak_kib', 0) / 1024, 1):>8}")
 
+# AWS requests per 1,000 events by API, as the delay proxy counted them
+# while docvault ran (the bill); the ceiling's client for comparison.
+GROUPS = (("receive", ("sqs.ReceiveMessage",)), ("delete", ("sqs.DeleteMessageBatch",)),
+          ("chvis", ("sqs.ChangeMessageVisibility", "sqs.ChangeMessageVisibilityBatch")),
+          ("publish", ("sns.PublishBatch",)), ("send", ("sqs.SendMessageBatch",)))
+
+
+def by_group(aws):
+    per = dict(aws.get("requests_per_1000_events", {}))
+    row = {}
+    for group, apis in GROUPS:
+        row[group] = sum(per.pop(api, 0) for api in apis)
+    row["others"] = sum(per.values())
+    row["total"] = aws.get("total_requests_per_1000_events")
+    return row, sorted(per)
+
+
+proxied = [(name, r) for name, r in runs.items() if "aws" in r and r.get("scenario") != "idle"]
+if proxied:
+    print("\nAWS requests per 1,000 entity events, through the delay proxy (receive = ReceiveMessage, delete ="
+          " DeleteMessageBatch,\nchvis = ChangeMessageVisibility(Batch), publish = SNS PublishBatch, send = SQS"
+          " SendMessageBatch; proxy/1k: the proxy's CPU s)")
+    print(f"{'run':<30}{'delay':>6}{'receive':>8}{'delete':>7}{'chvis':>6}{'publish':>8}{'send':>6}{'others':>7}"
+          f"{'total':>7}{'proxy/1k':>9}  others are")
+    for name, r in proxied:
+        for label, aws in ((name, r["aws"]), (f"  (its ceiling, {get(name, 'emulator_ceiling', 'lanes')} lanes)",
+                                             get(name, "emulator_ceiling", "aws"))):
+            if not aws:
+                continue
+            row, others = by_group(aws)
+            print(f"{label:<30}{fmt(aws.get('delay_ms')):>6}" + "".join(
+                f"{fmt(row[g]):>{w}}" for g, w in (("receive", 8), ("delete", 7), ("chvis", 6), ("publish", 8),
+                                                  ("send", 6), ("others", 7), ("total", 7)))
+                  + f"{fmt(aws.get('proxy_cpu_seconds_per_1000_events'), 2):>9}  {', '.join(others)}")
+
+# The wan scenario: full speed and 100 events/s at each delay.
+wan = [ms for ms in (0, 15, 50) if f"wan-{ms}-throughput" in runs]
+if wan:
+    print("\nwan: docvault's AWS calls through the delay proxy (full speed, relay on; p50/p99: publish -> the"
+          " entity's last\nevent published at 100 ev/s)")
+    print(f"{'delay ms':>8}{'e2e ev/s':>9}{'of 0 ms':>8}{'ceiling':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu/1k':>8}"
+          f"{'req/1k':>8}{'100/s cpu/1k':>13}{'100/s req/1k':>13}")
+    base = get("wan-0-throughput", "end_to_end_events_per_second")
+    for ms in wan:
+        t, lat = f"wan-{ms}-throughput", f"wan-{ms}-latency-100"
+        e2e = get(t, "end_to_end_events_per_second")
+        print(f"{ms:>8}{fmt(e2e):>9}{fmt(None if not (e2e and base) else e2e / base * 100):>7}%"
+              f"{fmt(get(t, 'emulator_ceiling', 'events_per_second')):>8}"
+              f"{fmt(get(lat, 'publish_to_published_ms', 'p50'), 1):>8}{fmt(get(lat, 'publish_to_published_ms', 'p99'), 1):>8}"
+              f"{fmt(get(t, 'cpu_seconds_per_1000_events'), 3):>8}{fmt(get(t, 'aws', 'total_requests_per_1000_events')):>8}"
+              f"{fmt(get(lat, 'cpu_seconds_per_1000_events'), 3):>13}{fmt(get(lat, 'aws', 'total_requests_per_1000_events')):>13}")
+
 targets = []
 
 
 def target(what, measured, ok, unit=""):
-    if measured is None:
+    if measured is None or measured == "-":
         targets.append((what, "not measured", "-"))
     else:
         targets.append((what, f"{measured}{unit}", "met" if ok else "NOT MET"))
@@ -87,6 +141,24 @@ for b in ("postgresql", "sqlite"):
     target(f"{b}: RSS idle <= 32 MiB", fmt(None if idle is None else idle / 1024, 1), idle is not None and idle <= 32768,
            " MiB")
 
+# Issue 18: the same work over a network's round trips (the wan scenario).
+base = get("wan-0-throughput", "end_to_end_events_per_second")
+for ms, share in ((15, 0.8), (50, 0.6)):
+    e2e = get(f"wan-{ms}-throughput", "end_to_end_events_per_second")
+    target(f"wan: at {ms} ms end to end >= {share * 100:.0f}% of the 0 ms run",
+           None if not (e2e and base) else f"{e2e / base * 100:.0f}% ({e2e:.0f} of {base:.0f} ev/s)",
+           bool(e2e and base) and e2e >= share * base)
+cpu0, cpu15 = get("wan-0-throughput", "cpu_seconds_per_1000_events"), get("wan-15-throughput",
+                                                                            "cpu_seconds_per_1000_events")
+target("wan: docvault CPU per 1000 events at 15 ms <= 110% of 0 ms",
+       None if not (cpu0 and cpu15) else f"{cpu15 / cpu0 * 100:.0f}% ({cpu15 * 1000:.0f} vs {cpu0 * 1000:.0f} ms)",
+       bool(cpu0 and cpu15) and cpu15 <= 1.1 * cpu0)
+for ms in (0, 15, 50):
+    total = get(f"wan-{ms}-throughput", "aws", "total_requests_per_1000_events")
+    d = get(f"wan-{ms}-throughput", "documents_per_entity")
+    target(f"wan: at {ms} ms <= 1300 AWS requests per 1000 events (D=5)",
+           None if total is None else f"{total:.0f} (D={d})", total is not None and d == 5 and total <= 1300)
+
 peak = get("postgresql-backlog-100k", "rss_peak_kib")
 target("RSS while draining a 100,000-message backlog <= 64 MiB", fmt(None if peak is None else peak / 1024, 1),
        peak is not None and peak <= 65536, " MiB")
@@ -108,5 +180,9 @@ for what, measured, verdict in targets:
 with open(os.path.join(out, "report.json"), "w") as f:
     json.dump({"runs": runs, "targets": [{"target": t[0], "measured": t[1], "verdict": t[2]} for t in targets]}, f,
               indent=2)
+delays = sorted({r["aws_delay_ms"] for name, r in runs.items() if r.get("aws_delay_ms") and not name.startswith("wan-")})
+if delays:
+    print(f"\n(every run above went through the delay proxy at {', '.join(f'{d:.0f}' for d in delays)} ms: issue 8's "
+          "targets were set for loopback)")
 print(f"\n(JSON: {out}/report.json; machine: {os.cpu_count()} cores, shared; emulator, PostgreSQL, load and docvault "
       "on one box)")

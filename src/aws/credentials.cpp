@@ -454,7 +454,7 @@ std::shared_ptr<const Credentials> DefaultCredentialsChain::credentials() {
   std::shared_ptr<const Credentials> current;
   std::chrono::system_clock::time_point retry_after;
   {
-    std::lock_guard lock(cache_mutex_);
+    runtime::MutexLock lock(cache_mutex_);
     current = cached_;
     retry_after = retry_after_;
   }
@@ -469,19 +469,19 @@ std::shared_ptr<const Credentials> DefaultCredentialsChain::credentials() {
     refresh.lock();
   }
   {
-    std::lock_guard lock(cache_mutex_);
+    runtime::MutexLock lock(cache_mutex_);
     // Another thread refreshed while we waited: that is as new as it gets.
     if (cached_ && cached_ != current && valid(*cached_)) return cached_;
   }
   try {
     auto resolved = resolve();
-    std::lock_guard lock(cache_mutex_);
+    runtime::MutexLock lock(cache_mutex_);
     cached_ = std::move(resolved.credentials);
     cached_source_ = std::move(resolved.source);
     retry_after_ = {};
     return cached_;
   } catch (const CredentialsError&) {
-    std::lock_guard lock(cache_mutex_);
+    runtime::MutexLock lock(cache_mutex_);
     // A failed early refresh is not an outage: the old credentials still work.
     if (cached_ && valid(*cached_)) {
       retry_after_ = options_.clock->now() + kRetryAfterFailedRefresh;
@@ -492,7 +492,7 @@ std::shared_ptr<const Credentials> DefaultCredentialsChain::credentials() {
 }
 
 std::string DefaultCredentialsChain::source() const {
-  std::lock_guard lock(cache_mutex_);
+  runtime::MutexLock lock(cache_mutex_);
   return cached_source_;
 }
 

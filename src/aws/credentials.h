@@ -50,6 +50,7 @@
 #include "aws/error.h"
 #include "runtime/clock.h"
 #include "runtime/environment.h"
+#include "runtime/mutex.h"
 
 namespace docvault::aws {
 
@@ -152,11 +153,11 @@ class DefaultCredentialsChain final : public CredentialsProvider {
   std::vector<std::unique_ptr<CredentialsSource>> sources_;
 
   // Held only to read or swap the cache, never across a fetch.
-  mutable std::mutex cache_mutex_;
-  std::shared_ptr<const Credentials> cached_;  // guarded by cache_mutex_
-  std::string cached_source_;                  // guarded by cache_mutex_
+  mutable runtime::Mutex cache_mutex_;
+  std::shared_ptr<const Credentials> cached_ GUARDED_BY(cache_mutex_);
+  std::string cached_source_ GUARDED_BY(cache_mutex_);
   // After a failed early refresh, when the next one may be tried.
-  std::chrono::system_clock::time_point retry_after_;  // guarded by cache_mutex_
+  std::chrono::system_clock::time_point retry_after_ GUARDED_BY(cache_mutex_);
 
   // Held for the whole of a refresh, so at most one fetch runs at a time.
   std::mutex refresh_mutex_;

@@ -147,7 +147,7 @@ CurlTransport::~CurlTransport() = default;
 
 std::unique_ptr<CurlTransport::Handles> CurlTransport::acquire() {
   {
-    std::lock_guard lock(pool_mutex_);
+    runtime::MutexLock lock(pool_mutex_);
     if (!idle_.empty()) {
       auto handles = std::move(idle_.back());
       idle_.pop_back();
@@ -161,7 +161,7 @@ void CurlTransport::release(std::unique_ptr<Handles> handles) {
   // Forgets the finished request (its buffers, headers and error buffer are
   // about to go); open connections stay.
   curl_easy_reset(handles->easy);
-  std::lock_guard lock(pool_mutex_);
+  runtime::MutexLock lock(pool_mutex_);
   if (idle_.size() < options_.max_idle_handles) idle_.push_back(std::move(handles));
 }
 

@@ -38,6 +38,7 @@
 
 #include "aws/error.h"
 #include "aws/sigv4.h"
+#include "runtime/mutex.h"
 
 namespace docvault::aws {
 
@@ -115,8 +116,8 @@ class CurlTransport final : public HttpTransport {
   void release(std::unique_ptr<Handles> handles);
 
   CurlTransportOptions options_;
-  std::mutex pool_mutex_;
-  std::vector<std::unique_ptr<Handles>> idle_;  // guarded by pool_mutex_
+  runtime::Mutex pool_mutex_;
+  std::vector<std::unique_ptr<Handles>> idle_ GUARDED_BY(pool_mutex_);
 };
 
 }  // namespace docvault::aws

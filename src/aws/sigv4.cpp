@@ -336,11 +336,11 @@ crypto::Sha256Digest SigningKeyCache::get(std::string_view secret, std::string_v
       .append(1, '\0')
       .append(service);
   {
-    std::shared_lock lock(mutex_);
+    runtime::ReaderLock lock(mutex_);
     if (auto found = keys_.find(key); found != keys_.end()) return found->second;
   }
   auto derived = derive_signing_key(secret, date, region, service);
-  std::unique_lock lock(mutex_);
+  runtime::WriterLock lock(mutex_);
   // Keys change daily; dropping everything now and then is simpler than LRU
   // and bounds the secrets we keep derived material for.
   if (keys_.size() >= max_entries_) keys_.clear();
@@ -349,7 +349,7 @@ crypto::Sha256Digest SigningKeyCache::get(std::string_view secret, std::string_v
 }
 
 std::size_t SigningKeyCache::size() const {
-  std::shared_lock lock(mutex_);
+  runtime::ReaderLock lock(mutex_);
   return keys_.size();
 }
 

@@ -32,7 +32,6 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +40,7 @@
 
 #include "aws/credentials.h"
 #include "crypto/crypto.h"
+#include "runtime/mutex.h"
 
 namespace docvault::aws {
 
@@ -103,8 +103,8 @@ class SigningKeyCache {
 
  private:
   std::size_t max_entries_;
-  mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, crypto::Sha256Digest> keys_;  // guarded by mutex_
+  mutable runtime::SharedMutex mutex_;
+  std::unordered_map<std::string, crypto::Sha256Digest> keys_ GUARDED_BY(mutex_);
 };
 
 // kSecret = "AWS4" + secret; HMAC chained over date, region, service, "aws4_request".

@@ -106,7 +106,7 @@ bool SnsSignatureVerifier::is_signing_certificate_url(std::string_view url) {
 
 std::shared_ptr<SnsSignatureVerifier::PublicKey> SnsSignatureVerifier::certificate_key(const std::string& url) const {
   {
-    std::lock_guard lock(cache_mutex_);
+    runtime::MutexLock lock(cache_mutex_);
     if (auto it = cache_.find(url); it != cache_.end()) return it->second;
   }
   auto pem = fetcher_->fetch(url);  // throws: retried later, not cached
@@ -123,7 +123,7 @@ std::shared_ptr<SnsSignatureVerifier::PublicKey> SnsSignatureVerifier::certifica
   auto key = std::make_shared<PublicKey>();
   key->key = X509_get_pubkey(certificate.get());
   if (!key->key || !EVP_PKEY_is_a(key->key, "RSA")) return nullptr;
-  std::lock_guard lock(cache_mutex_);
+  runtime::MutexLock lock(cache_mutex_);
   if (cache_.size() >= options_.max_cached_certificates) cache_.clear();
   cache_[url] = key;
   return key;

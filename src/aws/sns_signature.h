@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "aws/http_transport.h"
+#include "runtime/mutex.h"
 
 namespace docvault::aws {
 
@@ -75,8 +76,8 @@ class SnsSignatureVerifier {
 
   std::shared_ptr<CertificateFetcher> fetcher_;
   SnsSignatureOptions options_;
-  mutable std::mutex cache_mutex_;
-  mutable std::map<std::string, std::shared_ptr<PublicKey>> cache_;  // guarded by cache_mutex_
+  mutable runtime::Mutex cache_mutex_;
+  mutable std::map<std::string, std::shared_ptr<PublicKey>> cache_ GUARDED_BY(cache_mutex_);
 };
 
 // The string to sign of a Notification envelope (a JSON object's text), or

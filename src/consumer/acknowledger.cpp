@@ -37,13 +37,13 @@ void Acknowledger::stop(runtime::SteadyTime deadline) {
 }
 
 void Acknowledger::track(const std::string& message_id, const std::string& receipt_handle) {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   tracked_[message_id] = Tracked{receipt_handle, clock_.steady_now() + visibility_timeout_ / 2};
 }
 
 void Acknowledger::acknowledge(const std::string& message_id) {
   {
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     auto it = tracked_.find(message_id);
     if (it == tracked_.end()) return;
     // The latest receipt handle: a heartbeat never changes it, but a delete
@@ -55,12 +55,12 @@ void Acknowledger::acknowledge(const std::string& message_id) {
 }
 
 void Acknowledger::forget(const std::string& message_id) {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   tracked_.erase(message_id);
 }
 
 std::size_t Acknowledger::pending_deletes() {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   return deletes_.size();
 }
 
@@ -86,8 +86,8 @@ void Acknowledger::release(const std::vector<std::string>& receipt_handles) {
 void Acknowledger::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     {
-      std::unique_lock lock(mutex_);
-      clock_.wait_for(wake_, lock, stop, kTick, [&] { return !deletes_.empty(); });
+      runtime::MutexLock lock(mutex_);
+      clock_.wait_for(wake_, lock.native(), stop, kTick, [&]() REQUIRES(mutex_) { return !deletes_.empty(); });
     }
     if (stop.stop_requested()) break;
     flush_deletes(stop);
@@ -99,7 +99,7 @@ void Acknowledger::flush_deletes(std::stop_token stop) {
   while (true) {
     std::vector<PendingDelete> batch;
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       while (!deletes_.empty() && batch.size() < kBatch) {
         batch.push_back(std::move(deletes_.front()));
         deletes_.pop_front();
@@ -125,7 +125,7 @@ void Acknowledger::flush_deletes(std::stop_token stop) {
       retry = std::move(batch);
     }
     if (retry.empty()) continue;
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     for (auto& d : retry) {
       if (++d.attempts >= kMaxDeleteAttempts) {
         log::error(kConsumerComponent, "Giving up deleting a processed message; its redelivery will be a duplicate",
@@ -142,7 +142,7 @@ void Acknowledger::send_heartbeats(std::stop_token stop) {
   const auto now = clock_.steady_now();
   std::vector<std::pair<std::string, std::string>> due;  // message id, receipt handle
   {
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     for (auto& [id, tracked] : tracked_) {
       if (tracked.next_heartbeat <= now) {
         due.emplace_back(id, tracked.receipt_handle);

@@ -22,6 +22,7 @@
 
 #include "consumer/message_source.h"
 #include "runtime/clock.h"
+#include "runtime/mutex.h"
 
 namespace docvault::consumer {
 
@@ -68,10 +69,10 @@ class Acknowledger {
   const std::chrono::seconds visibility_timeout_;
   const runtime::Clock& clock_;
 
-  std::mutex mutex_;
+  runtime::Mutex mutex_;
   std::condition_variable_any wake_;
-  std::map<std::string, Tracked> tracked_;  // by message id; guarded by mutex_
-  std::deque<PendingDelete> deletes_;       // guarded by mutex_
+  std::map<std::string, Tracked> tracked_ GUARDED_BY(mutex_);  // by message id
+  std::deque<PendingDelete> deletes_ GUARDED_BY(mutex_);
   std::jthread thread_;
 };
 

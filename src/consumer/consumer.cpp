@@ -205,8 +205,9 @@ void DocumentVaultConsumer::stop() {
 
   // Let the messages in progress finish, up to the deadline.
   {
-    std::unique_lock lock(in_flight_mutex_);
-    if (!clock_.wait_until(in_flight_cv_, lock, {}, deadline, [&] { return in_flight_ == 0; })) {
+    runtime::MutexLock lock(in_flight_mutex_);
+    if (!clock_.wait_until(in_flight_cv_, lock.native(), {}, deadline,
+                           [&]() REQUIRES(in_flight_mutex_) { return in_flight_ == 0; })) {
       log::warn(kConsumerComponent, "Shutdown timeout reached with messages still in progress",
                 {{"in_flight", in_flight_}});
     }
@@ -222,14 +223,14 @@ void DocumentVaultConsumer::hold_group(const Job& job) {
   if (!fifo_) return;
   auto group = group_of(job.message);
   if (group.empty()) return;
-  std::lock_guard lock(held_groups_mutex_);
+  runtime::MutexLock lock(held_groups_mutex_);
   held_groups_[group] = std::max(held_groups_[group], job.receive_number);
 }
 
 bool DocumentVaultConsumer::held_back(const Job& job) {
   if (!fifo_) return false;
   auto group = group_of(job.message);
-  std::lock_guard lock(held_groups_mutex_);
+  runtime::MutexLock lock(held_groups_mutex_);
   auto it = held_groups_.find(group);
   if (it == held_groups_.end()) return false;
   // Received with (or before) the failed one: held. Received after it: the
@@ -303,7 +304,7 @@ bool DocumentVaultConsumer::wait_for_dependencies(std::stop_token stop) {
 
 void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
   {
-    std::lock_guard lock(in_flight_mutex_);
+    runtime::MutexLock lock(in_flight_mutex_);
     in_flight_ -= std::min(count, in_flight_);
     metrics_->in_flight.set(static_cast<double>(in_flight_));
   }
@@ -318,8 +319,9 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
   while (!stop.stop_requested()) {
     {
       // Bound the work in memory: receive only when a full batch fits.
-      std::unique_lock lock(in_flight_mutex_);
-      in_flight_cv_.wait(lock, stop, [&] { return in_flight_ + batch <= max_in_flight_; });
+      runtime::MutexLock lock(in_flight_mutex_);
+      in_flight_cv_.wait(lock.native(), stop,
+                         [&]() REQUIRES(in_flight_mutex_) { return in_flight_ + batch <= max_in_flight_; });
     }
     if (stop.stop_requested()) break;
     // While the database or SQS is down, pull nothing.
@@ -351,7 +353,7 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
     if (messages.empty()) continue;
 
     {
-      std::lock_guard lock(in_flight_mutex_);
+      runtime::MutexLock lock(in_flight_mutex_);
       in_flight_ += messages.size();
       metrics_->in_flight.set(static_cast<double>(in_flight_));
     }

@@ -63,6 +63,7 @@
 #include "consumer/message_source.h"
 #include "metrics/metrics.h"
 #include "resilience/circuit_breaker.h"
+#include "runtime/mutex.h"
 #include "service/document_service.h"
 
 namespace docvault::consumer {
@@ -166,18 +167,18 @@ class DocumentVaultConsumer {
   struct Queue;
   std::unique_ptr<Queue> queue_;
 
-  std::mutex in_flight_mutex_;
+  runtime::Mutex in_flight_mutex_;
   std::condition_variable_any in_flight_cv_;
-  std::size_t in_flight_ = 0;  // received and not yet finished; guarded by in_flight_mutex_
+  std::size_t in_flight_ GUARDED_BY(in_flight_mutex_) = 0;  // received and not yet finished
 
   std::unique_ptr<Instruments> metrics_;
   resilience::CircuitBreaker breaker_;
   std::atomic<bool> running_{false};
   std::atomic<std::int64_t> last_poll_ms_{0};  // steady clock, when the last receive returned
 
-  std::mutex held_groups_mutex_;
-  // group -> the receive that brought its failed message; guarded by held_groups_mutex_
-  std::map<std::string, std::uint64_t> held_groups_;
+  runtime::Mutex held_groups_mutex_;
+  // group -> the receive that brought its failed message
+  std::map<std::string, std::uint64_t> held_groups_ GUARDED_BY(held_groups_mutex_);
 
   std::jthread poller_;
   std::vector<std::jthread> workers_;

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/mutex.h"
+
 namespace docvault::consumer {
 
 template <class Item>
@@ -36,7 +38,7 @@ class EntityQueue {
   void push_all(std::vector<std::pair<std::string, Item>> items) {
     std::size_t became_ready = 0;
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       for (auto& [key, item] : items) {
         auto [it, inserted] = waiting_.try_emplace(key);
         if (inserted) {
@@ -55,8 +57,8 @@ class EntityQueue {
   // (each with its key, all keys distinct), oldest first; nothing once the
   // queue is closed and no item is ready.
   std::vector<std::pair<std::string, Item>> pop_many(std::size_t max) {
-    std::unique_lock lock(mutex_);
-    ready_cv_.wait(lock, [&] { return !ready_.empty() || closed_; });
+    runtime::MutexLock lock(mutex_);
+    ready_cv_.wait(lock.native(), [&]() REQUIRES(mutex_) { return !ready_.empty() || closed_; });
     std::vector<std::pair<std::string, Item>> out;
     while (!ready_.empty() && out.size() < max) {
       out.push_back(std::move(ready_.front()));
@@ -73,7 +75,7 @@ class EntityQueue {
 
   // The item of `key` is finished: the next one of that key becomes ready.
   void done(const std::string& key) {
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     auto it = waiting_.find(key);
     if (it == waiting_.end()) return;
     if (it->second.empty()) {
@@ -88,7 +90,7 @@ class EntityQueue {
   // Removes and returns every item not yet popped (ready or waiting behind a
   // busy key), for release at shutdown.
   std::vector<Item> take_unstarted() {
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     std::vector<Item> out;
     for (auto& [key, item] : ready_) {
       // A ready item holds its key; nothing else will release it.
@@ -109,17 +111,17 @@ class EntityQueue {
 
   // Wakes every pop() with nothing once no item is ready.
   void close() {
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     closed_ = true;
     ready_cv_.notify_all();
   }
 
  private:
-  std::mutex mutex_;
+  runtime::Mutex mutex_;
   std::condition_variable ready_cv_;
-  std::deque<std::pair<std::string, Item>> ready_;           // guarded by mutex_
-  std::map<std::string, std::deque<Item>> waiting_;          // busy keys -> items behind; guarded by mutex_
-  bool closed_ = false;                                      // guarded by mutex_
+  std::deque<std::pair<std::string, Item>> ready_ GUARDED_BY(mutex_);
+  std::map<std::string, std::deque<Item>> waiting_ GUARDED_BY(mutex_);  // busy keys -> items behind
+  bool closed_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace docvault::consumer

@@ -82,14 +82,14 @@ Registry::Child& Registry::child(std::string_view name, std::string_view help, T
 }
 
 Counter& Registry::counter(std::string_view name, std::string_view help, const Labels& labels) {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   auto& c = child(name, help, Type::counter, labels);
   if (!c.counter) c.counter = std::make_unique<Counter>();
   return *c.counter;
 }
 
 Gauge& Registry::gauge(std::string_view name, std::string_view help, const Labels& labels) {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   auto& c = child(name, help, Type::gauge, labels);
   if (!c.gauge) c.gauge = std::make_unique<Gauge>();
   return *c.gauge;
@@ -97,7 +97,7 @@ Gauge& Registry::gauge(std::string_view name, std::string_view help, const Label
 
 Histogram& Registry::histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
                                const Labels& labels) {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   auto& c = child(name, help, Type::histogram, labels);
   if (!c.histogram) c.histogram = std::make_unique<Histogram>(std::move(bounds));
   return *c.histogram;
@@ -105,18 +105,18 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help, std
 
 void Registry::counter_callback(std::string_view name, std::string_view help, std::function<double()> read,
                                 const Labels& labels) {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   child(name, help, Type::counter, labels).callback = std::move(read);
 }
 
 void Registry::gauge_callback(std::string_view name, std::string_view help, std::function<double()> read,
                               const Labels& labels) {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   child(name, help, Type::gauge, labels).callback = std::move(read);
 }
 
 std::string Registry::expose() const {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   std::string out;
   for (const auto& [name, family] : families_) {
     const char* type = family.type == Type::counter ? "counter" : family.type == Type::gauge ? "gauge" : "histogram";

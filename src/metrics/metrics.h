@@ -18,6 +18,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+
+#include "runtime/mutex.h"
 #include <string>
 #include <string_view>
 #include <utility>
@@ -102,10 +104,10 @@ class Registry {
     std::string help;
     std::map<Labels, Child> children;
   };
-  Child& child(std::string_view name, std::string_view help, Type type, const Labels& labels);
+  Child& child(std::string_view name, std::string_view help, Type type, const Labels& labels) REQUIRES(mutex_);
 
-  mutable std::mutex mutex_;
-  std::map<std::string, Family, std::less<>> families_;  // guarded by mutex_
+  mutable runtime::Mutex mutex_;
+  std::map<std::string, Family, std::less<>> families_ GUARDED_BY(mutex_);
 };
 
 }  // namespace docvault::metrics

@@ -13,6 +13,7 @@
 #include "log/log.h"
 #include "outbox/aws_publisher.h"
 #include "runtime/backoff.h"
+#include "runtime/mutex.h"
 
 namespace docvault::outbox {
 namespace {
@@ -115,7 +116,7 @@ class OutboxRelay::LanePool {
   // (the pool's threads have started), then helps with the tasks.
   void run(std::size_t count, const std::function<void(std::size_t)>& task, const std::function<void()>& meanwhile) {
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       task_ = &task;
       count_ = count;
       next_ = 0;
@@ -130,8 +131,8 @@ class OutboxRelay::LanePool {
       meanwhile_error = std::current_exception();  // the tasks still run to the end first
     }
     help();
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return unfinished_ == 0; });
+    runtime::MutexLock lock(mutex_);
+    done_.wait(lock.native(), [&]() REQUIRES(mutex_) { return unfinished_ == 0; });
     task_ = nullptr;
     if (error_) std::rethrow_exception(error_);
     if (meanwhile_error) std::rethrow_exception(meanwhile_error);
@@ -144,7 +145,7 @@ class OutboxRelay::LanePool {
       std::size_t index = 0;
       const std::function<void(std::size_t)>* task = nullptr;
       {
-        std::lock_guard lock(mutex_);
+        runtime::MutexLock lock(mutex_);
         if (!task_ || next_ >= count_) return;
         index = next_++;
         task = task_;
@@ -155,7 +156,7 @@ class OutboxRelay::LanePool {
       } catch (...) {
         error = std::current_exception();
       }
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       if (error && !error_) error_ = error;
       if (--unfinished_ == 0) done_.notify_all();
     }
@@ -164,19 +165,23 @@ class OutboxRelay::LanePool {
   void work(std::stop_token stop) {
     while (true) {
       {
-        std::unique_lock lock(mutex_);
-        if (!ready_.wait(lock, stop, [&] { return task_ != nullptr && next_ < count_; })) return;
+        runtime::MutexLock lock(mutex_);
+        if (!ready_.wait(lock.native(), stop, [&]() REQUIRES(mutex_) { return task_ != nullptr && next_ < count_; })) {
+          return;
+        }
       }
       help();
     }
   }
 
-  std::mutex mutex_;
+  runtime::Mutex mutex_;
   std::condition_variable_any ready_;
   std::condition_variable done_;
-  const std::function<void(std::size_t)>* task_ = nullptr;  // the round's; guarded by mutex_
-  std::size_t count_ = 0, next_ = 0, unfinished_ = 0;       // guarded by mutex_
-  std::exception_ptr error_;                                // guarded by mutex_
+  const std::function<void(std::size_t)>* task_ GUARDED_BY(mutex_) = nullptr;  // the round's
+  std::size_t count_ GUARDED_BY(mutex_) = 0;
+  std::size_t next_ GUARDED_BY(mutex_) = 0;
+  std::size_t unfinished_ GUARDED_BY(mutex_) = 0;
+  std::exception_ptr error_ GUARDED_BY(mutex_);
   std::vector<std::jthread> threads_;
 };
 

@@ -21,7 +21,7 @@ CircuitBreaker::CircuitBreaker(std::string component, Options options, const run
 
 bool CircuitBreaker::allow() {
   const auto now = clock_.steady_now();
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   if (state_ == State::closed) return true;
   if (state_ == State::half_open) return false;  // one probe at a time
   if (now < retry_at_) return false;
@@ -31,7 +31,7 @@ bool CircuitBreaker::allow() {
 }
 
 void CircuitBreaker::record_success() {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   consecutive_failures_ = 0;
   if (state_ == State::closed) return;
   state_ = State::closed;
@@ -41,7 +41,7 @@ void CircuitBreaker::record_success() {
 
 void CircuitBreaker::record_failure(std::string_view reason) {
   const auto now = clock_.steady_now();
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   last_failure_ = std::string(reason);
   ++consecutive_failures_;
   if (state_ == State::closed && consecutive_failures_ < options_.failure_threshold) return;
@@ -58,17 +58,17 @@ void CircuitBreaker::record_failure(std::string_view reason) {
 }
 
 CircuitBreaker::State CircuitBreaker::state() const {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   return state_;
 }
 
 std::string CircuitBreaker::last_failure() const {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   return last_failure_;
 }
 
 runtime::SteadyTime CircuitBreaker::retry_at() const {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   return retry_at_;
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "runtime/clock.h"
+#include "runtime/mutex.h"
 
 namespace docvault::resilience {
 
@@ -50,12 +51,12 @@ class CircuitBreaker {
   const std::string component_;
   const Options options_;
   const runtime::Clock& clock_;
-  mutable std::mutex mutex_;
-  State state_ = State::closed;        // guarded by mutex_
-  int consecutive_failures_ = 0;       // guarded by mutex_
-  int openings_ = 0;                   // since the last close; guarded by mutex_
-  runtime::SteadyTime retry_at_{};     // guarded by mutex_
-  std::string last_failure_;           // guarded by mutex_
+  mutable runtime::Mutex mutex_;
+  State state_ GUARDED_BY(mutex_) = State::closed;
+  int consecutive_failures_ GUARDED_BY(mutex_) = 0;
+  int openings_ GUARDED_BY(mutex_) = 0;  // since the last close
+  runtime::SteadyTime retry_at_ GUARDED_BY(mutex_){};
+  std::string last_failure_ GUARDED_BY(mutex_);
 };
 
 std::string_view to_string(CircuitBreaker::State state);

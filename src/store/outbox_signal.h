@@ -14,13 +14,15 @@
 #include <mutex>
 #include <stop_token>
 
+#include "runtime/mutex.h"
+
 namespace docvault::store {
 
 class OutboxSignal {
  public:
   void notify() {
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       ++generation_;
     }
     cv_.notify_all();
@@ -29,15 +31,15 @@ class OutboxSignal {
   // Returns the current generation once it differs from `seen`, `timeout`
   // has passed, or `stop` was requested.
   std::uint64_t wait(std::uint64_t seen, std::chrono::milliseconds timeout, std::stop_token stop) {
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, stop, timeout, [&] { return generation_ != seen; });
+    runtime::MutexLock lock(mutex_);
+    cv_.wait_for(lock.native(), stop, timeout, [&]() REQUIRES(mutex_) { return generation_ != seen; });
     return generation_;
   }
 
  private:
-  std::mutex mutex_;
+  runtime::Mutex mutex_;
   std::condition_variable_any cv_;
-  std::uint64_t generation_ = 0;  // guarded by mutex_
+  std::uint64_t generation_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace docvault::store

@@ -32,10 +32,10 @@ ConnectionPool::~ConnectionPool() = default;
 ConnectionPool::Lease ConnectionPool::acquire() {
   const auto deadline = runtime::system_clock().steady_now() + acquire_timeout_;
   {
-    std::unique_lock lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     if (idle_.empty() && open_ >= capacity_) ++waits_;
     const bool available = runtime::system_clock().wait_until(
-        returned_, lock, {}, deadline, [&] { return !idle_.empty() || open_ < capacity_; });
+        returned_, lock.native(), {}, deadline, [&]() REQUIRES(mutex_) { return !idle_.empty() || open_ < capacity_; });
     if (!available) {
       throw StoreUnavailable("no database connection became free within " +
                              std::to_string(acquire_timeout_.count()) + " ms (pool size " +
@@ -52,7 +52,7 @@ ConnectionPool::Lease ConnectionPool::acquire() {
     return Lease(this, factory_());
   } catch (...) {
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       --open_;
     }
     returned_.notify_one();
@@ -61,14 +61,14 @@ ConnectionPool::Lease ConnectionPool::acquire() {
 }
 
 PoolStats ConnectionPool::stats() const {
-  std::lock_guard lock(mutex_);
+  runtime::MutexLock lock(mutex_);
   return PoolStats{capacity_, open_, open_ - idle_.size(), waits_};
 }
 
 void ConnectionPool::release(std::unique_ptr<pqxx::connection> connection, bool broken) noexcept {
   const bool reusable = !broken && connection->is_open();
   {
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     if (reusable) {
       idle_.push_back(std::move(connection));
     } else {

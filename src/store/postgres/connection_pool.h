@@ -29,6 +29,7 @@
 #include <pqxx/connection>
 
 #include "runtime/clock.h"
+#include "runtime/mutex.h"
 #include "store/store.h"
 
 namespace docvault::store::postgres {
@@ -82,17 +83,17 @@ class ConnectionPool {
 
   const Factory factory_;
   const std::size_t capacity_;
-  std::uint64_t waits_ = 0;  // guarded by mutex_
   const std::chrono::milliseconds acquire_timeout_;
 
-  mutable std::mutex mutex_;
+  mutable runtime::Mutex mutex_;
   std::condition_variable_any returned_;
-  // Guarded by mutex_. Idle connections, most recently used last (reused first,
-  // so rarely used ones are the ones that age out on the server side).
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
-  // Guarded by mutex_. Connections that exist or are being opened: idle,
-  // leased, or in the factory right now. Never above capacity_.
-  std::size_t open_ = 0;
+  std::uint64_t waits_ GUARDED_BY(mutex_) = 0;
+  // Idle connections, most recently used last (reused first, so rarely used
+  // ones are the ones that age out on the server side).
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ GUARDED_BY(mutex_);
+  // Connections that exist or are being opened: idle, leased, or in the
+  // factory right now. Never above capacity_.
+  std::size_t open_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace docvault::store::postgres

@@ -688,9 +688,10 @@ std::unique_ptr<Connection> SqliteStore::open_connection() const {
 }
 
 std::unique_ptr<Connection> SqliteStore::acquire_reader() {
-  std::unique_lock lock(readers_mutex_);
+  runtime::MutexLock lock(readers_mutex_);
   if (idle_readers_.empty() && open_readers_ >= max_readers_) ++reader_waits_;
-  readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < max_readers_; });
+  readers_cv_.wait(lock.native(),
+                   [&]() REQUIRES(readers_mutex_) { return !idle_readers_.empty() || open_readers_ < max_readers_; });
   if (!idle_readers_.empty()) {
     auto c = std::move(idle_readers_.back());
     idle_readers_.pop_back();
@@ -701,7 +702,7 @@ std::unique_ptr<Connection> SqliteStore::acquire_reader() {
   try {
     return open_connection();
   } catch (...) {
-    std::lock_guard relock(readers_mutex_);
+    runtime::MutexLock relock(readers_mutex_);
     --open_readers_;
     readers_cv_.notify_one();
     throw;
@@ -709,7 +710,7 @@ std::unique_ptr<Connection> SqliteStore::acquire_reader() {
 }
 
 void SqliteStore::release_reader(std::unique_ptr<Connection> connection) {
-  std::lock_guard lock(readers_mutex_);
+  runtime::MutexLock lock(readers_mutex_);
   idle_readers_.push_back(std::move(connection));
   readers_cv_.notify_one();
 }
@@ -728,7 +729,7 @@ void SqliteStore::read(const std::function<void(Transaction&)>& work) {
 void SqliteStore::write(const std::function<void(Transaction&)>& work) {
   bool appended = false;
   {
-    std::lock_guard lock(write_mutex_);
+    runtime::MutexLock lock(write_mutex_);
     if (!writer_) writer_ = open_connection();
     appended = sqlite_detail::run_transaction(*writer_, "BEGIN IMMEDIATE", work);
   }
@@ -741,7 +742,7 @@ std::uint64_t SqliteStore::wait_for_outbox(std::uint64_t seen, std::chrono::mill
 }
 
 PoolStats SqliteStore::pool_stats() const {
-  std::lock_guard lock(readers_mutex_);
+  runtime::MutexLock lock(readers_mutex_);
   return PoolStats{max_readers_, open_readers_, open_readers_ - idle_readers_.size(), reader_waits_};
 }
 
@@ -756,7 +757,7 @@ std::vector<int> SqliteStore::known_migrations() const {
 }
 
 std::vector<int> SqliteStore::applied_migrations() {
-  std::lock_guard lock(write_mutex_);
+  runtime::MutexLock lock(write_mutex_);
   return applied_versions();
 }
 
@@ -771,7 +772,7 @@ std::vector<int> SqliteStore::applied_versions() {
 }
 
 void SqliteStore::migrate() {
-  std::lock_guard lock(write_mutex_);
+  runtime::MutexLock lock(write_mutex_);
   if (!writer_) writer_ = open_connection();
   for (const auto& migration : parse_migrations(sqlite::kMigrationFiles)) {
     // BEGIN IMMEDIATE serialises this with any other process migrating the

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <vector>
 
+#include "runtime/mutex.h"
 #include "store/outbox_signal.h"
 #include "store/store.h"
 
@@ -48,21 +49,21 @@ class SqliteStore final : public Store {
  private:
   std::unique_ptr<sqlite_detail::Connection> open_connection() const;
   // The versions in schema_migrations, read on the writer (write_mutex_ held).
-  std::vector<int> applied_versions();
+  std::vector<int> applied_versions() REQUIRES(write_mutex_);
   std::unique_ptr<sqlite_detail::Connection> acquire_reader();
   void release_reader(std::unique_ptr<sqlite_detail::Connection> connection);
 
   std::filesystem::path path_;
   std::size_t max_readers_;
 
-  std::mutex write_mutex_;
-  std::unique_ptr<sqlite_detail::Connection> writer_;  // guarded by write_mutex_
+  runtime::Mutex write_mutex_;
+  std::unique_ptr<sqlite_detail::Connection> writer_ GUARDED_BY(write_mutex_);
 
-  mutable std::mutex readers_mutex_;
+  mutable runtime::Mutex readers_mutex_;
   std::condition_variable readers_cv_;
-  std::vector<std::unique_ptr<sqlite_detail::Connection>> idle_readers_;  // guarded by readers_mutex_
-  std::size_t open_readers_ = 0;                                        // guarded by readers_mutex_
-  std::uint64_t reader_waits_ = 0;                                      // guarded by readers_mutex_
+  std::vector<std::unique_ptr<sqlite_detail::Connection>> idle_readers_ GUARDED_BY(readers_mutex_);
+  std::size_t open_readers_ GUARDED_BY(readers_mutex_) = 0;
+  std::uint64_t reader_waits_ GUARDED_BY(readers_mutex_) = 0;
 
   OutboxSignal outbox_signal_;
 };

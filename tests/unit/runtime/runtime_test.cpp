@@ -108,8 +108,10 @@ TEST(FakeClock, TimeMovesOnlyWhenAdvanced) {
 TEST(FakeClock, ASleepEndsWhenTheTestAdvancesPastItsDeadline) {
   testing::FakeClock clock;
   std::atomic<bool> woke{false};
+  // The deadline is fixed before the thread starts: advancing first must not move it.
+  const auto deadline = clock.steady_now() + 10min;
   std::jthread sleeper([&] {
-    EXPECT_TRUE(clock.sleep_for(10min, {}));
+    EXPECT_TRUE(clock.wait_until(deadline, {}));
     woke = true;
   });
   clock.advance(9min);

@@ -1,13 +1,13 @@
 #include "consumer/consumer.h"
 
 #include <algorithm>
-#include <mutex>
 #include <set>
 
 #include "consumer/acknowledger.h"
 #include "consumer/entity_queue.h"
 #include "consumer/sqs_message_source.h"
 #include "log/log.h"
+#include "runtime/mutex.h"
 #include "runtime/parse.h"
 
 namespace docvault::consumer {
@@ -57,7 +57,7 @@ struct DocumentVaultConsumer::Instruments {
   // publisher must not grow the registry without bound).
   metrics::Counter& ignored(const std::string& action) {
     static constexpr std::size_t kIgnoredActionLabels = 32;
-    std::lock_guard lock(ignored_mutex);
+    runtime::MutexLock lock(ignored_mutex);
     bool known = ignored_actions.contains(action);
     if (!known && ignored_actions.size() < kIgnoredActionLabels) {
       ignored_actions.insert(action);
@@ -78,8 +78,8 @@ struct DocumentVaultConsumer::Instruments {
       &documents_archived;
   metrics::Histogram &processing_seconds, &batch_size, &message_age;
   metrics::Gauge &in_flight, &breaker_open;
-  std::mutex ignored_mutex;
-  std::set<std::string> ignored_actions;  // guarded by ignored_mutex
+  runtime::Mutex ignored_mutex;
+  std::set<std::string> ignored_actions GUARDED_BY(ignored_mutex);
 };
 
 namespace {

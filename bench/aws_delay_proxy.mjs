@@ -18,6 +18,12 @@
 // anything else (S3) counts by method. The service is the SigV4 credential
 // scope's (Authorization: ... Credential=KEY/DATE/REGION/SERVICE/aws4_request;
 // "unsigned" without one, e.g. a presigned URL).
+//
+// Outages, for tests: POST /__fault with the body "blackhole" makes the proxy
+// accept every new request and answer none (a network path that drops
+// packets: connections open, nothing comes back); "none" heals it, and the
+// requests held meanwhile go upstream then, as TCP's retransmissions would
+// deliver them, unless their client gave up first.
 import fs from "node:fs";
 import http from "node:http";
 
@@ -68,12 +74,33 @@ function countsJson() {
   });
 }
 
+let blackhole = false;
+const heldByBlackhole = [];  // functions that send a held request upstream
+
+function setFault(req, res) {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    const mode = Buffer.concat(chunks).toString().trim();
+    if (mode !== "blackhole" && mode !== "none") {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end("aws_delay_proxy: /__fault takes blackhole or none\n");
+      return;
+    }
+    blackhole = mode === "blackhole";
+    if (!blackhole) heldByBlackhole.splice(0).forEach((send) => send());
+    res.writeHead(204);
+    res.end();
+  });
+}
+
 const server = http.createServer((req, res) => {
   if (req.url === "/__counts") {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(countsJson());
     return;
   }
+  if (req.url === "/__fault" && req.method === "POST") return setFault(req, res);
   // Query-protocol bodies are kept (small: SNS caps a request at 256 KiB) to
   // read their Action when the request ends; others stream through.
   const isForm = (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded");
@@ -106,7 +133,14 @@ const server = http.createServer((req, res) => {
   res.on("close", () => {
     if (!res.writableFinished) out.destroy();
   });
-  req.pipe(out);
+  if (!blackhole) return req.pipe(out);
+  // Held: the body waits in the socket until the heal.
+  req.pause();
+  heldByBlackhole.push(() => {
+    if (res.destroyed) return out.destroy();
+    req.pipe(out);
+    req.resume();
+  });
 });
 // Longer than any client keeps an idle connection: the client closes first.
 server.keepAliveTimeout = 120_000;

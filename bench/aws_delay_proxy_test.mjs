@@ -90,11 +90,30 @@ test("a held request does not hold the others", async () => {
   assert.equal((await slow).body.toString(), "late");
 });
 
+test("a blackhole answers nothing until healed, then delivers what it held", async () => {
+  const fault = (mode) => send("POST", "/__fault", {}, mode);
+  assert.equal((await fault("sideways")).status, 400);
+  assert.equal((await fault("blackhole")).status, 204);
+  const before = seen.length;
+  let answered = false;
+  const held = send("POST", "/", { ...signed("sqs"), "x-amz-target": "AmazonSQS.DeleteMessageBatch" }, "{}").then(
+    (r) => { answered = true; return r; });
+  // Nothing reaches the upstream, nothing comes back, while the fault lasts.
+  const other = await send("GET", "/__counts");
+  assert.equal(other.status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(answered, false);
+  assert.equal(seen.length, before);
+  assert.equal((await fault("none")).status, 204);
+  assert.equal((await held).body.toString(), "echo:{}");
+  assert.equal(seen.length, before + 1);
+});
+
 test("writes the counts on SIGTERM", async () => {
   const exited = new Promise((resolve) => proxy.on("exit", resolve));
   proxy.kill("SIGTERM");
   assert.equal(await exited, 0);
   const counts = JSON.parse(fs.readFileSync(path.join(dir, "counts.json"), "utf8"));
   assert.equal(counts.requests["sqs.ReceiveMessage"], 2);
-  assert.equal(counts.requests["sqs.DeleteMessageBatch"], 1);
+  assert.equal(counts.requests["sqs.DeleteMessageBatch"], 2);
 });

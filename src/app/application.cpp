@@ -124,10 +124,12 @@ class SqsRedriver final : public service::MessageRedriver {
 
 // What SQS, SNS and S3 share, built once per process (service_client.h): one
 // libcurl transport, one credentials chain (one cache), the process clock.
-aws::ServiceClientOptions shared_aws_options(const Clock& clock) {
+aws::ServiceClientOptions shared_aws_options(const Clock& clock, const Config& config) {
   aws::ServiceClientOptions options;
   options.clock = &clock;
-  options.transport = std::make_shared<aws::CurlTransport>();
+  aws::CurlTransportOptions transport;
+  transport.request_timeout = std::chrono::seconds(config.aws_request_timeout_seconds);
+  options.transport = std::make_shared<aws::CurlTransport>(transport);
   aws::CredentialsChainOptions chain;
   chain.environment = options.environment;
   chain.clock = &clock;
@@ -136,10 +138,12 @@ aws::ServiceClientOptions shared_aws_options(const Clock& clock) {
 }
 
 struct Core {
+  explicit Core(const Config& config) : aws(shared_aws_options(clock, config)), sqs(aws) {}
+
   metrics::Registry metrics;
   SystemClock clock;
-  aws::ServiceClientOptions aws = shared_aws_options(clock);
-  aws::SqsClient sqs{aws};
+  aws::ServiceClientOptions aws;
+  aws::SqsClient sqs;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<blob::BlobStore> blobs;
   std::unique_ptr<service::DocumentService> documents;
@@ -149,7 +153,7 @@ struct Core {
 
 // On the heap and never moved: the service holds references into it.
 std::unique_ptr<Core> open_core(const Config& config) {
-  auto core = std::make_unique<Core>();
+  auto core = std::make_unique<Core>(config);
   core->store = open_store(config);
   if (!prepare_schema(*core->store, config.auto_migrate)) return nullptr;
   core->blobs = open_blob_store(config, core->aws);
@@ -223,6 +227,8 @@ consumer::ConsumerOptions consumer_options(const Config& config) {
   }
   options.sns_verifier = sns_signature_verifier(config);
   options.reject_unknown_actions = config.consumer_reject_unknown_actions;
+  options.retry_base = std::chrono::seconds(config.consumer_retry_base_seconds);
+  options.retry_max = std::chrono::seconds(config.consumer_retry_max_seconds);
   return options;
 }
 
@@ -239,38 +245,40 @@ std::unique_ptr<consumer::DocumentVaultConsumer> make_consumer(const Config& con
                                                            core.metrics);
 }
 
-// /readyz: the database, and the workers this process runs.
-std::vector<http::ReadinessCheck> readiness_checks(Core& core, const consumer::DocumentVaultConsumer* consumer,
-                                                   std::optional<std::string> consumer_reason,
-                                                   const outbox::OutboxRelay* relay) {
-  std::vector<http::ReadinessCheck> checks{http::database_readiness(*core.store)};
-  checks.push_back({"consumer", [consumer, consumer_reason](nlohmann::ordered_json& detail) {
-                      if (!consumer) {
-                        detail["state"] = "not_started";
-                        detail["reason"] = consumer_reason.value_or("");
-                        return true;  // configured so: not a fault
-                      }
-                      auto s = consumer->status();
-                      detail["state"] = s.state;
-                      detail["circuit_breaker"] = s.breaker;
-                      if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
-                      detail["seconds_since_last_poll"] = s.seconds_since_last_poll;
-                      return s.state == "running";
-                    }});
-  checks.push_back({"relay", [relay](nlohmann::ordered_json& detail) {
-                      if (!relay) {
-                        detail["state"] = "not_started";
-                        return true;
-                      }
-                      auto s = relay->status();
-                      detail["state"] = s.state;
-                      detail["circuit_breaker"] = s.breaker;
-                      if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
-                      detail["pending_events"] = s.pending;
-                      detail["oldest_pending_age_seconds"] = s.oldest_pending_age_seconds;
-                      return s.state == "running";
-                    }});
-  return checks;
+// /readyz's part for the consumer: running (its breaker closed), or not
+// started on purpose (`reason`).
+http::ReadinessCheck consumer_readiness(const consumer::DocumentVaultConsumer* consumer,
+                                        std::optional<std::string> reason) {
+  return {"consumer", [consumer, reason](nlohmann::ordered_json& detail) {
+            if (!consumer) {
+              detail["state"] = "not_started";
+              detail["reason"] = reason.value_or("");
+              return true;  // configured so: not a fault
+            }
+            auto s = consumer->status();
+            detail["state"] = s.state;
+            detail["circuit_breaker"] = s.breaker;
+            if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
+            detail["seconds_since_last_poll"] = s.seconds_since_last_poll;
+            return s.state == "running";
+          }};
+}
+
+// /readyz's part for the relay: running, or paused while publishing fails.
+http::ReadinessCheck relay_readiness(const outbox::OutboxRelay* relay) {
+  return {"relay", [relay](nlohmann::ordered_json& detail) {
+            if (!relay) {
+              detail["state"] = "not_started";
+              return true;
+            }
+            auto s = relay->status();
+            detail["state"] = s.state;
+            detail["circuit_breaker"] = s.breaker;
+            if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
+            detail["pending_events"] = s.pending;
+            detail["oldest_pending_age_seconds"] = s.oldest_pending_age_seconds;
+            return s.state == "running";
+          }};
 }
 
 std::unique_ptr<outbox::OutboxRelay> make_relay(const Config& config, Core& core, const aws::SnsClient& sns,
@@ -294,15 +302,60 @@ bool report_relay_targets(const Config& config) {
   return true;
 }
 
+// The HTTP listener's options every long-running process shares: address,
+// limits, metrics and the verifier of tokens; the API's own parts are the
+// caller's to add.
+http::HttpOptions http_options_of(const Config& config, Core& core,
+                                  std::shared_ptr<const auth::JwtVerifier> jwt_verifier) {
+  http::HttpOptions options;
+  options.host = config.http_host;
+  options.port = config.http_port;
+  options.max_upload_bytes = config.max_upload_bytes;
+  options.content_url_ttl = std::chrono::seconds(config.s3_presign_seconds);
+  options.metrics = &core.metrics;
+  options.jwt_verifier = std::move(jwt_verifier);
+  options.metrics_require_token = config.metrics_auth_required;
+  options.limits = http_limits(config);
+  return options;
+}
+
+// The verifier of Bearer tokens; exit code 2 and the one-line error when its
+// configuration is wrong. `consume` and `relay` need one only to protect
+// /metrics.
+std::optional<std::shared_ptr<const auth::JwtVerifier>> jwt_verifier_or_report(const Config& config) {
+  auto loaded = load_jwt_verifier(config);
+  if (auto* error = std::get_if<ConfigError>(&loaded)) {
+    std::fprintf(stderr, "docvault: %s\n", error->message().c_str());
+    return std::nullopt;
+  }
+  return std::get<std::shared_ptr<const auth::JwtVerifier>>(std::move(loaded));
+}
+
+// Runs one worker (the consumer or the relay) with /healthz, /readyz and
+// /metrics on the HTTP address until SIGTERM or SIGINT.
+template <class Worker>
+int run_worker(const Config& config, Core& core, Worker& worker, std::vector<http::ReadinessCheck> readiness,
+               std::shared_ptr<const auth::JwtVerifier> jwt_verifier) {
+  auto options = http_options_of(config, core, std::move(jwt_verifier));
+  options.serve_api = false;
+  options.readiness = std::move(readiness);
+  http::HttpServer server(*core.documents, std::move(options));
+  server.start();
+  worker.start();
+  log::info(kComponent, "docvault started", {{"port", server.port()}, {"api", false}});
+  int signal = wait_for_shutdown_signal();
+  log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
+  worker.stop();
+  server.stop();
+  return 0;
+}
+
 }  // namespace
 
 int run_serve(const Config& config) {
   if (!report_relay_targets(config)) return 2;
-  auto jwt_verifier = load_jwt_verifier(config);
-  if (auto* error = std::get_if<ConfigError>(&jwt_verifier)) {
-    std::fprintf(stderr, "docvault: %s\n", error->message().c_str());
-    return 2;
-  }
+  auto jwt_verifier = jwt_verifier_or_report(config);
+  if (!jwt_verifier) return 2;
   try {
     auto core = open_core(config);
     if (!core) return 1;
@@ -313,17 +366,10 @@ int run_serve(const Config& config) {
     auto relay = config.relay_enabled ? make_relay(config, *core, sns, sqs) : nullptr;
     Retention retention(*core->admin, core->clock, config);
 
-    http::HttpOptions http_options;
-    http_options.host = config.http_host;
-    http_options.port = config.http_port;
-    http_options.max_upload_bytes = config.max_upload_bytes;
-    http_options.content_url_ttl = std::chrono::seconds(config.s3_presign_seconds);
-    http_options.metrics = &core->metrics;
+    auto http_options = http_options_of(config, *core, *jwt_verifier);
     http_options.admin = core->admin.get();
-    http_options.readiness = readiness_checks(*core, consumer.get(), consumer_reason, relay.get());
-    http_options.jwt_verifier = std::get<std::shared_ptr<const auth::JwtVerifier>>(jwt_verifier);
-    http_options.metrics_require_token = config.metrics_auth_required;
-    http_options.limits = http_limits(config);
+    http_options.readiness = {http::database_readiness(*core->store), consumer_readiness(consumer.get(), consumer_reason),
+                              relay_readiness(relay.get())};
     http::HttpServer server(*core->documents, std::move(http_options));
     server.start();
     if (consumer) {
@@ -360,16 +406,16 @@ int run_consume(const Config& config) {
     std::fprintf(stderr, "docvault: invalid configuration: DOCUMENT_VAULT_SQS_URL is required by `consume`\n");
     return 2;
   }
+  auto jwt_verifier = jwt_verifier_or_report(config);
+  if (!jwt_verifier) return 2;
   try {
     auto core = open_core(config);
     if (!core) return 1;
     Retention retention(*core->admin, core->clock, config);
     auto worker = make_consumer(config, core->sqs, *core);
-    worker->start();
-    int signal = wait_for_shutdown_signal();
-    log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
-    worker->stop();
-    return 0;
+    return run_worker(config, *core, *worker,
+                      {http::database_readiness(*core->store), consumer_readiness(worker.get(), std::nullopt)},
+                      *jwt_verifier);
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});
     return 1;
@@ -379,16 +425,15 @@ int run_consume(const Config& config) {
 int run_relay(Config config) {
   config.relay_enabled = true;
   if (!report_relay_targets(config)) return 2;
+  auto jwt_verifier = jwt_verifier_or_report(config);
+  if (!jwt_verifier) return 2;
   try {
     auto core = open_core(config);
     if (!core) return 1;
     aws::SnsClient sns(core->aws);
     auto relay = make_relay(config, *core, sns, core->sqs);
-    relay->start();
-    int signal = wait_for_shutdown_signal();
-    log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
-    relay->stop();
-    return 0;
+    return run_worker(config, *core, *relay, {http::database_readiness(*core->store), relay_readiness(relay.get())},
+                      *jwt_verifier);
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});
     return 1;

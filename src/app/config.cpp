@@ -258,6 +258,13 @@ const std::vector<Variable> kVariables = {
        c.consumer_visibility_timeout_seconds = seconds;
        return true;
      }},
+    {"DOCUMENT_CONSUMER_RETRY_BASE_SECONDS", "2", "an integer from 1 to 43200",
+     "A message that fails for its own reason comes back after this delay on its first receive, doubling "
+     "with each receive (half of it random), up to DOCUMENT_CONSUMER_RETRY_MAX_SECONDS.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 43200, c.consumer_retry_base_seconds); }},
+    {"DOCUMENT_CONSUMER_RETRY_MAX_SECONDS", "300", "an integer from 1 to 43200",
+     "The longest retry delay of a failed message.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 43200, c.consumer_retry_max_seconds); }},
     {"DOCUMENT_CONSUMER_CONCURRENCY", "4", "an integer from 1 to 64",
      "Messages processed at once (never two of one entity).", false,
      [](Config& c, std::string_view v) { return parse_int(v, 1, 64, c.consumer_concurrency); }},
@@ -356,6 +363,11 @@ const std::vector<Variable> kVariables = {
        c.s3_kms_key_id = std::string(v);
        return true;
      }},
+    {"DOCVAULT_AWS_REQUEST_TIMEOUT_SECONDS", "30", "an integer from 1 to 300",
+     "The longest an AWS call (SQS, SNS, S3, the credentials' metadata endpoints) may take, connection "
+     "included, before it fails and is retried (AWS_MAX_ATTEMPTS); a long poll takes its wait time and 15 s. "
+     "A breaker's probe after an outage is one attempt of 2 s whatever this says.", false,
+     [](Config& c, std::string_view v) { return parse_int(v, 1, 300, c.aws_request_timeout_seconds); }},
     {"DOCVAULT_S3_PRESIGN_SECONDS", "300", "an integer from 1 to 604800",
      "Validity of the presigned URL a download with ?redirect=true is sent to.", false,
      [](Config& c, std::string_view v) { return parse_int(v, 1, 604800, c.s3_presign_seconds); }},

@@ -60,6 +60,8 @@ struct Config {
   std::string consumer_queue_url;  // empty: not started (HTTP still serves)
   int consumer_max_messages = 5;
   int consumer_wait_time_seconds = 20;
+  int consumer_retry_base_seconds = 2;
+  int consumer_retry_max_seconds = 300;
   std::optional<int> consumer_visibility_timeout_seconds;
   int consumer_concurrency = 4;
   int consumer_shutdown_timeout_seconds = 25;
@@ -87,6 +89,7 @@ struct Config {
   std::string s3_sse;         // "", "AES256" or "aws:kms"
   std::string s3_kms_key_id;  // only with aws:kms
   int s3_presign_seconds = 300;
+  int aws_request_timeout_seconds = 30;
   int blob_gc_grace_seconds = 3600;
 
   std::filesystem::path sqlite_path() const { return data_dir / "docvault.sqlite3"; }

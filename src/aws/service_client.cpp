@@ -91,11 +91,13 @@ HttpResponse ServiceClient::call(const ServiceRequest& request, std::stop_token 
       return request.body_sink(chunk);
     };
   }
+  const int max_attempts =
+      request.max_attempts > 0 ? std::min(request.max_attempts, retry_.max_attempts) : retry_.max_attempts;
   for (int attempt_number = 1;; ++attempt_number) {
     try {
       return attempt(request, sink, stop);
     } catch (const AwsError& error) {
-      if (attempt_number >= retry_.max_attempts || !is_retryable(error) || streamed) throw;
+      if (attempt_number >= max_attempts || !is_retryable(error) || streamed) throw;
       if (!options_.clock->sleep_for(retry_.delay_before(attempt_number), stop)) throw RequestCancelled();
     }
   }

@@ -72,6 +72,19 @@ struct ServiceClientOptions {
   const runtime::Clock* clock = &runtime::system_clock();
 };
 
+// Bounds one call more tightly than the client's defaults. A probe of a
+// dependency that was down, or a call its caller retries on a schedule of its
+// own (the consumer's deletes), wants one short attempt: standard mode's
+// retries of full-length requests would hold it for minutes against an
+// endpoint that accepts connections and never answers.
+struct CallLimits {
+  std::chrono::milliseconds timeout{0};  // each attempt, connect included; zero: the call's own
+  int max_attempts = 0;                  // zero: the client's RetryPolicy; never more than it
+
+  // One attempt of at most `timeout`.
+  static CallLimits single(std::chrono::milliseconds timeout) { return {timeout, 1}; }
+};
+
 // One request of a protocol, before signing.
 struct ServiceRequest {
   Endpoint endpoint;
@@ -90,6 +103,14 @@ struct ServiceRequest {
   // back, so after the first chunk a failure is the caller's to resume.
   BodySink body_sink;
   std::chrono::milliseconds timeout{0};  // zero: the transport's default
+  int max_attempts = 0;                  // zero: the client's RetryPolicy; never more than it
+
+  // Applies the caller's limits: a timeout replaces the request's own, and
+  // the attempts are capped.
+  void limit(const CallLimits& limits) {
+    if (limits.timeout.count() > 0) timeout = limits.timeout;
+    if (limits.max_attempts > 0) max_attempts = limits.max_attempts;
+  }
 };
 
 // Builds the AwsError for a non-2xx response (status, code, message, request id).

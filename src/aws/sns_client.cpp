@@ -115,11 +115,13 @@ SendBatchResult parse_publish_batch_response(const HttpResponse& response, std::
 SnsClient::SnsClient(ServiceClientOptions options)
     : endpoints_("sns", options.environment), client_("sns", std::move(options), &parse_sns_error) {}
 
-HttpResponse SnsClient::post(std::string_view resource, FormBody form, std::stop_token stop) const {
+HttpResponse SnsClient::post(std::string_view resource, FormBody form, std::stop_token stop,
+                             const CallLimits& limits) const {
   ServiceRequest request;
   request.endpoint = endpoints_.resolve(resource);
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
   request.body = std::move(form).take();
+  request.limit(limits);
   return client_.call(request, stop);
 }
 
@@ -140,7 +142,7 @@ std::string SnsClient::publish(std::string_view topic_arn, const SnsMessage& mes
 
 SendBatchResult SnsClient::publish_batch(std::string_view topic_arn,
                                          std::span<const SnsMessage> messages,
-                                         std::stop_token stop) const {
+                                         std::stop_token stop, const CallLimits& limits) const {
   if (messages.size() > kMaxBatch) {
     throw std::invalid_argument("PublishBatch takes at most 10 entries, got " +
                                 std::to_string(messages.size()));
@@ -155,7 +157,7 @@ SendBatchResult SnsClient::publish_batch(std::string_view topic_arn,
     form.add({prefix, "Id"}, std::to_string(i));
     add_message(form, prefix, messages[i]);
   }
-  return parse_publish_batch_response(post(topic_arn, std::move(form), stop), messages.size());
+  return parse_publish_batch_response(post(topic_arn, std::move(form), stop, limits), messages.size());
 }
 
 std::string SnsClient::create_topic(std::string_view name,

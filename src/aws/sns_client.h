@@ -66,7 +66,7 @@ class SnsClient {
   // At most ten entries (std::invalid_argument otherwise); an empty span
   // returns an empty result without a call.
   SendBatchResult publish_batch(std::string_view topic_arn, std::span<const SnsMessage> messages,
-                                std::stop_token stop = {}) const;
+                                std::stop_token stop = {}, const CallLimits& limits = {}) const;
 
   // Returns the topic ARN. Attributes as SNS names them ("FifoTopic", ...).
   std::string create_topic(std::string_view name,
@@ -84,7 +84,8 @@ class SnsClient {
  private:
   // Posts the form (its action and parameters) about `resource` (an ARN, or
   // empty) and returns the 2xx response.
-  HttpResponse post(std::string_view resource, FormBody form, std::stop_token stop) const;
+  HttpResponse post(std::string_view resource, FormBody form, std::stop_token stop,
+                    const CallLimits& limits = {}) const;
 
   EndpointResolver endpoints_;
   ServiceClient client_;

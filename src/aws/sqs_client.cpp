@@ -135,13 +135,15 @@ SqsClient::SqsClient(ServiceClientOptions options)
     : endpoints_("sqs", options.environment), client_("sqs", std::move(options), &parse_sqs_error) {}
 
 HttpResponse SqsClient::post(std::string_view action, std::string_view queue_url, std::string body,
-                            std::chrono::milliseconds timeout, std::stop_token stop) const {
+                            std::chrono::milliseconds timeout, std::stop_token stop,
+                            const CallLimits& limits) const {
   ServiceRequest request;
   request.endpoint = endpoints_.resolve(queue_url);
   request.headers = {{"Content-Type", "application/x-amz-json-1.0"},
                      {"X-Amz-Target", "AmazonSQS." + std::string(action)}};
   request.body = std::move(body);
   request.timeout = timeout;
+  request.limit(limits);
   return client_.call(request, stop);
 }
 
@@ -166,12 +168,12 @@ std::vector<ReceivedMessage> SqsClient::receive_messages(const ReceiveMessageReq
                      ? std::chrono::milliseconds(std::chrono::seconds(request.wait_time_seconds + 15))
                      : std::chrono::milliseconds(0);
   return parse_receive_message_response(
-      post("ReceiveMessage", request.queue_url, body.dump(), timeout, stop));
+      post("ReceiveMessage", request.queue_url, body.dump(), timeout, stop, request.limits));
 }
 
 BatchResult SqsClient::delete_message_batch(std::string_view queue_url,
                                             std::span<const std::string> receipt_handles,
-                                            std::stop_token stop) const {
+                                            std::stop_token stop, const CallLimits& limits) const {
   check_batch_size(receipt_handles.size(), "DeleteMessageBatch");
   if (receipt_handles.empty()) return {};
   json entries = json::array();
@@ -179,13 +181,13 @@ BatchResult SqsClient::delete_message_batch(std::string_view queue_url,
     entries.push_back({{"Id", std::to_string(i)}, {"ReceiptHandle", receipt_handles[i]}});
   }
   json body = {{"QueueUrl", queue_url}, {"Entries", std::move(entries)}};
-  auto raw = post("DeleteMessageBatch", queue_url, body.dump(), {}, stop);
+  auto raw = post("DeleteMessageBatch", queue_url, body.dump(), {}, stop, limits);
   return plain_batch(parse_response(raw, "DeleteMessageBatch"), receipt_handles.size());
 }
 
 BatchResult SqsClient::change_message_visibility_batch(std::string_view queue_url,
                                                        std::span<const VisibilityChange> changes,
-                                                       std::stop_token stop) const {
+                                                       std::stop_token stop, const CallLimits& limits) const {
   check_batch_size(changes.size(), "ChangeMessageVisibilityBatch");
   if (changes.empty()) return {};
   json entries = json::array();
@@ -195,13 +197,13 @@ BatchResult SqsClient::change_message_visibility_batch(std::string_view queue_ur
                        {"VisibilityTimeout", changes[i].visibility_timeout_seconds}});
   }
   json body = {{"QueueUrl", queue_url}, {"Entries", std::move(entries)}};
-  auto raw = post("ChangeMessageVisibilityBatch", queue_url, body.dump(), {}, stop);
+  auto raw = post("ChangeMessageVisibilityBatch", queue_url, body.dump(), {}, stop, limits);
   return plain_batch(parse_response(raw, "ChangeMessageVisibilityBatch"), changes.size());
 }
 
 SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
                                               std::span<const OutgoingSqsMessage> messages,
-                                              std::stop_token stop) const {
+                                              std::stop_token stop, const CallLimits& limits) const {
   check_batch_size(messages.size(), "SendMessageBatch");
   if (messages.empty()) return {};
   // Written directly: the bodies are most of the request, and a JSON tree
@@ -239,7 +241,7 @@ SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
     body.close();
   }
   body.close_array().close();
-  auto raw = post("SendMessageBatch", queue_url, std::move(body).finish(), {}, stop);
+  auto raw = post("SendMessageBatch", queue_url, std::move(body).finish(), {}, stop, limits);
   auto response = parse_response(raw, "SendMessageBatch");
 
   SendBatchResult result;

@@ -47,6 +47,9 @@ struct ReceiveMessageRequest {
       "ApproximateReceiveCount", "SentTimestamp", "ApproximateFirstReceiveTimestamp",
       "MessageGroupId"};
   std::vector<std::string> message_attribute_names = {"All"};
+  // Unset: the long poll's own timeout (its wait time and some) and the
+  // client's retries.
+  CallLimits limits;
 };
 
 struct ReceivedMessage {
@@ -100,15 +103,15 @@ class SqsClient {
   // returns an empty result without a call.
   BatchResult delete_message_batch(std::string_view queue_url,
                                    std::span<const std::string> receipt_handles,
-                                   std::stop_token stop = {}) const;
+                                   std::stop_token stop = {}, const CallLimits& limits = {}) const;
   BatchResult change_message_visibility_batch(std::string_view queue_url,
                                               std::span<const VisibilityChange> changes,
-                                              std::stop_token stop = {}) const;
+                                              std::stop_token stop = {}, const CallLimits& limits = {}) const;
   // Also std::invalid_argument for a DelaySeconds outside 0..900, before
   // anything is sent.
   SendBatchResult send_message_batch(std::string_view queue_url,
                                      std::span<const OutgoingSqsMessage> messages,
-                                     std::stop_token stop = {}) const;
+                                     std::stop_token stop = {}, const CallLimits& limits = {}) const;
 
   // Attribute names such as "ApproximateNumberOfMessages", or "All".
   std::map<std::string, std::string> get_queue_attributes(
@@ -123,9 +126,10 @@ class SqsClient {
 
  private:
   // Posts `action` with a serialized JSON object about `queue_url` (empty for
-  // queue-less actions) and returns the 2xx response.
+  // queue-less actions) and returns the 2xx response. `timeout` is the
+  // action's own (zero: the transport's); `limits` override it.
   HttpResponse post(std::string_view action, std::string_view queue_url, std::string body,
-                   std::chrono::milliseconds timeout, std::stop_token stop) const;
+                   std::chrono::milliseconds timeout, std::stop_token stop, const CallLimits& limits = {}) const;
 
   EndpointResolver endpoints_;
   ServiceClient client_;

@@ -4,13 +4,22 @@
 
 #include "consumer/consumer.h"
 #include "log/log.h"
+#include "runtime/backoff.h"
 
 namespace docvault::consumer {
 namespace {
 
 constexpr std::size_t kBatch = 10;
-constexpr int kMaxDeleteAttempts = 5;
 constexpr auto kTick = std::chrono::milliseconds(200);
+// Every call the acknowledger makes is one attempt of at most this long: it
+// retries deletes itself, and a heartbeat comes again anyway.
+constexpr auto kCallTimeout = std::chrono::seconds(5);
+// Between attempts at a failed delete: 200 ms doubling to 5 s, half of it random.
+constexpr runtime::Backoff kDeleteBackoff{.base = std::chrono::milliseconds(200),
+                                          .cap = std::chrono::seconds(5),
+                                          .jitter = runtime::Backoff::Jitter::equal};
+
+aws::CallLimits call_limits() { return aws::CallLimits::single(kCallTimeout); }
 
 }  // namespace
 
@@ -29,16 +38,18 @@ void Acknowledger::stop(runtime::SteadyTime deadline) {
   wake_.notify_all();
   thread_.join();
   // The loop has ended; send what is left, in this thread, until the deadline.
-  while (clock_.steady_now() < deadline && pending_deletes() > 0) flush_deletes({});
+  while (clock_.steady_now() < deadline && pending_deletes() > 0) flush_deletes({}, true);
   if (auto left = pending_deletes(); left > 0) {
     log::warn(kConsumerComponent, "Deletes left unsent at shutdown; the messages will be redelivered",
               {{"count", left}});
   }
 }
 
-void Acknowledger::track(const std::string& message_id, const std::string& receipt_handle) {
+void Acknowledger::track(const std::string& message_id, const std::string& receipt_handle,
+                         runtime::SteadyTime received_at) {
   runtime::MutexLock lock(mutex_);
-  tracked_[message_id] = Tracked{receipt_handle, clock_.steady_now() + visibility_timeout_ / 2};
+  tracked_[message_id] = Tracked{receipt_handle, received_at + visibility_timeout_ / 2,
+                                 received_at + visibility_timeout_};
 }
 
 void Acknowledger::acknowledge(const std::string& message_id) {
@@ -48,8 +59,10 @@ void Acknowledger::acknowledge(const std::string& message_id) {
     if (it == tracked_.end()) return;
     // The latest receipt handle: a heartbeat never changes it, but a delete
     // must always use the newest one SQS gave for this message.
-    deletes_.push_back(PendingDelete{message_id, std::move(it->second.receipt_handle), 0});
+    deletes_.push_back(PendingDelete{message_id, std::move(it->second.receipt_handle), it->second.visible_at,
+                                     clock_.steady_now(), 0});
     tracked_.erase(it);
+    deletes_queued_ = true;
   }
   wake_.notify_all();
 }
@@ -57,6 +70,28 @@ void Acknowledger::acknowledge(const std::string& message_id) {
 void Acknowledger::forget(const std::string& message_id) {
   runtime::MutexLock lock(mutex_);
   tracked_.erase(message_id);
+}
+
+bool Acknowledger::postpone(const std::string& message_id, std::chrono::seconds delay) {
+  std::string handle;
+  {
+    runtime::MutexLock lock(mutex_);
+    auto it = tracked_.find(message_id);
+    if (it == tracked_.end()) return false;
+    handle = std::move(it->second.receipt_handle);
+    tracked_.erase(it);
+  }
+  const std::vector<aws::VisibilityChange> change{{handle, static_cast<int>(delay.count())}};
+  try {
+    auto result = source_.change_visibility(change, {}, call_limits());
+    if (result.failed.empty()) return true;
+    log::warn(kConsumerComponent, "Could not set a failed message's retry delay",
+              {{"message_id", message_id}, {"code", result.failed.front().code}});
+  } catch (const std::exception& e) {
+    log::warn(kConsumerComponent, "Could not set a failed message's retry delay",
+              {{"message_id", message_id}, {"error", e.what()}});
+  }
+  return false;
 }
 
 std::size_t Acknowledger::pending_deletes() {
@@ -71,7 +106,7 @@ void Acknowledger::release(const std::vector<std::string>& receipt_handles) {
       changes.push_back(aws::VisibilityChange{receipt_handles[i], 0});
     }
     try {
-      auto result = source_.change_visibility(changes, {});
+      auto result = source_.change_visibility(changes, {}, call_limits());
       for (const auto& failure : result.failed) {
         log::warn(kConsumerComponent, "Could not release a message; it returns after its visibility timeout",
                   {{"code", failure.code}, {"error", failure.message}});
@@ -87,22 +122,28 @@ void Acknowledger::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     {
       runtime::MutexLock lock(mutex_);
-      clock_.wait_for(wake_, lock.native(), stop, kTick, [&]() REQUIRES(mutex_) { return !deletes_.empty(); });
+      clock_.wait_for(wake_, lock.native(), stop, kTick, [&]() REQUIRES(mutex_) { return deletes_queued_; });
+      deletes_queued_ = false;
     }
     if (stop.stop_requested()) break;
-    flush_deletes(stop);
+    flush_deletes(stop, false);
     send_heartbeats(stop);
   }
 }
 
-void Acknowledger::flush_deletes(std::stop_token stop) {
+void Acknowledger::flush_deletes(std::stop_token stop, bool everything) {
   while (true) {
+    const auto now = clock_.steady_now();
     std::vector<PendingDelete> batch;
     {
       runtime::MutexLock lock(mutex_);
-      while (!deletes_.empty() && batch.size() < kBatch) {
-        batch.push_back(std::move(deletes_.front()));
-        deletes_.pop_front();
+      for (auto it = deletes_.begin(); it != deletes_.end() && batch.size() < kBatch;) {
+        if (everything || it->next_try <= now) {
+          batch.push_back(std::move(*it));
+          it = deletes_.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
     if (batch.empty()) return;
@@ -111,11 +152,12 @@ void Acknowledger::flush_deletes(std::stop_token stop) {
 
     std::vector<PendingDelete> retry;
     try {
-      auto result = source_.delete_messages(handles, stop);
+      auto result = source_.delete_messages(handles, stop, call_limits());
       for (const auto& failure : result.failed) {
         auto& d = batch[failure.index];
         log::warn(kConsumerComponent, "Delete failed; will retry",
                   {{"message_id", d.message_id}, {"code", failure.code}, {"error", failure.message}});
+        // A receipt handle SQS calls invalid stays invalid.
         if (!failure.sender_fault) retry.push_back(std::move(d));
       }
     } catch (const aws::RequestCancelled&) {
@@ -125,16 +167,23 @@ void Acknowledger::flush_deletes(std::stop_token stop) {
       retry = std::move(batch);
     }
     if (retry.empty()) continue;
+    const auto after = clock_.steady_now();
     runtime::MutexLock lock(mutex_);
     for (auto& d : retry) {
-      if (++d.attempts >= kMaxDeleteAttempts) {
-        log::error(kConsumerComponent, "Giving up deleting a processed message; its redelivery will be a duplicate",
-                   {{"message_id", d.message_id}});
+      ++d.attempts;
+      // The last try comes when the message would turn visible: SQS still
+      // takes the handle then unless another consumer received it first.
+      d.next_try = std::min(after + kDeleteBackoff.delay(d.attempts - 1), d.give_up_at);
+      if (after >= d.give_up_at) {
+        log::error(kConsumerComponent,
+                   "Giving up deleting a processed message: its receipt handle expires; its redelivery will be a "
+                   "duplicate",
+                   {{"message_id", d.message_id}, {"attempts", d.attempts}});
         continue;
       }
       deletes_.push_back(std::move(d));
     }
-    return;  // try the rest on the next tick rather than spinning
+    return;  // the rest on the next tick rather than spinning
   }
 }
 
@@ -150,6 +199,7 @@ void Acknowledger::send_heartbeats(std::stop_token stop) {
       }
     }
   }
+  std::vector<std::string> extended;
   const int seconds = static_cast<int>(visibility_timeout_.count());
   for (std::size_t begin = 0; begin < due.size(); begin += kBatch) {
     std::vector<aws::VisibilityChange> changes;
@@ -157,15 +207,25 @@ void Acknowledger::send_heartbeats(std::stop_token stop) {
       changes.push_back(aws::VisibilityChange{due[i].second, seconds});
     }
     try {
-      auto result = source_.change_visibility(changes, stop);
+      auto result = source_.change_visibility(changes, stop, call_limits());
+      std::vector<bool> ok(changes.size(), true);
       for (const auto& failure : result.failed) {
+        if (failure.index < ok.size()) ok[failure.index] = false;
         log::warn(kConsumerComponent, "Visibility heartbeat failed",
                   {{"message_id", due[begin + failure.index].first}, {"code", failure.code}});
+      }
+      for (std::size_t i = 0; i < ok.size(); ++i) {
+        if (ok[i]) extended.push_back(due[begin + i].first);
       }
       log::debug(kConsumerComponent, "Visibility extended", {{"count", changes.size()}, {"seconds", seconds}});
     } catch (const std::exception& e) {
       log::warn(kConsumerComponent, "Visibility heartbeat failed", {{"error", e.what()}});
     }
+  }
+  // Extended from the time the heartbeat was sent: a delete later has until then.
+  runtime::MutexLock lock(mutex_);
+  for (const auto& id : extended) {
+    if (auto it = tracked_.find(id); it != tracked_.end()) it->second.visible_at = now + visibility_timeout_;
   }
 }
 

@@ -7,6 +7,7 @@
 #include "consumer/entity_queue.h"
 #include "consumer/sqs_message_source.h"
 #include "log/log.h"
+#include "runtime/backoff.h"
 #include "runtime/mutex.h"
 #include "runtime/parse.h"
 
@@ -94,23 +95,44 @@ Int number_of(const std::map<std::string, std::string>& attributes, const std::s
 
 int receive_count_of(const aws::ReceivedMessage& m) { return number_of(m.attributes, "ApproximateReceiveCount", 0); }
 
-// The queue's own visibility timeout, when the consumer does not set one.
-std::chrono::seconds visibility_of(MessageSource& source, const ConsumerOptions& options) {
-  int seconds = 30;
-  if (options.visibility_timeout_seconds) {
-    seconds = *options.visibility_timeout_seconds;
-  } else {
-    try {
-      const std::vector<std::string> names{"VisibilityTimeout"};
-      auto attributes = source.attributes(names, {});
-      seconds = number_of(attributes, "VisibilityTimeout", seconds);
-    } catch (const std::exception& e) {
-      log::warn(kConsumerComponent, "Could not read the queue's visibility timeout; assuming 30 s",
-                {{"error", e.what()}});
+struct QueueSettings {
+  std::chrono::seconds visibility_timeout{30};
+  std::optional<int> max_receive_count;  // the redrive policy's
+};
+
+// The maxReceiveCount of a RedrivePolicy attribute (a JSON object whose value
+// SQS gives as a number or a string); unset when absent or unreadable.
+std::optional<int> max_receive_count_of(const std::string& redrive_policy) {
+  auto policy = nlohmann::json::parse(redrive_policy, nullptr, false);
+  if (!policy.is_object() || !policy.contains("maxReceiveCount")) return std::nullopt;
+  const auto& count = policy["maxReceiveCount"];
+  std::optional<int> value;
+  if (count.is_number_integer()) value = count.get<int>();
+  if (count.is_string()) value = runtime::parse_integer<int>(count.get<std::string>());
+  if (value && *value >= 1) return value;
+  return std::nullopt;
+}
+
+// The queue's visibility timeout (unless the consumer sets its own) and its
+// redrive policy's maxReceiveCount.
+QueueSettings queue_settings(MessageSource& source, const ConsumerOptions& options) {
+  QueueSettings settings;
+  int seconds = options.visibility_timeout_seconds.value_or(30);
+  try {
+    const std::vector<std::string> names{"VisibilityTimeout", "RedrivePolicy"};
+    auto attributes = source.attributes(names, {});
+    if (!options.visibility_timeout_seconds) seconds = number_of(attributes, "VisibilityTimeout", seconds);
+    if (auto policy = attributes.find("RedrivePolicy"); policy != attributes.end()) {
+      settings.max_receive_count = max_receive_count_of(policy->second);
     }
+  } catch (const std::exception& e) {
+    log::warn(kConsumerComponent,
+              "Could not read the queue's attributes; assuming a 30 s visibility timeout and no redrive policy",
+              {{"error", e.what()}});
   }
   // Heartbeats come at half the timeout; below 2 s they would be constant.
-  return std::chrono::seconds(std::max(seconds, 2));
+  settings.visibility_timeout = std::chrono::seconds(std::max(seconds, 2));
+  return settings;
 }
 
 std::string group_of(const aws::ReceivedMessage& m) {
@@ -155,10 +177,12 @@ DocumentVaultConsumer::DocumentVaultConsumer(std::unique_ptr<MessageSource> owne
       metrics_(std::make_unique<Instruments>(metrics)),
       // One failure of the database or SQS is enough to stop pulling: each
       // message received meanwhile would fail and count toward the DLQ.
+      // Probes are cheap and short (wait_for_dependencies), so they come at
+      // most a second apart.
       breaker_(std::string(kConsumerComponent),
                resilience::CircuitBreaker::Options{.failure_threshold = 1,
-                                                   .base_delay = std::chrono::milliseconds(1000),
-                                                   .max_delay = std::chrono::milliseconds(30'000)},
+                                                   .base_delay = std::chrono::milliseconds(250),
+                                                   .max_delay = std::chrono::milliseconds(1000)},
                clock) {
   metrics.gauge_callback("docvault_consumer_seconds_since_last_poll",
                          "Seconds since a receive last returned (grows while polling is stuck or paused).",
@@ -168,7 +192,9 @@ DocumentVaultConsumer::DocumentVaultConsumer(std::unique_ptr<MessageSource> owne
 DocumentVaultConsumer::~DocumentVaultConsumer() { stop(); }
 
 void DocumentVaultConsumer::start() {
-  acknowledger_ = std::make_unique<Acknowledger>(source_, visibility_of(source_, options_), clock_);
+  const auto settings = queue_settings(source_, options_);
+  max_receive_count_ = settings.max_receive_count;
+  acknowledger_ = std::make_unique<Acknowledger>(source_, settings.visibility_timeout, clock_);
   acknowledger_->start();
   for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
   last_poll_ms_ = steady_ms(clock_);
@@ -179,7 +205,9 @@ void DocumentVaultConsumer::start() {
              {"max_messages", options_.max_messages},
              {"wait_time_seconds", options_.wait_time_seconds},
              {"concurrency", options_.concurrency},
-             {"max_in_flight", max_in_flight_}});
+             {"max_in_flight", max_in_flight_},
+             {"visibility_timeout_seconds", settings.visibility_timeout.count()},
+             {"max_receive_count", max_receive_count_ ? nlohmann::json(*max_receive_count_) : nlohmann::json()}});
 }
 
 void DocumentVaultConsumer::stop() {
@@ -333,9 +361,13 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
 
     std::vector<aws::ReceivedMessage> messages;
     try {
+      // Half-open, the receive is SQS's probe: no long poll, one short attempt.
+      const bool probe = breaker_.state() == resilience::CircuitBreaker::State::half_open;
       messages = source_.receive({.max_messages = options_.max_messages,
-                                  .wait_time_seconds = options_.wait_time_seconds,
-                                  .visibility_timeout_seconds = options_.visibility_timeout_seconds},
+                                  .wait_time_seconds = probe ? 0 : options_.wait_time_seconds,
+                                  .visibility_timeout_seconds = options_.visibility_timeout_seconds,
+                                  .limits = probe ? aws::CallLimits::single(options_.probe_timeout)
+                                                  : aws::CallLimits{}},
                                  stop);
       metrics_->receives.inc();
       last_poll_ms_ = steady_ms(clock_);
@@ -345,8 +377,11 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
     } catch (const std::exception& e) {
       log::error(kConsumerComponent, "ReceiveMessage failed", {{"error", e.what()}});
       dependency_failed("sqs", e);
-      // Below the breaker's threshold, still do not spin.
-      clock_.sleep_for(std::chrono::milliseconds(500), stop);
+      // Below the breaker's threshold, still do not spin (an open breaker
+      // makes the wait itself).
+      if (breaker_.state() == resilience::CircuitBreaker::State::closed) {
+        clock_.sleep_for(std::chrono::milliseconds(500), stop);
+      }
       continue;
     }
     metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
@@ -419,7 +454,7 @@ bool DocumentVaultConsumer::admit(Job& job) {
               {{"message_id", job.message.message_id}, {"message_group_id", group_of(job.message)}});
     return false;
   }
-  acknowledger_->track(job.message.message_id, job.message.receipt_handle);
+  acknowledger_->track(job.message.message_id, job.message.receipt_handle, job.received_at);
   if (job.message.integrity_error) {
     reject(job, "integrity_error", *job.message.integrity_error);
     return false;
@@ -471,7 +506,7 @@ void DocumentVaultConsumer::handle(const std::vector<Job*>& jobs) {
     for (Job* job : jobs) fail(*job, e);
     return;
   } catch (const std::exception& e) {
-    if (jobs.size() == 1) return fail(*jobs.front(), e);
+    if (jobs.size() == 1) return fail(*jobs.front(), e, true);
     // One message's work can fail the whole transaction (a constraint, a
     // deadlock with another instance): each on its own, so only it fails.
     log::warn(kConsumerComponent, "Batch failed; handling its messages one by one",
@@ -527,16 +562,53 @@ void DocumentVaultConsumer::finish(Job& job, const service::EventResult& result)
   metrics_->processing_seconds.observe(static_cast<double>(elapsed_ms(clock_, job.received_at)) / 1000.0);
 }
 
-void DocumentVaultConsumer::fail(Job& job, const std::exception& e) {
+void DocumentVaultConsumer::fail(Job& job, const std::exception& e, bool own_fault) {
   count_failure(e);
-  acknowledger_->forget(job.message.message_id);
   hold_group(job);
   const bool parsed = job.event && job.event->ok();
+  const std::string_view event_id = parsed ? std::string_view(job.event->value().event_id) : std::string_view();
+  if (!own_fault) {
+    acknowledger_->forget(job.message.message_id);
+    log::error(kConsumerComponent, "Failed to process event",
+               {{"event_id", event_id},
+                {"message_id", job.message.message_id},
+                {"receive_count", job.receive_count},
+                {"error", e.what()}});
+    return;
+  }
+  // Its own failure: it comes back after a delay that grows with its receives.
+  const runtime::Backoff backoff{std::chrono::duration_cast<std::chrono::milliseconds>(options_.retry_base),
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(options_.retry_max),
+                                 runtime::Backoff::Jitter::equal};
+  const auto delay = std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(
+                                                           backoff.delay(std::max(job.receive_count - 1, 0))));
+  const bool postponed = acknowledger_->postpone(job.message.message_id, delay);
+  const bool last_receive = max_receive_count_ && job.receive_count >= *max_receive_count_;
   log::error(kConsumerComponent, "Failed to process event",
-             {{"event_id", parsed ? std::string_view(job.event->value().event_id) : std::string_view()},
+             {{"event_id", event_id},
               {"message_id", job.message.message_id},
               {"receive_count", job.receive_count},
+              {"max_receive_count", max_receive_count_ ? nlohmann::json(*max_receive_count_) : nlohmann::json()},
+              {"retry_in_seconds", postponed ? nlohmann::json(delay.count()) : nlohmann::json()},
               {"error", e.what()}});
+  if (!last_receive) return;
+  // SQS moves it to the dead-letter queue at its next receive: say why here,
+  // where the operator looks (GET /v1/admin/rejected-messages).
+  try {
+    const std::string detail = e.what();
+    documents_.record_rejected_message(store::RejectedMessage{job.message.message_id, job.message.body,
+                                                              "retries_exhausted", detail, job.receive_count,
+                                                              clock_.now()});
+    metrics_->rejected("retries_exhausted").inc();
+    log::warn(kConsumerComponent, "Message failed on its last receive before the dead-letter queue",
+              {{"message_id", job.message.message_id},
+               {"reason", "retries_exhausted"},
+               {"detail", detail},
+               {"receive_count", job.receive_count}});
+  } catch (const std::exception& record_error) {
+    log::error(kConsumerComponent, "Could not record a message whose retries are exhausted",
+               {{"message_id", job.message.message_id}, {"error", record_error.what()}});
+  }
 }
 
 void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std::string& detail) {

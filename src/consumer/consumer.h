@@ -26,10 +26,23 @@
 //     is retried in a transaction of its own, so only the culprit fails. An
 //     event_id seen before with a different body is rejected
 //     (event_id_reused), never silently skipped;
-//   - on failure logs it and leaves the message for redelivery after its
-//     visibility timeout (the queue's redrive policy ends a message that
-//     keeps failing).
+//   - on a failure of its own (not the database or SQS being down) logs it and
+//     sets the message's visibility to a retry delay that grows with its
+//     ApproximateReceiveCount (retry_base doubling up to retry_max, half of
+//     it random), so it is neither retried in a hot loop nor left for the
+//     whole visibility timeout. When the queue's redrive policy is known
+//     (its maxReceiveCount), a failure on the last receive before the
+//     dead-letter queue is recorded in rejected_messages as
+//     retries_exhausted with the failure's detail (SQS then moves the
+//     message itself). A failure of the database leaves the message for its
+//     visibility timeout and opens the breaker.
 // Messages in progress get visibility heartbeats (Acknowledger).
+//
+// While the database or SQS is down a circuit breaker stops receiving; it
+// probes at most a second apart, each probe a database ping and a short
+// receive (no long poll, one attempt of probe_timeout), so a dependency that
+// accepts connections and never answers holds no probe for long and the
+// backlog drains within moments of the heal.
 //
 // stop() stops polling at once (the long poll is cancelled), releases
 // messages not yet started, lets those in progress finish and be
@@ -86,6 +99,12 @@ struct ConsumerOptions {
   // A well-formed event whose action the service does not handle: rejected
   // (unknown_action) when true; otherwise acknowledged and counted as ignored.
   bool reject_unknown_actions = false;
+  // A message that failed on its n-th receive comes back after
+  // min(retry_max, retry_base * 2^(n-1)), half of it random.
+  std::chrono::seconds retry_base{2};
+  std::chrono::seconds retry_max{300};
+  // The breaker's probes: one attempt of at most this long.
+  std::chrono::milliseconds probe_timeout{2000};
 };
 
 // What /readyz reports.
@@ -131,7 +150,10 @@ class DocumentVaultConsumer {
   // a reason other than the database being down, one by one.
   void handle(const std::vector<Job*>& jobs);
   void finish(Job& job, const service::EventResult& result);
-  void fail(Job& job, const std::exception& e);
+  // The message failed. `own_fault`: for a reason of its own (not the
+  // database or a certificate fetch), so it gets its retry delay and, on its
+  // last receive, a retries_exhausted record.
+  void fail(Job& job, const std::exception& e, bool own_fault = false);
   void reject(Job& job, std::string_view reason, const std::string& detail);
   void finish_in_flight(std::size_t count);
   // The queue's approximate depth into the metrics (GetQueueAttributes).
@@ -162,6 +184,9 @@ class DocumentVaultConsumer {
   const ConsumerOptions options_;
   const std::size_t max_in_flight_;
   const bool fifo_;  // the source is a FIFO queue
+  // The queue's redrive policy's maxReceiveCount, read at start(); unset
+  // when it has none or it could not be read.
+  std::optional<int> max_receive_count_;
 
   std::unique_ptr<Acknowledger> acknowledger_;
   struct Queue;

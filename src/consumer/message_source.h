@@ -32,6 +32,9 @@ struct ReceiveOptions {
   int max_messages = 10;                          // 1..10
   int wait_time_seconds = 20;                     // long poll, 0..20
   std::optional<int> visibility_timeout_seconds;  // unset: the queue's own
+  // Unset: the long poll's own timeout and the client's retries. A probe
+  // after an outage sets one short attempt.
+  aws::CallLimits limits;
 };
 
 class MessageSource {
@@ -44,9 +47,11 @@ class MessageSource {
   // the queue cannot be reached.
   virtual std::vector<aws::ReceivedMessage> receive(const ReceiveOptions& options, std::stop_token stop) = 0;
   // Up to ten each; per-entry failures in the result, a failed call throws.
-  virtual aws::BatchResult delete_messages(std::span<const std::string> receipt_handles, std::stop_token stop) = 0;
-  virtual aws::BatchResult change_visibility(std::span<const aws::VisibilityChange> changes,
-                                             std::stop_token stop) = 0;
+  // `limits` bound the call (the acknowledger retries on its own schedule).
+  virtual aws::BatchResult delete_messages(std::span<const std::string> receipt_handles, std::stop_token stop,
+                                           const aws::CallLimits& limits) = 0;
+  virtual aws::BatchResult change_visibility(std::span<const aws::VisibilityChange> changes, std::stop_token stop,
+                                             const aws::CallLimits& limits) = 0;
   // Sends the message's body and attributes, with `reason` as the String
   // attribute docvault_rejection_reason, to the dead-letter queue; throws
   // when it was not accepted. Only called when has_dead_letter_queue().

@@ -17,17 +17,18 @@ std::vector<aws::ReceivedMessage> SqsMessageSource::receive(const ReceiveOptions
   request.max_messages = options.max_messages;
   request.wait_time_seconds = options.wait_time_seconds;
   request.visibility_timeout_seconds = options.visibility_timeout_seconds;
+  request.limits = options.limits;
   return sqs_.receive_messages(request, stop);
 }
 
 aws::BatchResult SqsMessageSource::delete_messages(std::span<const std::string> receipt_handles,
-                                                   std::stop_token stop) {
-  return sqs_.delete_message_batch(queue_url_, receipt_handles, stop);
+                                                   std::stop_token stop, const aws::CallLimits& limits) {
+  return sqs_.delete_message_batch(queue_url_, receipt_handles, stop, limits);
 }
 
 aws::BatchResult SqsMessageSource::change_visibility(std::span<const aws::VisibilityChange> changes,
-                                                     std::stop_token stop) {
-  return sqs_.change_message_visibility_batch(queue_url_, changes, stop);
+                                                     std::stop_token stop, const aws::CallLimits& limits) {
+  return sqs_.change_message_visibility_batch(queue_url_, changes, stop, limits);
 }
 
 void SqsMessageSource::dead_letter(const aws::ReceivedMessage& message, std::string_view reason) {

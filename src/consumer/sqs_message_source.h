@@ -18,8 +18,10 @@ class SqsMessageSource final : public MessageSource {
                    std::optional<std::string> dead_letter_queue_url = std::nullopt);
 
   std::vector<aws::ReceivedMessage> receive(const ReceiveOptions& options, std::stop_token stop) override;
-  aws::BatchResult delete_messages(std::span<const std::string> receipt_handles, std::stop_token stop) override;
-  aws::BatchResult change_visibility(std::span<const aws::VisibilityChange> changes, std::stop_token stop) override;
+  aws::BatchResult delete_messages(std::span<const std::string> receipt_handles, std::stop_token stop,
+                                   const aws::CallLimits& limits) override;
+  aws::BatchResult change_visibility(std::span<const aws::VisibilityChange> changes, std::stop_token stop,
+                                     const aws::CallLimits& limits) override;
   void dead_letter(const aws::ReceivedMessage& message, std::string_view reason) override;
   bool has_dead_letter_queue() const override { return dead_letter_queue_url_.has_value(); }
   std::map<std::string, std::string> attributes(std::span<const std::string> names, std::stop_token stop) override;

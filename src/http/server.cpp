@@ -734,9 +734,11 @@ class HttpServer::Impl {
 HttpServer::HttpServer(service::DocumentService& documents, HttpOptions options)
     : options_(std::move(options)), authenticator_(options_.jwt_verifier) {
   register_operational_routes(router_, options_, authenticator_);
-  register_document_routes(router_, documents, authenticator_, options_.max_upload_bytes, options_.content_url_ttl,
-                           options_.max_upload_bytes + kMultipartOverhead);
-  if (options_.admin) register_admin_routes(router_, *options_.admin, authenticator_, kJsonBodyLimit);
+  if (options_.serve_api) {
+    register_document_routes(router_, documents, authenticator_, options_.max_upload_bytes, options_.content_url_ttl,
+                             options_.max_upload_bytes + kMultipartOverhead);
+    if (options_.admin) register_admin_routes(router_, *options_.admin, authenticator_, kJsonBodyLimit);
+  }
   impl_ = std::make_unique<Impl>(options_, router_, authenticator_);
 }
 

@@ -93,6 +93,9 @@ struct HttpOptions {
   ConnectionLimits limits;
   // The admin API (/v1/admin); nullptr: not served.
   service::AdminService* admin = nullptr;
+  // False: only /healthz, /readyz and /metrics (what the `consume` and
+  // `relay` processes serve, for their orchestrator and scraper).
+  bool serve_api = true;
 };
 
 // A route: a path pattern ("/v1/documents/([^/]+)/content": literal segments,

@@ -15,7 +15,7 @@ std::vector<EntryFailure> failures_of(const aws::SendBatchResult& result) {
 }  // namespace
 
 std::vector<EntryFailure> SnsPublisher::publish(const std::string& target, std::span<PublishEntry> entries,
-                                                std::stop_token stop) {
+                                                std::stop_token stop, const aws::CallLimits& limits) {
   const bool fifo = is_fifo(target);
   std::vector<aws::SnsMessage> messages;
   messages.reserve(entries.size());
@@ -23,11 +23,11 @@ std::vector<EntryFailure> SnsPublisher::publish(const std::string& target, std::
     messages.push_back(aws::SnsMessage{std::move(e.payload), "", std::move(e.attributes),
                                        fifo ? e.ordering_key : "", fifo ? e.event_id : ""});
   }
-  return failures_of(sns_.publish_batch(target, messages, stop));
+  return failures_of(sns_.publish_batch(target, messages, stop, limits));
 }
 
 std::vector<EntryFailure> SqsPublisher::publish(const std::string& target, std::span<PublishEntry> entries,
-                                                std::stop_token stop) {
+                                                std::stop_token stop, const aws::CallLimits& limits) {
   const bool fifo = is_fifo(target);
   std::vector<aws::OutgoingSqsMessage> messages;
   messages.reserve(entries.size());
@@ -35,7 +35,7 @@ std::vector<EntryFailure> SqsPublisher::publish(const std::string& target, std::
     messages.push_back(aws::OutgoingSqsMessage{std::move(e.payload), std::move(e.attributes), std::nullopt,
                                                fifo ? e.ordering_key : "", fifo ? e.event_id : ""});
   }
-  return failures_of(sqs_.send_message_batch(target, messages, stop));
+  return failures_of(sqs_.send_message_batch(target, messages, stop, limits));
 }
 
 }  // namespace docvault::outbox

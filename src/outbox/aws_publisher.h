@@ -17,7 +17,7 @@ class SnsPublisher final : public Publisher {
   // `sns` must outlive the publisher.
   explicit SnsPublisher(const aws::SnsClient& sns) : sns_(sns) {}
   std::vector<EntryFailure> publish(const std::string& target, std::span<PublishEntry> entries,
-                                    std::stop_token stop) override;
+                                    std::stop_token stop, const aws::CallLimits& limits) override;
 
  private:
   const aws::SnsClient& sns_;
@@ -28,7 +28,7 @@ class SqsPublisher final : public Publisher {
   // `sqs` must outlive the publisher.
   explicit SqsPublisher(const aws::SqsClient& sqs) : sqs_(sqs) {}
   std::vector<EntryFailure> publish(const std::string& target, std::span<PublishEntry> entries,
-                                    std::stop_token stop) override;
+                                    std::stop_token stop, const aws::CallLimits& limits) override;
 
  private:
   const aws::SqsClient& sqs_;

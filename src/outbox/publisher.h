@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "aws/messaging.h"
+#include "aws/service_client.h"
 
 namespace docvault::outbox {
 
@@ -42,8 +43,9 @@ class Publisher {
   virtual ~Publisher() = default;
   // Publishes entries (at most ten; their payloads may be moved from) to
   // `target` (a topic ARN or queue URL); returns the entries that failed.
+  // `limits` bound the call (a probe after an outage is one short attempt).
   virtual std::vector<EntryFailure> publish(const std::string& target, std::span<PublishEntry> entries,
-                                            std::stop_token stop) = 0;
+                                            std::stop_token stop, const aws::CallLimits& limits) = 0;
 };
 
 }  // namespace docvault::outbox

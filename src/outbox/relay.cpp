@@ -82,6 +82,23 @@ std::size_t size_of(const OutboxMessage& m, const aws::MessageAttributes& attrib
   return size;
 }
 
+// Whether a publish call that failed as a whole failed for its destination's
+// sake (no answer, the service's fault, throttling past the retries, our
+// credentials or permissions refused, the topic or queue missing) rather than
+// for what the batch carried (another 4xx). Only the former counts toward the
+// breaker: one malformed batch must not pause the relay.
+bool is_destination_failure(const std::exception& e) {
+  const auto* error = dynamic_cast<const aws::AwsError*>(&e);
+  if (error == nullptr) return true;
+  const int status = error->http_status();
+  if (status == 0 || status >= 500 || status == 401 || status == 403 || status == 404 || status == 429) return true;
+  static const std::set<std::string, std::less<>> kCodes = {
+      "AccessDenied", "AccessDeniedException", "AuthorizationError", "InvalidClientTokenId",
+      "UnrecognizedClientException", "SignatureDoesNotMatch", "ExpiredToken", "NotFound", "QueueDoesNotExist",
+      "AWS.SimpleQueueService.NonExistentQueue", "KMSAccessDenied", "KMSDisabled"};
+  return kCodes.contains(error->code()) || aws::is_throttling_error(error->code()) || aws::is_retryable(*error);
+}
+
 // Lanes per destination: how many publish calls may be in flight at once for
 // each of SNS and SQS.
 constexpr std::size_t kLanesPerDestination = 4;
@@ -101,7 +118,11 @@ struct OutboxRelay::Lane {
   std::vector<store::OutboxRecord*> records;  // their payloads move into the requests
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;
-  std::string last_error;
+  // Calls answered (entries refused one by one included), and the error of
+  // the call that failed as a whole for its destination's sake, if one did:
+  // the lane sends nothing more in this round.
+  std::size_t calls_answered = 0;
+  std::string dependency_error;
 };
 
 // Runs a round's lanes on a few long-lived threads and the caller's.
@@ -241,10 +262,13 @@ OutboxRelay::OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_a
       metrics_(std::make_unique<Instruments>(metrics)),
       // With the relay's own thread: up to four publish calls in flight.
       lane_pool_(std::make_unique<LanePool>(3)),
+      // Three rounds whose publishes all failed for their destination's sake
+      // open it; probes then come at most a second apart (each a short
+      // attempt), so publishing resumes within moments of the heal.
       breaker_(std::string(kRelayComponent),
                resilience::CircuitBreaker::Options{.failure_threshold = 3,
-                                                   .base_delay = std::chrono::milliseconds(1000),
-                                                   .max_delay = std::chrono::milliseconds(30'000)},
+                                                   .base_delay = std::chrono::milliseconds(250),
+                                                   .max_delay = std::chrono::milliseconds(1000)},
                clock) {}
 
 OutboxRelay::~OutboxRelay() { stop(); }
@@ -305,12 +329,17 @@ void OutboxRelay::run(std::stop_token stop) {
     std::size_t claimed = 0;
     if (breaker_.allow()) {
       try {
-        auto failures_before = attempted_failures_;
+        const bool probing = breaker_.state() == resilience::CircuitBreaker::State::half_open;
         claimed = publish_due(stop);
-        // A round in which every publish failed means SNS/SQS is down.
-        if (claimed > 0 && published_in_round_ == 0 && attempted_failures_ > failures_before) {
-          breaker_.record_failure("aws: " + last_publish_error_);
-        } else {
+        // The breaker hears of publish calls, not of rounds: a destination
+        // whose calls all failed for its own sake (unreachable, refusing our
+        // credentials, missing) is a failure, one that answered a success. A
+        // round that made no call says nothing, unless it was the probe:
+        // then nothing is failing any more (rows that failed for their
+        // destination's sake are due again at once, so a probe finds them).
+        if (!last_round_.dependency_error.empty()) {
+          breaker_.record_failure(last_round_.dependency_error);
+        } else if (last_round_.calls_answered > 0 || probing) {
           breaker_.record_success();
         }
         if (clock_.steady_now() >= next_purge) {
@@ -407,30 +436,47 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
       log::debug(kRelayComponent, "Claiming ahead failed", {{"error", e.what()}});
     }
   };
-  lane_pool_->run(lanes.size(), [&](std::size_t i) { publish_lane(lanes[i], now); }, claim_next);
+  // Half-open: this round is the probe, one short attempt per call.
+  const aws::CallLimits limits = breaker_.state() == resilience::CircuitBreaker::State::half_open
+                                     ? aws::CallLimits::single(options_.probe_timeout)
+                                     : aws::CallLimits{};
+  lane_pool_->run(lanes.size(), [&](std::size_t i) { publish_lane(lanes[i], now, limits); }, claim_next);
 
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;
+  // Per destination: calls answered, and the error of one that failed for
+  // the destination's sake.
+  std::map<Destination, std::pair<std::size_t, std::string>> outcome;
   for (auto& lane : lanes) {
     published.insert(published.end(), lane.published.begin(), lane.published.end());
     failures.insert(failures.end(), lane.failures.begin(), lane.failures.end());
-    if (!lane.last_error.empty()) last_publish_error_ = lane.last_error;
+    auto& [answered, error] = outcome[lane.destination];
+    answered += lane.calls_answered;
+    if (!lane.dependency_error.empty()) error = lane.dependency_error;
+  }
+  // A destination failed when none of its calls was answered and one failed
+  // for its sake; with one destination failing the relay is failing (its
+  // entities' later rows wait behind the failed ones whatever their
+  // destination).
+  last_round_ = {};
+  for (const auto& [destination, result] : outcome) {
+    last_round_.calls_answered += result.first;
+    if (result.first == 0 && !result.second.empty()) {
+      last_round_.dependency_error = std::string(to_string(destination)) + ": " + result.second;
+    }
   }
   store::write(store_, [&](store::Transaction& tx) {
     tx.mark_published(published, clock_.now());
     tx.mark_failed(failures);
   });
-  published_in_round_ = published.size();
   marked_since_compaction_ += published.size();
-  attempted_failures_ += static_cast<std::uint64_t>(
-      std::count_if(failures.begin(), failures.end(), [](const auto& f) { return f.attempted; }));
   log::debug(kRelayComponent, "Outbox batch done",
              {{"claimed", records.size()}, {"published", published.size()}, {"failed", failures.size()},
               {"lanes", lanes.size()}});
   return records.size();
 }
 
-void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
+void OutboxRelay::publish_lane(Lane& lane, Timestamp now, const aws::CallLimits& limits) {
   // Half fixed, half random: spread out, yet never immediate.
   const runtime::Backoff backoff{
       .base = options_.retry_base, .cap = options_.retry_max, .jitter = runtime::Backoff::Jitter::equal};
@@ -467,7 +513,11 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
     std::vector<aws::MessageAttributes> sending_attributes;
     for (std::size_t i = 0; i < chunk.records.size(); ++i) {
       auto* record = chunk.records[i];
-      if (failed_keys.contains(record->message.ordering_key)) {
+      if (!lane.dependency_error.empty()) {
+        // The destination failed this round: due again at once, for the
+        // next round (which the breaker paces) to try.
+        failures.push_back({record->seq, "not sent: " + lane.dependency_error, now, false});
+      } else if (failed_keys.contains(record->message.ordering_key)) {
         failures.push_back({record->seq, "held back behind an earlier event of its entity", now, false});
       } else {
         sending.push_back(record);
@@ -477,6 +527,7 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
     if (sending.empty()) continue;
 
     std::vector<std::pair<std::size_t, std::string>> chunk_failures;  // index, error
+    bool destination_failed = false;
     try {
       std::vector<PublishEntry> entries;
       entries.reserve(sending.size());
@@ -485,9 +536,14 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
         entries.push_back(PublishEntry{std::move(m.payload), std::move(sending_attributes[i]), m.ordering_key, m.event_id});
       }
       // No stop token: a batch being published finishes, so its rows are marked.
-      for (auto& f : publisher.publish(target, entries, {})) chunk_failures.emplace_back(f.index, std::move(f.error));
+      for (auto& f : publisher.publish(target, entries, {}, limits)) {
+        chunk_failures.emplace_back(f.index, std::move(f.error));
+      }
+      ++lane.calls_answered;
     } catch (const std::exception& e) {
       for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.emplace_back(i, e.what());
+      destination_failed = is_destination_failure(e);
+      if (destination_failed) lane.dependency_error = e.what();
     }
 
     std::vector<bool> ok(sending.size(), true);
@@ -496,9 +552,11 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
       ok[index] = false;
       const auto* record = sending[index];
       failed_keys.insert(record->message.ordering_key);
-      failures.push_back({record->seq, error, retry_at(record->attempts), true});
+      // A row refused for its own sake backs off; one whose destination
+      // failed is due again at once: the breaker paces those rounds, and a
+      // healed destination then gets the backlog at once.
+      failures.push_back({record->seq, error, destination_failed ? now : retry_at(record->attempts), true});
       metrics_->failures(destination).inc();
-      lane.last_error = error;
       log::warn(kRelayComponent, "Publishing an outbox event failed; it will be retried",
                 {{"event_id", record->message.event_id},
                  {"destination", to_string(destination)},

@@ -25,8 +25,16 @@
 // and SqsPublisher over AWS, a fake in the unit tests.
 //
 // While SNS/SQS or the database keep failing, a circuit breaker pauses the
-// rounds and probes with exponential backoff (state in logs, metrics and
-// /readyz).
+// rounds (state in logs, metrics and /readyz, where the relay is `paused`).
+// It counts publish calls that failed for their destination's sake (no
+// answer, 5xx, throttling, credentials or permissions refused, a missing
+// topic or queue) and rounds that failed on the database: three rounds in
+// which a destination's every call failed open it. Rounds that publish
+// nothing prove nothing and count neither way. Rows whose destination failed
+// are due again at once (rows refused one by one back off on their own):
+// the breaker paces them, probing with exponential backoff up to a second,
+// each probe call a single attempt of `probe_timeout`, so publishing resumes
+// within moments of the heal.
 //
 // Thread-safety: start() and stop() from one thread; publish_due() from the
 // relay's own thread or a test's; status() from any.
@@ -67,6 +75,10 @@ struct RelayOptions {
   // once this many rows were marked, at most this often.
   std::size_t compact_after_rows = 2000;
   std::chrono::milliseconds compact_every{2000};
+  // A probe after publishing failed (the breaker half-open) is one attempt
+  // per call of at most this long, so a destination that accepts
+  // connections and never answers does not hold the relay's recovery.
+  std::chrono::milliseconds probe_timeout{2000};
 };
 
 // What /readyz reports.
@@ -122,7 +134,7 @@ class OutboxRelay {
   void release_prefetched();
   // Publishes one lane's rows in order, in calls of up to ten; records what
   // was published and what failed in the lane. Runs on a lane thread.
-  void publish_lane(Lane& lane, Timestamp now);
+  void publish_lane(Lane& lane, Timestamp now, const aws::CallLimits& limits);
 
   OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_audit, std::unique_ptr<Publisher> owned_events,
               Publisher* audit, Publisher* document_events, const Clock& clock, RelayOptions options,
@@ -140,10 +152,13 @@ class OutboxRelay {
   std::atomic<bool> running_{false};
   std::atomic<std::size_t> pending_{0};
   std::atomic<double> oldest_pending_age_seconds_{0};
-  // Of the last publish_due round, for the breaker; the relay's thread only.
-  std::size_t published_in_round_ = 0;
-  std::uint64_t attempted_failures_ = 0;
-  std::string last_publish_error_;
+  // What the last publish_due round's calls said, for the breaker; the
+  // relay's thread only.
+  struct RoundOutcome {
+    std::size_t calls_answered = 0;
+    std::string dependency_error;  // "<destination>: <error>" when a destination failed
+  };
+  RoundOutcome last_round_;
   // The next batch, claimed while the last one was published; the relay's
   // thread only (or the test calling publish_due).
   struct Prefetched {

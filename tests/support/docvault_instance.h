@@ -61,7 +61,7 @@ class DocvaultInstance {
   // an HTTP port of its own, the relay off, no queue or topic, and `env` on
   // top. Authentication is off (DOCVAULT_AUTH=disabled) unless `env` sets
   // DOCVAULT_AUTH or a key (tests/e2e/auth, test_crypto.h mints tokens).
-  // For `serve`, waits for /healthz.
+  // For `serve`, `consume` and `relay` (all of which listen), waits for /healthz.
   DocvaultInstance(const TestStorage& storage, const std::filesystem::path& log_path,
                    std::map<std::string, std::string> env = {}, const std::string& subcommand = "serve")
       : port_(free_port()) {
@@ -84,7 +84,7 @@ class DocvaultInstance {
     }
     for (auto& [k, v] : env) full[k] = v;
     process_.emplace(docvault_binary(), std::vector<std::string>{subcommand}, full, log_path);
-    if (subcommand == "serve") {
+    if (subcommand == "serve" || subcommand == "consume" || subcommand == "relay") {
       httplib::Client client("127.0.0.1", port_);
       ready_ = wait_until([&] {
         auto res = client.Get("/healthz");

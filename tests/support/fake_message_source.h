@@ -47,6 +47,7 @@ class FakeMessageSource final : public consumer::MessageSource {
   std::vector<aws::ReceivedMessage> receive(const consumer::ReceiveOptions& options, std::stop_token stop) override {
     std::unique_lock lock(mutex_);
     ++receives_;
+    receive_options_.push_back(options);
     if (fail_receives_ > 0) {
       --fail_receives_;
       throw aws::AwsError(0, "NetworkError", "injected receive failure");
@@ -91,10 +92,13 @@ class FakeMessageSource final : public consumer::MessageSource {
     return out;
   }
 
-  aws::BatchResult delete_messages(std::span<const std::string> handles, std::stop_token) override {
+  aws::BatchResult delete_messages(std::span<const std::string> handles, std::stop_token,
+                                   const aws::CallLimits& limits) override {
     if (handles.size() > 10) throw std::invalid_argument("more than ten entries");
     std::lock_guard lock(mutex_);
     ++delete_calls_;
+    delete_limits_.push_back(limits);
+    if (fail_deletes_) throw aws::AwsError(0, "NetworkError", "injected delete failure");
     aws::BatchResult result;
     for (std::size_t i = 0; i < handles.size(); ++i) {
       auto it = std::find_if(messages_.begin(), messages_.end(),
@@ -110,7 +114,8 @@ class FakeMessageSource final : public consumer::MessageSource {
     return result;
   }
 
-  aws::BatchResult change_visibility(std::span<const aws::VisibilityChange> changes, std::stop_token) override {
+  aws::BatchResult change_visibility(std::span<const aws::VisibilityChange> changes, std::stop_token,
+                                     const aws::CallLimits&) override {
     if (changes.size() > 10) throw std::invalid_argument("more than ten entries");
     aws::BatchResult result;
     {
@@ -125,6 +130,7 @@ class FakeMessageSource final : public consumer::MessageSource {
         const auto seconds = changes[i].visibility_timeout_seconds;
         it->invisible_until = clock_.steady_now() + std::chrono::seconds(seconds);
         (seconds == 0 ? released_ : heartbeats_).push_back(it->id);
+        visibility_changes_.emplace_back(it->id, seconds);
         result.successful.push_back(i);
       }
     }
@@ -144,6 +150,10 @@ class FakeMessageSource final : public consumer::MessageSource {
     for (const auto& name : names) {
       if (name == "VisibilityTimeout") out[name] = std::to_string(visibility_.count());
       if (name == "ApproximateNumberOfMessages") out[name] = std::to_string(messages_.size());
+      if (name == "RedrivePolicy" && max_receive_count_ > 0) {
+        out[name] = R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:fake-dlq","maxReceiveCount":)" +
+                    std::to_string(max_receive_count_) + "}";
+      }
     }
     return out;
   }
@@ -171,6 +181,37 @@ class FakeMessageSource final : public consumer::MessageSource {
     fail_receives_ = count;
   }
   void set_dead_letter_queue(bool on) { dead_letter_queue_ = on; }
+  // The queue's redrive policy says a message goes to the DLQ after `count` receives.
+  void set_max_receive_count(int count) {
+    std::lock_guard lock(mutex_);
+    max_receive_count_ = count;
+  }
+  // While on, every DeleteMessageBatch call fails as an unreachable SQS would.
+  void fail_deletes(bool on) {
+    std::lock_guard lock(mutex_);
+    fail_deletes_ = on;
+  }
+  // Every ChangeMessageVisibility entry taken: message id, seconds.
+  std::vector<std::pair<std::string, int>> visibility_changes() const {
+    std::lock_guard lock(mutex_);
+    return visibility_changes_;
+  }
+  std::vector<consumer::ReceiveOptions> receive_options() const {
+    std::lock_guard lock(mutex_);
+    return receive_options_;
+  }
+  std::vector<aws::CallLimits> delete_limits() const {
+    std::lock_guard lock(mutex_);
+    return delete_limits_;
+  }
+  // When the message is visible again (steady time); unset when deleted.
+  std::optional<runtime::SteadyTime> invisible_until(const std::string& message_id) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& m : messages_) {
+      if (m.id == message_id) return m.invisible_until;
+    }
+    return std::nullopt;
+  }
 
  private:
   struct Message {
@@ -192,7 +233,11 @@ class FakeMessageSource final : public consumer::MessageSource {
   std::deque<Message> messages_;
   std::vector<std::string> deleted_, released_, heartbeats_;
   std::vector<std::pair<std::string, std::string>> dead_lettered_;
-  int receives_ = 0, delete_calls_ = 0, fail_receives_ = 0;
+  std::vector<std::pair<std::string, int>> visibility_changes_;
+  std::vector<consumer::ReceiveOptions> receive_options_;
+  std::vector<aws::CallLimits> delete_limits_;
+  int receives_ = 0, delete_calls_ = 0, fail_receives_ = 0, max_receive_count_ = 0;
+  bool fail_deletes_ = false;
   std::uint64_t handles_ = 0;
 };
 

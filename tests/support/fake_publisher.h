@@ -1,7 +1,8 @@
 // An in-memory outbox::Publisher for the relay's unit tests: records every
 // entry it accepted (target, event id, payload), and fails on demand: whole
-// calls (fail_calls: the next n calls throw, as an unreachable service) or
-// single entries (fail_event: that event id is refused while set).
+// calls (fail_calls: the next n calls throw an aws::AwsError, by default as
+// an unreachable service) or single entries (fail_event: that event id is
+// refused while set). The limits each call came with are kept.
 //
 // Thread-safety: every member may be called from any thread (lane threads
 // publish at once).
@@ -13,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "aws/error.h"
 #include "outbox/publisher.h"
 
 namespace docvault::testing {
@@ -27,13 +29,14 @@ class FakePublisher final : public outbox::Publisher {
   };
 
   std::vector<outbox::EntryFailure> publish(const std::string& target, std::span<outbox::PublishEntry> entries,
-                                            std::stop_token) override {
+                                            std::stop_token, const aws::CallLimits& limits) override {
     if (entries.size() > 10) throw std::invalid_argument("more than ten entries");
     std::lock_guard lock(mutex_);
     ++calls_;
+    limits_.push_back(limits);
     if (fail_calls_ > 0) {
       --fail_calls_;
-      throw std::runtime_error("injected publish failure");
+      throw aws::AwsError(fail_status_, fail_code_, "injected publish failure");
     }
     std::vector<outbox::EntryFailure> failures;
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -54,9 +57,17 @@ class FakePublisher final : public outbox::Publisher {
     std::lock_guard lock(mutex_);
     return calls_;
   }
-  void fail_calls(int count) {
+  // The next `count` calls fail as a whole with this HTTP status (0: no
+  // answer) and AWS error code.
+  void fail_calls(int count, int status = 0, std::string code = "NetworkError") {
     std::lock_guard lock(mutex_);
     fail_calls_ = count;
+    fail_status_ = status;
+    fail_code_ = std::move(code);
+  }
+  std::vector<aws::CallLimits> limits() const {
+    std::lock_guard lock(mutex_);
+    return limits_;
   }
   void fail_event(const std::string& event_id, bool on = true) {
     std::lock_guard lock(mutex_);
@@ -71,7 +82,9 @@ class FakePublisher final : public outbox::Publisher {
   mutable std::mutex mutex_;
   std::vector<Published> published_;
   std::set<std::string> failing_;
-  int calls_ = 0, fail_calls_ = 0;
+  std::vector<aws::CallLimits> limits_;
+  int calls_ = 0, fail_calls_ = 0, fail_status_ = 0;
+  std::string fail_code_ = "NetworkError";
 };
 
 }  // namespace docvault::testing

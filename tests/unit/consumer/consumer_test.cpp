@@ -200,15 +200,26 @@ TEST(Consumer, AFailedReceiveOpensTheBreakerWhichClosesAfterTheBackoff) {
   ASSERT_TRUE(wait_until([&] { return consumer->status().breaker == "open"; }));
   EXPECT_EQ(consumer->status().state, "paused");
   const int receives = h.source.receives();
-  // While open (1 s, then doubling), nothing is received.
-  h.clock.advance(900ms);
+  // While open (250 ms, then doubling up to a second), nothing is received.
+  h.clock.advance(200ms);
   h.source.push("m1", event_body("e1"));
   EXPECT_EQ(h.source.receives(), receives);
   // After the backoff: a probe of the database, then a receive that succeeds.
-  h.clock.advance(700ms);
+  h.clock.advance(100ms);
   ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == 1; }));
   EXPECT_EQ(consumer->status().breaker, "closed");
   EXPECT_EQ(consumer->status().state, "running");
+  // The probe was a short receive, one attempt of two seconds; then long polls again.
+  const auto options = h.source.receive_options();
+  ASSERT_GT(options.size(), static_cast<std::size_t>(receives));
+  const auto& probe = options[static_cast<std::size_t>(receives)];
+  EXPECT_EQ(probe.wait_time_seconds, 0);
+  EXPECT_EQ(probe.limits.max_attempts, 1);
+  EXPECT_EQ(probe.limits.timeout, 2000ms);
+  ASSERT_TRUE(wait_until([&] { return h.source.receive_options().size() > static_cast<std::size_t>(receives) + 1; }));
+  const auto after = h.source.receive_options()[static_cast<std::size_t>(receives) + 1];
+  EXPECT_EQ(after.wait_time_seconds, 20);
+  EXPECT_EQ(after.limits.max_attempts, 0);
   consumer->stop();
   EXPECT_EQ(consumer->status().state, "stopped");
 }
@@ -229,6 +240,84 @@ TEST(Consumer, StopReleasesMessagesNotStartedAndFinishesTheOneInProgress) {
   stopping.join();
   EXPECT_EQ(h.source.deleted(), (std::vector<std::string>{"m1"}));
   EXPECT_EQ(h.status("e1"), DocumentStatus::archived);
+}
+
+TEST(Consumer, AFailedMessageComesBackAfterABackoffThatGrowsAndItsLastReceiveIsRecorded) {
+  Harness h({"e1"});
+  h.store.failing_entity = "e1";     // every transaction of e1's event fails, for its own reason
+  h.source.set_max_receive_count(3);  // the queue's redrive policy
+  auto consumer = h.consumer();
+  consumer->start();
+  h.source.push("m1", event_body("e1"));
+  auto delays = [&] {
+    std::vector<int> out;
+    for (const auto& [id, seconds] : h.source.visibility_changes()) {
+      if (id == "m1") out.push_back(seconds);
+    }
+    return out;
+  };
+  auto rejected = [&] {
+    return store::read(*h.real, [](store::Transaction& tx) { return tx.find_rejected_message("m1"); });
+  };
+  // Receive n comes back after 2 s * 2^(n-1), half of it random.
+  ASSERT_TRUE(wait_until([&] { return delays().size() == 1; }));
+  EXPECT_GE(delays()[0], 1);
+  EXPECT_LE(delays()[0], 2);
+  EXPECT_FALSE(rejected());
+  h.clock.advance(2s);
+  ASSERT_TRUE(wait_until([&] { return delays().size() == 2; }));
+  EXPECT_GE(delays()[1], 2);
+  EXPECT_LE(delays()[1], 4);
+  EXPECT_FALSE(rejected());
+  h.clock.advance(4s);
+  ASSERT_TRUE(wait_until([&] { return delays().size() == 3; }));
+  EXPECT_GE(delays()[2], 4);
+  EXPECT_LE(delays()[2], 8);
+  // The third receive was the last before the dead-letter queue: why it
+  // failed is recorded where the operator looks.
+  ASSERT_TRUE(wait_until([&] { return rejected().has_value(); }));
+  consumer->stop();
+  const auto record = *rejected();
+  EXPECT_EQ(record.reason, "retries_exhausted");
+  EXPECT_NE(record.detail.find("injected failure"), std::string::npos) << record.detail;
+  EXPECT_EQ(record.receive_count, 3);
+  EXPECT_EQ(record.body, event_body("e1"));
+  // SQS's redrive policy moves it; docvault neither deletes nor copies it.
+  EXPECT_TRUE(h.source.deleted().empty());
+  EXPECT_TRUE(h.source.dead_lettered().empty());
+  EXPECT_EQ(h.status("e1"), DocumentStatus::active);
+}
+
+TEST(Consumer, ADeleteThatFailsIsRetriedWhileTheReceiptHandleIsValid) {
+  Harness h({"e1"});  // visibility timeout 4 s
+  h.source.fail_deletes(true);
+  auto consumer = h.consumer();
+  consumer->start();
+  h.source.push("m1", event_body("e1"));
+  ASSERT_TRUE(wait_until([&] { return !h.source.delete_limits().empty(); }));
+  EXPECT_EQ(h.status("e1"), DocumentStatus::archived);  // committed; only the delete fails
+  // SQS unreachable for 3 of the message's 4 seconds: the delete keeps being retried.
+  for (int step = 0; step < 15; ++step) {
+    const auto calls = h.source.delete_limits().size();
+    h.clock.advance(200ms);
+    wait_until([&] { return h.source.delete_limits().size() > calls; }, 50ms);
+  }
+  EXPECT_GE(h.source.delete_limits().size(), 4u);
+  EXPECT_TRUE(h.source.deleted().empty());
+  h.source.fail_deletes(false);
+  for (int step = 0; step < 10 && h.source.deleted().empty(); ++step) {
+    h.clock.advance(100ms);
+    wait_until([&] { return !h.source.deleted().empty(); }, 50ms);
+  }
+  ASSERT_EQ(h.source.deleted(), (std::vector<std::string>{"m1"}));
+  consumer->stop();
+  // No redelivery: the message was never received again, so no duplicate.
+  EXPECT_EQ(h.registry.counter("docvault_consumer_duplicates_total", "").value(), 0);
+  // Each call one short attempt: the acknowledger retries on its own schedule.
+  for (const auto& limits : h.source.delete_limits()) {
+    EXPECT_EQ(limits.max_attempts, 1);
+    EXPECT_EQ(limits.timeout, 5000ms);
+  }
 }
 
 // A crash at `point` while the first consumer handles the event; a second

@@ -161,16 +161,64 @@ TEST_F(RelayTest, TheBreakerOpensWhileTheDatabaseIsDownAndClosesAfterItsBackoff)
   EXPECT_EQ(r->status().state, "paused");
   EXPECT_NE(r->status().last_failure.find("the database is down"), std::string::npos);
   store_.database_down = false;
-  // Open for a second (fake): no round, so nothing is published.
-  clock_.advance(500ms);
+  // Open for 250 ms (fake): no round, so nothing is published.
+  clock_.advance(200ms);
   EXPECT_EQ(pending(), 2u);
   // Then a probe round, which succeeds: closed, and the rows go out.
-  clock_.advance(600ms);
+  clock_.advance(100ms);
   ASSERT_TRUE(wait_until([&] { return r->status().breaker == "closed" && pending() == 0; }));
   EXPECT_EQ(r->status().state, "running");
   EXPECT_EQ(published_ids().size(), 2u);
   r->stop();
   EXPECT_EQ(r->status().state, "stopped");
+}
+
+TEST_F(RelayTest, ADestinationThatRefusesEveryCallOpensTheBreakerAndItsHealClosesIt) {
+  events_for("token-1", 2);
+  events_for("token-2", 1);
+  // A missing sns:Publish: every PublishBatch is refused, while SQS takes
+  // every SendMessageBatch (those rounds are not successes for the breaker).
+  audit_.fail_calls(1'000'000, 403, "AccessDenied");
+  auto r = relay();
+  r->start();
+  ASSERT_TRUE(wait_until([&] { return r->status().breaker == "open"; }));
+  EXPECT_EQ(r->status().state, "paused");
+  EXPECT_NE(r->status().last_failure.find("AccessDenied"), std::string::npos) << r->status().last_failure;
+  EXPECT_EQ(audit_.published().size(), 0u);
+  // Probes come at most a second apart, each call a single short attempt.
+  const auto calls = audit_.calls();
+  clock_.advance(1s);
+  ASSERT_TRUE(wait_until([&] { return audit_.calls() > calls; }));
+  ASSERT_TRUE(wait_until([&] { return r->status().breaker == "open"; }));  // the probe failed
+  EXPECT_EQ(r->status().state, "paused");
+  const auto probe = audit_.limits().back();
+  EXPECT_EQ(probe.max_attempts, 1);
+  EXPECT_EQ(probe.timeout, RelayOptions{}.probe_timeout);
+  // Healed: the next probe publishes the rows at once (they did not back
+  // off on their own: their destination failed, not they), and closes it.
+  audit_.fail_calls(0);
+  clock_.advance(1s);
+  ASSERT_TRUE(wait_until([&] { return r->status().breaker == "closed" && pending() == 0; }));
+  EXPECT_EQ(r->status().state, "running");
+  EXPECT_EQ(audit_.published().size(), 3u);
+  EXPECT_EQ(events_.published().size(), 3u);
+  r->stop();
+}
+
+TEST_F(RelayTest, ABatchRefusedForItsContentBacksOffWithoutOpeningTheBreaker) {
+  events_for("token-1", 1);
+  // A 400 about what the batch carried: the rows' problem, not SNS's.
+  audit_.fail_calls(1'000'000, 400, "InvalidParameter");
+  auto r = relay();
+  r->start();
+  for (int round = 1; round <= 4; ++round) {
+    ASSERT_TRUE(wait_until([&] { return audit_.calls() >= round; })) << round;
+    EXPECT_EQ(r->status().breaker, "closed") << round;
+    clock_.advance(RelayOptions{}.retry_max);  // the row's own backoff
+  }
+  EXPECT_EQ(r->status().state, "running");
+  EXPECT_EQ(pending(), 1u);  // the document event went; the audit event waits
+  r->stop();
 }
 
 TEST_F(RelayTest, CrashAfterPublishBeforeMarkPublishesAgainWithTheSameIds) {

@@ -141,7 +141,7 @@ class RelayTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(RelayTest, AnEntityDeletionReachesTheAuditTopicAndTheDocumentQueueOnce) {
   auto& docvault = start();
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   std::set<std::string> document_ids;
   for (int i = 0; i < 3; ++i) {
     auto id = docvault::testing::upload_document(http, "issuer-7", "issuer", "content " + std::to_string(i));
@@ -279,7 +279,7 @@ TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
   ASSERT_TRUE(docvault.ready()) << docvault.output();
 
   ASSERT_TRUE(emulator.stop());
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   for (int i = 0; i < 3; ++i) {
     ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-outage", "issuer", "outage " + std::to_string(i)).empty());
   }

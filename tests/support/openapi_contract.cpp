@@ -7,16 +7,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
-#include <valijson/adapters/nlohmann_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validator.hpp>
 
 #include "http/message.h"
+#include "http/server.h"
+#include "json_schema.h"
 #include "test_env.h"
 
 namespace docvault::testing {
@@ -54,58 +51,60 @@ const json& deref(const json& node) {
 // components, so its "#/components/..." references resolve.
 const valijson::Schema& compiled(const json& schema) {
   static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<valijson::Schema>> cache;
-  const auto key = schema.dump();
+  static std::map<std::string, std::shared_ptr<const valijson::Schema>> cache;
   std::lock_guard lock(mutex);
-  auto& slot = cache[key];
+  auto& slot = cache[schema.dump()];
   if (!slot) {
-    const json root = {{"$ref", "#/definitions/target"},
-                       {"definitions", {{"target", schema}}},
-                       {"components", document().at("components")}};
-    slot = std::make_unique<valijson::Schema>();
-    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-    valijson::adapters::NlohmannJsonAdapter adapter(root);
-    parser.populateSchema(adapter, *slot);
+    slot = compile_schema({{"$ref", "#/definitions/target"},
+                           {"definitions", {{"target", schema}}},
+                           {"components", document().at("components")}});
   }
   return *slot;
 }
 
 // Empty when `value` satisfies `schema`; else each error on a line, prefixed.
 std::string violations_of(const json& schema, const json& value, const std::string& what) {
-  valijson::Validator validator(valijson::Validator::kStrongTypes);
-  valijson::ValidationResults results;
-  valijson::adapters::NlohmannJsonAdapter adapter(value);
-  if (validator.validate(compiled(schema), adapter, &results)) return {};
-  std::ostringstream out;
-  valijson::ValidationResults::Error error;
-  while (results.popError(error)) {
-    out << what << ": ";
-    for (const auto& part : error.context) out << part;
-    out << ": " << error.description << "\n";
-  }
-  return out.str();
+  return schema_errors(compiled(schema), value, what + ": ");
 }
 
-std::vector<std::string> segments(std::string_view path) {
-  std::vector<std::string> out;
-  if (path.empty() || path.front() != '/') return out;
-  path.remove_prefix(1);
-  while (true) {
-    auto slash = path.find('/');
-    out.emplace_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) return out;
-    path.remove_prefix(slash + 1);
-  }
+// The document's path templates as a Router, so a path finds its template the
+// way the server finds its route ("{name}" is one non-empty segment).
+struct PathTable {
+  http::Router router;
+  std::vector<std::string> templates;  // in the router's route order
+};
+
+const PathTable& path_table() {
+  static const PathTable table = [] {
+    PathTable out;
+    for (const auto& [templ, item] : document().at("paths").items()) {
+      std::string pattern;
+      for (std::size_t at = 0; at < templ.size();) {
+        const auto open = templ.find('{', at);
+        const auto close = open == std::string::npos ? open : templ.find('}', open);
+        if (close == std::string::npos) {
+          pattern += templ.substr(at);
+          break;
+        }
+        pattern += templ.substr(at, open - at) + "([^/]+)";
+        at = close + 1;
+      }
+      out.router.route(pattern, {});
+      out.templates.push_back(templ);
+    }
+    return out;
+  }();
+  return table;
 }
 
-bool template_matches(const std::string& templ, const std::vector<std::string>& given) {
-  const auto want = segments(templ);
-  if (want.size() != given.size()) return false;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    const bool variable = want[i].size() > 2 && want[i].front() == '{' && want[i].back() == '}';
-    if (variable ? given[i].empty() : want[i] != given[i]) return false;
-  }
-  return true;
+// The document's path item for `path`, or null.
+const json* path_item(const std::string& path) {
+  const auto& table = path_table();
+  std::vector<std::string> matches;
+  const auto* route = table.router.match(path, matches);
+  if (!route) return nullptr;
+  const auto index = static_cast<std::size_t>(route - table.router.routes().data());
+  return &document().at("paths").at(table.templates.at(index));
 }
 
 std::string lower(std::string text) {
@@ -188,15 +187,10 @@ std::string openapi_violations(const ApiExchange& exchange) {
   const bool head_only = exchange.method == "HEAD";
   const auto method = lower(head_only ? std::string("GET") : exchange.method);
   const auto status = std::to_string(exchange.status);
-  const auto given = segments(path);
   const std::string where = exchange.method + " " + exchange.target + " -> " + status;
 
-  const json* operation = nullptr;
-  for (const auto& [templ, item] : document().at("paths").items()) {
-    if (!template_matches(templ, given)) continue;
-    if (item.contains(method)) operation = &item[method];
-    break;
-  }
+  const json* item = path_item(path);
+  const json* operation = item && item->contains(method) ? &(*item)[method] : nullptr;
   if (operation) {
     const auto& responses = operation->at("responses");
     if (responses.contains(status)) return check_response(responses[status], exchange, head_only, where);

@@ -7,8 +7,9 @@
 //
 // The rules (ARCHITECTURE.md, "Tests", says the same):
 //   - the path (query removed, percent-decoded as the server decodes it)
-//     matches a path template segment by segment, "{name}" standing for one
-//     non-empty segment; HEAD is checked as GET, without a body;
+//     finds its path template through an http::Router, as the server finds
+//     its route ("{name}" is one non-empty segment); HEAD is checked as GET,
+//     without a body;
 //   - a request that reaches no operation (no such path: 404, 401 under /v1;
 //     no such method: 405), or a status the operation does not list that the
 //     server decides before it knows the route (408, 431, 503), must be one
@@ -18,8 +19,7 @@
 //     its schema;
 //   - the Content-Type is one of the response's media types (or "*/*"); a
 //     JSON one (application/json, +json) has a body that is JSON and
-//     satisfies the schema (valijson; the document's schemas use only
-//     keywords JSON Schema draft 7 and 2020-12 share); a response without
+//     satisfies the schema (json_schema.h); a response without
 //     content has an empty body.
 #pragma once
 

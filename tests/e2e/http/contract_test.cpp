@@ -35,6 +35,18 @@ class ContractRoutesTest : public ::testing::Test {
     client_.emplace(server_->client());
   }
 
+  // GETs `path` and expects 200 with `content_type` and the repository file as the body.
+  httplib::Result expect_served(const std::string& path, const std::string& content_type,
+                                const std::filesystem::path& file) {
+    auto res = client_->Get(path);
+    EXPECT_TRUE(res) << path;
+    if (!res) return res;
+    EXPECT_EQ(res->status, 200) << path;
+    EXPECT_EQ(res->get_header_value("Content-Type"), content_type) << path;
+    EXPECT_EQ(res->body, repository_file(file)) << path;
+    return res;
+  }
+
   void TearDown() override {
     if (server_ && HasFailure()) std::cerr << "--- docvault output ---\n" << server_->output();
   }
@@ -46,11 +58,8 @@ class ContractRoutesTest : public ::testing::Test {
 };
 
 TEST_F(ContractRoutesTest, OpenApiDocumentIsTheRepositoryFile) {
-  auto res = client_->Get("/openapi.json");
+  auto res = expect_served("/openapi.json", "application/json", "docs/openapi.json");
   ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
-  EXPECT_EQ(res->body, repository_file("docs/openapi.json"));
   EXPECT_EQ(json::parse(res->body)["openapi"], "3.1.0");
   // Protected routes stay protected: the document is open, the API is not.
   auto refused = client_->Get("/v1/documents?entity_id=issuer-1&entity_type=issuer");
@@ -59,11 +68,8 @@ TEST_F(ContractRoutesTest, OpenApiDocumentIsTheRepositoryFile) {
 }
 
 TEST_F(ContractRoutesTest, DocsPageIsServedOpenAndSelfContained) {
-  auto res = client_->Get("/docs");
+  auto res = expect_served("/docs", "text/html; charset=utf-8", "docs/api-reference.html");
   ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
-  EXPECT_EQ(res->body, repository_file("docs/api-reference.html"));
   EXPECT_NE(res->get_header_value("Content-Security-Policy").find("connect-src 'self'"), std::string::npos);
   // Nothing is loaded from another site.
   EXPECT_EQ(res->body.find("src=\"http"), std::string::npos);
@@ -75,11 +81,7 @@ TEST_F(ContractRoutesTest, DocsPageIsServedOpenAndSelfContained) {
 
 TEST_F(ContractRoutesTest, EventSchemasAreTheRepositoryFiles) {
   for (const char* name : {"entity-event.json", "audit-event.json", "document-event.json"}) {
-    auto res = client_->Get(std::string("/schemas/") + name);
-    ASSERT_TRUE(res) << name;
-    EXPECT_EQ(res->status, 200) << name;
-    EXPECT_EQ(res->get_header_value("Content-Type"), "application/schema+json") << name;
-    EXPECT_EQ(res->body, repository_file(std::filesystem::path("docs/schemas") / name)) << name;
+    expect_served(std::string("/schemas/") + name, "application/schema+json", std::filesystem::path("docs/schemas") / name);
   }
 }
 

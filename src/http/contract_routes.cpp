@@ -37,17 +37,18 @@ std::optional<std::string_view> contract_file(std::string_view name) {
 
 void register_contract_routes(Router& router) {
   router.route("/openapi.json", {{"GET", open_endpoint([](const Request&, Response& res) {
-                                   serve_file(res, "openapi.json", "application/json");
-                                 })}});
+                                    serve_file(res, "openapi.json", "application/json");
+                                  })}});
   router.route("/docs", {{"GET", open_endpoint([](const Request&, Response& res) {
-                           serve_file(res, "api-reference.html", "text/html; charset=utf-8");
-                           res.set_header("Content-Security-Policy", kPagePolicy);
-                           res.set_header("X-Content-Type-Options", "nosniff");
-                         })}});
+                            serve_file(res, "api-reference.html", "text/html; charset=utf-8");
+                            res.set_header("Content-Security-Policy", kPagePolicy);
+                            res.set_header("X-Content-Type-Options", "nosniff");
+                          })}});
   router.route("/schemas/([^/]+)", {{"GET", open_endpoint([](const Request& req, Response& res) {
                                        const auto& name = req.matches.at(1);
                                        for (auto known : kSchemaNames) {
-                                         if (name == known) return serve_file(res, known, "application/schema+json");
+                                         if (name == known)
+                                           return serve_file(res, known, "application/schema+json");
                                        }
                                        respond(res, ApiError::not_found("no schema of this name"));
                                      })}});

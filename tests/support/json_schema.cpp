@@ -1,7 +1,6 @@
 #include "json_schema.h"
 
 #include <sstream>
-
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -17,7 +16,8 @@ std::shared_ptr<const valijson::Schema> compile_schema(const nlohmann::json& doc
   return schema;
 }
 
-std::string schema_errors(const valijson::Schema& schema, const nlohmann::json& value, const std::string& prefix) {
+std::string schema_errors(const valijson::Schema& schema, const nlohmann::json& value,
+                          const std::string& prefix) {
   valijson::Validator validator(valijson::Validator::kStrongTypes);
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter adapter(value);

@@ -5,9 +5,8 @@
 #pragma once
 
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace valijson {
 class Schema;
@@ -21,6 +20,7 @@ std::shared_ptr<const valijson::Schema> compile_schema(const nlohmann::json& doc
 
 // Empty when `value` satisfies `schema`; otherwise one line per error:
 // `prefix`, where in the value, and why.
-std::string schema_errors(const valijson::Schema& schema, const nlohmann::json& value, const std::string& prefix = "");
+std::string schema_errors(const valijson::Schema& schema, const nlohmann::json& value,
+                          const std::string& prefix = "");
 
 }  // namespace docvault::testing

@@ -6,10 +6,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 #include "http/message.h"
 #include "http/server.h"
@@ -151,19 +150,22 @@ std::string check_response(const json& response_ref, const ApiExchange& exchange
       if (header.value("required", false)) found += where + ": the required header " + name + " is missing\n";
       continue;
     }
-    if (header.contains("schema")) found += violations_of(header["schema"], json(*value), where + " header " + name);
+    if (header.contains("schema"))
+      found += violations_of(header["schema"], json(*value), where + " header " + name);
   }
   const auto content = response.value("content", json::object());
   const auto given = media_type(header_of(exchange, "Content-Type").value_or(""));
   if (content.empty()) {
-    if (!head_only && !exchange.body.empty()) found += where + ": a body, where the document has no content\n";
+    if (!head_only && !exchange.body.empty())
+      found += where + ": a body, where the document has no content\n";
     return found;
   }
   auto media = matching_media(content, given);
   if (!media) return found + where + ": Content-Type '" + given + "' is not one the document lists\n";
   if (head_only || !is_json(lower(*media)) || !content[*media].contains("schema")) return found;
   auto body = json::parse(exchange.body, nullptr, false);
-  if (body.is_discarded()) return found + where + ": the body is not JSON: " + exchange.body.substr(0, 200) + "\n";
+  if (body.is_discarded())
+    return found + where + ": the body is not JSON: " + exchange.body.substr(0, 200) + "\n";
   return found + violations_of(content[*media]["schema"], body, where + " body");
 }
 
@@ -175,7 +177,8 @@ std::vector<std::pair<std::string, std::string>> openapi_operations() {
     for (const char* method : kMethods) {
       if (!item.contains(method)) continue;
       std::string upper = method;
-      std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
       out.emplace_back(std::move(upper), path);
     }
   }
@@ -183,7 +186,8 @@ std::vector<std::pair<std::string, std::string>> openapi_operations() {
 }
 
 std::string openapi_violations(const ApiExchange& exchange) {
-  const auto path = http::percent_decode(std::string_view(exchange.target).substr(0, exchange.target.find('?')), false);
+  const auto path =
+      http::percent_decode(std::string_view(exchange.target).substr(0, exchange.target.find('?')), false);
   const bool head_only = exchange.method == "HEAD";
   const auto method = lower(head_only ? std::string("GET") : exchange.method);
   const auto status = std::to_string(exchange.status);
@@ -194,13 +198,16 @@ std::string openapi_violations(const ApiExchange& exchange) {
   if (operation) {
     const auto& responses = operation->at("responses");
     if (responses.contains(status)) return check_response(responses[status], exchange, head_only, where);
-    if (std::find(std::begin(kBeforeRouting), std::end(kBeforeRouting), exchange.status) == std::end(kBeforeRouting)) {
-      return where + ": status " + status + " is not documented for " + lower(exchange.method) + " of this path\n";
+    if (std::find(std::begin(kBeforeRouting), std::end(kBeforeRouting), exchange.status) ==
+        std::end(kBeforeRouting)) {
+      return where + ": status " + status + " is not documented for " + lower(exchange.method) +
+             " of this path\n";
     }
   }
   const auto& unrouted = document().at("x-docvault-unrouted-responses");
   if (!unrouted.contains(status)) {
-    return where + ": no operation answers this request, and " + status + " is not among x-docvault-unrouted-responses\n";
+    return where + ": no operation answers this request, and " + status +
+           " is not among x-docvault-unrouted-responses\n";
   }
   return check_response(unrouted[status], exchange, head_only, where);
 }

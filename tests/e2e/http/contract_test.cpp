@@ -2,12 +2,12 @@
 // on: /openapi.json, /docs and the event schemas under /schemas/ are open and
 // are the repository's files byte for byte; an unknown schema is a 404 with
 // the API's error body. (The browser test of /docs is tests/e2e/docs.)
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <httplib.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "docvault_instance.h"
 
@@ -81,7 +81,8 @@ TEST_F(ContractRoutesTest, DocsPageIsServedOpenAndSelfContained) {
 
 TEST_F(ContractRoutesTest, EventSchemasAreTheRepositoryFiles) {
   for (const char* name : {"entity-event.json", "audit-event.json", "document-event.json"}) {
-    expect_served(std::string("/schemas/") + name, "application/schema+json", std::filesystem::path("docs/schemas") / name);
+    expect_served(std::string("/schemas/") + name, "application/schema+json",
+                  std::filesystem::path("docs/schemas") / name);
   }
 }
 

@@ -3,14 +3,14 @@
 // the endpoint really has; the document is the one compiled into the binary;
 // and the checker the HTTP suites run on every response refuses what the
 // document does not allow.
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "blob/filesystem_blob_store.h"
 #include "http/contract_routes.h"
@@ -40,7 +40,9 @@ std::string read_file(const std::filesystem::path& path) {
 json openapi() { return json::parse(read_file(docvault::testing::source_dir() / "docs" / "openapi.json")); }
 
 // "/v1/documents/{id}" and "/v1/documents/{document_id}" name the same route.
-std::string shape(const std::string& path) { return std::regex_replace(path, std::regex(R"(\{[^}/]*\})"), "{}"); }
+std::string shape(const std::string& path) {
+  return std::regex_replace(path, std::regex(R"(\{[^}/]*\})"), "{}");
+}
 
 std::string lower(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -86,9 +88,12 @@ TEST_F(OpenApiTest, EveryRouteHasAnOperationAndEveryOperationARoute) {
     for (const auto& [method, endpoint] : route.endpoints) routed.insert(method + " " + shape(route.label));
   }
   std::set<std::string> documented;
-  for (const auto& [method, path] : docvault::testing::openapi_operations()) documented.insert(method + " " + shape(path));
-  for (const auto& op : routed) EXPECT_TRUE(documented.contains(op)) << op << " is served but has no operation in docs/openapi.json";
-  for (const auto& op : documented) EXPECT_TRUE(routed.contains(op)) << op << " is in docs/openapi.json but no route serves it";
+  for (const auto& [method, path] : docvault::testing::openapi_operations())
+    documented.insert(method + " " + shape(path));
+  for (const auto& op : routed)
+    EXPECT_TRUE(documented.contains(op)) << op << " is served but has no operation in docs/openapi.json";
+  for (const auto& op : documented)
+    EXPECT_TRUE(routed.contains(op)) << op << " is in docs/openapi.json but no route serves it";
   EXPECT_GE(routed.size(), 16u);  // the route table was really read
 }
 
@@ -102,11 +107,13 @@ TEST_F(OpenApiTest, OperationsStateTheScopeAndBodyOfTheirEndpoint) {
       const auto security = op->value("security", json::array());
       const auto& responses = (*op)["responses"];
       if (endpoint.scope) {
-        EXPECT_TRUE(std::any_of(security.begin(), security.end(),
-                                [&](const json& r) { return r.value("bearerAuth", json()) == json::array({*endpoint.scope}); }))
+        EXPECT_TRUE(std::any_of(
+            security.begin(), security.end(),
+            [&](const json& r) { return r.value("bearerAuth", json()) == json::array({*endpoint.scope}); }))
             << where << " needs the scope " << *endpoint.scope << ": " << security.dump();
       } else {
-        EXPECT_TRUE(security.empty() || std::any_of(security.begin(), security.end(), [](const json& r) { return r.empty(); }))
+        EXPECT_TRUE(security.empty() ||
+                    std::any_of(security.begin(), security.end(), [](const json& r) { return r.empty(); }))
             << where << " is open: " << security.dump();
       }
       if (endpoint.scope || route.label == "/metrics") {
@@ -114,7 +121,8 @@ TEST_F(OpenApiTest, OperationsStateTheScopeAndBodyOfTheirEndpoint) {
       }
       const bool takes_body = endpoint.body_limit > 0;
       EXPECT_EQ(op->contains("requestBody"), takes_body) << where;
-      EXPECT_TRUE(responses.contains("413")) << where << ": every route refuses a body it does not take, or too large a one";
+      EXPECT_TRUE(responses.contains("413"))
+          << where << ": every route refuses a body it does not take, or too large a one";
       EXPECT_TRUE(responses.contains("500") && responses.contains("400")) << where;
       for (const auto& [status, response] : responses.items()) {
         const auto& resolved = response.contains("$ref")
@@ -124,7 +132,8 @@ TEST_F(OpenApiTest, OperationsStateTheScopeAndBodyOfTheirEndpoint) {
             << where << " " << status << " lacks X-Request-Id";
         if (status.front() == '4' || status.front() == '5') {
           if (route.label == "/readyz" && status == "503") continue;  // readiness answers its own body
-          EXPECT_EQ(resolved["content"]["application/json"]["schema"], json({{"$ref", "#/components/schemas/Error"}}))
+          EXPECT_EQ(resolved["content"]["application/json"]["schema"],
+                    json({{"$ref", "#/components/schemas/Error"}}))
               << where << " " << status;
         }
       }
@@ -145,28 +154,45 @@ TEST_F(OpenApiTest, TheBinaryServesTheRepositoryFiles) {
 }
 
 ApiExchange document_exchange(json document) {
-  return {"GET", "/v1/documents/0b7c6f0e-3f44-4a47-9d3e-0f1a2b3c4d5e", 200,
-          {{"X-Request-Id", "r-1"}, {"Content-Type", "application/json"},
+  return {"GET",
+          "/v1/documents/0b7c6f0e-3f44-4a47-9d3e-0f1a2b3c4d5e",
+          200,
+          {{"X-Request-Id", "r-1"},
+           {"Content-Type", "application/json"},
            {"ETag", "\"" + std::string(64, 'a') + "\""}},
           document.dump()};
 }
 
 json a_document() {
-  return {{"id", "0b7c6f0e-3f44-4a47-9d3e-0f1a2b3c4d5e"}, {"entity_id", "issuer-1"}, {"entity_type", "issuer"},
-          {"document_type", "general"}, {"filename", "a.txt"}, {"content_type", "text/plain"}, {"size_bytes", 3},
-          {"sha256", std::string(64, 'a')}, {"status", "active"}, {"archived_at", nullptr}, {"archive_reason", nullptr},
-          {"suspended_at", nullptr}, {"created_at", "2025-10-23T12:34:56.789Z"},
+  return {{"id", "0b7c6f0e-3f44-4a47-9d3e-0f1a2b3c4d5e"},
+          {"entity_id", "issuer-1"},
+          {"entity_type", "issuer"},
+          {"document_type", "general"},
+          {"filename", "a.txt"},
+          {"content_type", "text/plain"},
+          {"size_bytes", 3},
+          {"sha256", std::string(64, 'a')},
+          {"status", "active"},
+          {"archived_at", nullptr},
+          {"archive_reason", nullptr},
+          {"suspended_at", nullptr},
+          {"created_at", "2025-10-23T12:34:56.789Z"},
           {"updated_at", "2025-10-23T12:34:56.789Z"}};
 }
 
 TEST(OpenApiChecker, AcceptsWhatTheDocumentAllows) {
   EXPECT_EQ(openapi_violations(document_exchange(a_document())), "");
   // No route: a 404 with the error body.
-  EXPECT_EQ(openapi_violations({"GET", "/nowhere?x=1", 404, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
+  EXPECT_EQ(openapi_violations({"GET",
+                                "/nowhere?x=1",
+                                404,
+                                {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
                                 R"({"error":{"code":"not_found","message":"no such route"}})"}),
             "");
   // HEAD is GET without the body.
-  EXPECT_EQ(openapi_violations({"HEAD", "/healthz", 200, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}}, ""}), "");
+  EXPECT_EQ(openapi_violations(
+                {"HEAD", "/healthz", 200, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}}, ""}),
+            "");
 }
 
 TEST(OpenApiChecker, RefusesWhatTheDocumentDoesNotAllow) {
@@ -194,21 +220,36 @@ TEST(OpenApiChecker, RefusesWhatTheDocumentDoesNotAllow) {
   EXPECT_NE(openapi_violations(wrong_media), "");
 
   // A status the operation does not list, and an error body of another shape.
-  EXPECT_NE(openapi_violations({"GET", "/healthz", 418, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
+  EXPECT_NE(openapi_violations({"GET",
+                                "/healthz",
+                                418,
+                                {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
                                 R"({"error":{"code":"teapot","message":"no"}})"}),
             "");
-  EXPECT_NE(openapi_violations({"GET", "/nowhere", 404, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
+  EXPECT_NE(openapi_violations({"GET",
+                                "/nowhere",
+                                404,
+                                {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
                                 R"({"message":"no such route"})"}),
             "");
   // A method the path does not have is a 405 with Allow, nothing else.
-  EXPECT_NE(openapi_violations({"DELETE", "/healthz", 200, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
+  EXPECT_NE(openapi_violations({"DELETE",
+                                "/healthz",
+                                200,
+                                {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
                                 R"({"status":"ok"})"}),
             "");
-  EXPECT_NE(openapi_violations({"DELETE", "/healthz", 405, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
+  EXPECT_NE(openapi_violations({"DELETE",
+                                "/healthz",
+                                405,
+                                {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
                                 R"({"error":{"code":"method_not_allowed","message":"no"}})"}),
             "");
   // An upload's 201 names the new document.
-  EXPECT_NE(openapi_violations({"POST", "/v1/documents", 201, {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
+  EXPECT_NE(openapi_violations({"POST",
+                                "/v1/documents",
+                                201,
+                                {{"X-Request-Id", "r"}, {"Content-Type", "application/json"}},
                                 a_document().dump()}),
             "");
 }

@@ -40,6 +40,7 @@
 #include "domain/uuid.h"
 #include "http/admin_routes.h"
 #include "http/api_error.h"
+#include "http/contract_routes.h"
 #include "http/document_routes.h"
 #include "log/log.h"
 
@@ -735,6 +736,7 @@ HttpServer::HttpServer(service::DocumentService& documents, HttpOptions options)
     : options_(std::move(options)), authenticator_(options_.jwt_verifier) {
   register_operational_routes(router_, options_, authenticator_);
   if (options_.serve_api) {
+    register_contract_routes(router_);
     register_document_routes(router_, documents, authenticator_, options_.max_upload_bytes, options_.content_url_ttl,
                              options_.max_upload_bytes + kMultipartOverhead);
     if (options_.admin) register_admin_routes(router_, *options_.admin, authenticator_, kJsonBodyLimit);

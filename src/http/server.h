@@ -1,5 +1,6 @@
 // The HTTP API: Boost.Beast on Boost.Asio serving the document routes,
-// health, readiness and metrics, with the cross-cutting parts every request
+// health, readiness, metrics and the published contracts (OpenAPI, the
+// reference page, event schemas: http/contract_routes.h), with the cross-cutting parts every request
 // gets: a request id (X-Request-Id accepted or minted, echoed back), a JSON
 // error body for every failure, 405 with Allow for a known route and a wrong
 // method, one access log line per request, and request counts and latencies
@@ -116,6 +117,8 @@ class Router {
   void route(const std::string& pattern, std::map<std::string, Endpoint> endpoints);
   // The route whose pattern matches the whole path (captures in `matches`).
   const Route* match(const std::string& path, std::vector<std::string>& matches) const;
+  // Every route, in the order registered (the OpenAPI parity test lists them).
+  const std::vector<Route>& routes() const { return routes_; }
 
  private:
   std::vector<Route> routes_;
@@ -138,6 +141,8 @@ class HttpServer {
   void stop();
   int port() const;
   const Authenticator& authenticator() const { return authenticator_; }
+  // The routes this server answers (fixed at construction).
+  const Router& router() const { return router_; }
 
  private:
   class Impl;

@@ -1,6 +1,9 @@
 // A running `docvault` for black-box tests: the real binary, on a fresh
 // database of the chosen backend, with the test's own environment, plus a
-// store opened on that same database so the test can look at what it wrote.
+// store opened on that same database so the test can look at what it wrote,
+// and HTTP clients whose every response is checked against the API's OpenAPI
+// document (openapi_contract.h): a response the document does not allow
+// fails the test.
 //
 // Header-only (suites that use it link docvault_store and cpp-httplib).
 #pragma once
@@ -14,9 +17,22 @@
 #include <httplib.h>
 
 #include "backend_fixture.h"
+#include "openapi_contract.h"
 #include "process.h"
 
 namespace docvault::testing {
+
+// Checks every response `client` gets against docs/openapi.json from now on;
+// one the document does not allow is a test failure naming what is wrong.
+inline void check_responses_against_openapi(httplib::Client& client) {
+  client.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    const auto found = openapi_violations(
+        ApiExchange{req.method, req.path, res.status, {res.headers.begin(), res.headers.end()}, res.body});
+    if (!found.empty()) {
+      ADD_FAILURE() << "docs/openapi.json does not allow this response:\n" << found << res.body.substr(0, 500);
+    }
+  });
+}
 
 // The database a test's docvault processes share.
 class TestStorage {
@@ -85,7 +101,7 @@ class DocvaultInstance {
     for (auto& [k, v] : env) full[k] = v;
     process_.emplace(docvault_binary(), std::vector<std::string>{subcommand}, full, log_path);
     if (subcommand == "serve" || subcommand == "consume" || subcommand == "relay") {
-      httplib::Client client("127.0.0.1", port_);
+      auto client = this->client();
       ready_ = wait_until([&] {
         auto res = client.Get("/healthz");
         return res && res->status == 200;
@@ -95,6 +111,14 @@ class DocvaultInstance {
 
   bool ready() const { return ready_; }
   int port() const { return port_; }
+  // A client of this instance (10 s read timeout) whose responses are
+  // checked against the OpenAPI document.
+  httplib::Client client() const {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(10, 0);
+    check_responses_against_openapi(client);
+    return client;
+  }
   Process& process() { return *process_; }
   std::string output() const { return process_->output(); }
   // Waits until the log has `text` (lines are written after the fact).

@@ -32,8 +32,7 @@ class AuthTest : public ::testing::Test {
     env.try_emplace("ENABLE_DOCUMENT_CONSUMER", "false");
     server_.emplace(*storage_, dir_.path() / "serve.log", env);
     ASSERT_TRUE(server_->ready()) << server_->output();
-    client_.emplace("127.0.0.1", server_->port());
-    client_->set_read_timeout(10, 0);
+    client_.emplace(server_->client());
   }
 
   void TearDown() override {
@@ -298,7 +297,7 @@ TEST_F(AuthStartupTest, DisabledAuthStartsWithALoudWarning) {
   DocvaultInstance instance(storage, dir_.path() / "disabled.log", {{"DOCVAULT_AUTH", "disabled"}});
   ASSERT_TRUE(instance.ready()) << instance.output();
   EXPECT_TRUE(instance.wait_for_log("AUTHENTICATION IS DISABLED")) << instance.output();
-  httplib::Client client("127.0.0.1", instance.port());
+  auto client = instance.client();
   EXPECT_EQ(client.Get("/v1/documents?entity_id=issuer-1&entity_type=issuer")->status, 200);
 }
 

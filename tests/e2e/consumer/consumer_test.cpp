@@ -218,7 +218,7 @@ TEST_P(ConsumerTest, AnUploadAfterTheDeletionIsRefusedWith409AndWritesNothing) {
       [&] { return documents("issuer-gone", DocumentStatus::archived).size() == 1; }, 15s)) << docvault.output();
   const auto events_before = outbox("issuer-gone").size();
 
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   httplib::MultipartFormDataItems items{{"file", "too late", "late.txt", "text/plain"},
                                         {"entity_id", "issuer-gone", "", ""},
                                         {"entity_type", "issuer", "", ""}};
@@ -328,7 +328,7 @@ TEST_P(ConsumerTest, ActionsNotEnabledAreAcknowledgedAndCountedNotRejected) {
 
   ASSERT_TRUE(docvault::testing::wait_until(
       [&] { return documents("issuer-deleted", DocumentStatus::archived).size() == 1; }, 15s)) << docvault.output();
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   std::string metrics;
   EXPECT_TRUE(docvault::testing::wait_until([&] {
     auto res = http.Get("/metrics");
@@ -413,7 +413,7 @@ TEST_P(ConsumerTest, SigtermDuringALongPollExitsAtOnce) {
 
 TEST_P(ConsumerTest, SuspendHidesAnEntitysDocumentsAndReinstateBringsThemBack) {
   auto& docvault = start();
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   std::vector<std::string> ids;
   for (int i = 0; i < 2; ++i) {
     ids.push_back(docvault::testing::upload_document(http, "susp-1", "investor", "doc " + std::to_string(i)));

@@ -51,8 +51,7 @@ class HttpApiTest : public ::testing::TestWithParam<Setup> {
     }
     server_.emplace(*storage_, dir_.path() / "serve.log", env);
     ASSERT_TRUE(server_->ready()) << server_->output();
-    client_.emplace("127.0.0.1", server_->port());
-    client_->set_read_timeout(10, 0);
+    client_.emplace(server_->client());
   }
 
   void TearDown() override {

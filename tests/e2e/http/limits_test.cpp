@@ -31,7 +31,7 @@ class HttpLimitsTest : public ::testing::Test {
   }
   // A normal request on a fresh connection; its status and how long it took.
   std::pair<int, std::chrono::milliseconds> normal_request() {
-    httplib::Client client("127.0.0.1", server_->port());
+    auto client = server_->client();
     client.set_connection_timeout(5, 0);
     client.set_read_timeout(5, 0);
     auto started = std::chrono::steady_clock::now();

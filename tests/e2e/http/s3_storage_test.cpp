@@ -83,7 +83,7 @@ TEST_F(S3StorageTest, AnS3FailureMidUploadIs500WithNoRowAndNoParts) {
   env["AWS_ENDPOINT_URL_S3"] = proxy.url();
   testing::DocvaultInstance server(*storage_, dir_.path() / "serve.log", env);
   ASSERT_TRUE(server.ready()) << server.output();
-  httplib::Client client("127.0.0.1", server.port());
+  auto client = server.client();
   client.set_read_timeout(60, 0);
 
   std::string content(40 * 1024 * 1024, 'q');
@@ -117,7 +117,7 @@ TEST_F(S3StorageTest, GcBlobsListsThenDeletesOnlyUnreferencedObjects) {
   {
     testing::DocvaultInstance server(*storage_, dir_.path() / "serve.log", s3_env());
     ASSERT_TRUE(server.ready()) << server.output();
-    httplib::Client client("127.0.0.1", server.port());
+    auto client = server.client();
     auto res = upload(client, "kept content");
     ASSERT_EQ(res->status, 201) << res->body;
     kept_sha = json::parse(res->body)["sha256"];

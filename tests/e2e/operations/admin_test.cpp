@@ -44,7 +44,7 @@ class AdminTest : public ::testing::TestWithParam<Backend> {
     env.try_emplace("DOCVAULT_AUTH", "disabled");
     docvault_.emplace(*storage_, dir_.path() / ("docvault-" + std::to_string(++starts_) + ".log"), env);
     EXPECT_TRUE(docvault_->ready()) << docvault_->output();
-    http_.emplace("127.0.0.1", docvault_->port());
+    http_.emplace(docvault_->client());
     return *docvault_;
   }
 

@@ -64,7 +64,7 @@ class Operations : public ::testing::Test {
   }
 
   std::string get(const std::string& path, int* status = nullptr) {
-    httplib::Client http("127.0.0.1", docvault_->port());
+    auto http = docvault_->client();
     auto res = http.Get(path);
     if (status) *status = res ? res->status : 0;
     return res ? res->body : "";
@@ -87,7 +87,7 @@ class Operations : public ::testing::Test {
 TEST_F(Operations, MetricsMoveAsMessagesFlow) {
   TestStorage storage(Backend::sqlite, dir_.path() / "var");
   auto& docvault = start(storage);
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   for (int i = 0; i < 2; ++i) {
     ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-m", "issuer", "x" + std::to_string(i)).empty());
   }
@@ -171,7 +171,7 @@ TEST_F(Operations, TheBreakerOpensWhilePostgresIsDownAndNothingIsLost) {
   ::setenv("DOCVAULT_TEST_DATABASE_URL", url.c_str(), 1);
   ASSERT_TRUE(storage.available());
   auto& docvault = start(storage, {{"DOCUMENT_CONSUMER_VISIBILITY_TIMEOUT", "5"}});
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   for (const char* entity : {"p1", "p2", "p3"}) {
     ASSERT_FALSE(docvault::testing::upload_document(http, entity, "issuer", entity).empty());
   }

@@ -145,7 +145,7 @@ class RelayTest : public ::testing::TestWithParam<Backend> {
     auto& docvault = start(subcommand, {{"AUDIT_SNS_TOPIC_ARN", missing_topic}, {"ENABLE_DOCUMENT_CONSUMER", "false"}});
     append(archived_events("deal-refused", 2, "cause-refused"));
 
-    httplib::Client http("127.0.0.1", docvault.port());
+    auto http = docvault.client();
     json ready;
     auto readyz = [&] {
       auto res = http.Get("/readyz");
@@ -182,7 +182,7 @@ class RelayTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(RelayTest, AnEntityDeletionReachesTheAuditTopicAndTheDocumentQueueOnce) {
   auto& docvault = start();
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   std::set<std::string> document_ids;
   for (int i = 0; i < 3; ++i) {
     auto id = docvault::testing::upload_document(http, "issuer-7", "issuer", "content " + std::to_string(i));
@@ -320,7 +320,7 @@ TEST_P(RelayTest, EventsWaitOutAnOutageAndAreAllPublishedAfterIt) {
   ASSERT_TRUE(docvault.ready()) << docvault.output();
 
   ASSERT_TRUE(emulator.stop());
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   for (int i = 0; i < 3; ++i) {
     ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-outage", "issuer", "outage " + std::to_string(i)).empty());
   }
@@ -390,7 +390,7 @@ TEST_P(RelayTest, AfterABlackholeTheBacklogDrainsWithinMomentsOfTheHeal) {
   auto& docvault = start("serve", {{"AWS_ENDPOINT_URL", proxy.url()},
                                    {"AWS_MAX_ATTEMPTS", "1"},
                                    {"DOCVAULT_AWS_REQUEST_TIMEOUT_SECONDS", "2"}});
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   ASSERT_FALSE(docvault::testing::upload_document(http, "issuer-hole", "issuer", "before").empty());
   ASSERT_TRUE(docvault::testing::wait_until([&] { return pending() == 0; })) << docvault.output();
 

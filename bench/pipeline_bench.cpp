@@ -362,7 +362,7 @@ json emulator_ceiling(const aws::SqsClient& direct_sqs, const aws::SnsClient& di
         for (int d = 0; d < documents; ++d) {
           // docvault's sizes and attributes: ~410 and ~215 bytes, three String attributes each.
           audit.push_back({std::string(410, 'a'), "", attributes("action"), "", ""});
-          doc.push_back({std::string(215, 'd'), attributes("event_type"), std::nullopt, "", ""});
+          doc.push_back({std::string(215, 'd'), attributes("event_type"), std::nullopt, "", "", ""});
           if (audit.size() == 10) flush();
         }
         handles.push_back(m.receipt_handle);
@@ -580,7 +580,7 @@ json run_scenario(const Options& o) {
     for (int begin = 0; begin < entities; begin += 10) {
       std::vector<aws::OutgoingSqsMessage> batch;
       for (int i = begin; i < std::min(entities, begin + 10); ++i) {
-        batch.push_back({event_json(event_id(run, i), entity_id(i)), {}, std::nullopt, "", ""});
+        batch.push_back({event_json(event_id(run, i), entity_id(i)), {}, std::nullopt, "", "", ""});
       }
       sqs.send_message_batch(topology.entity_queue, batch);
     }

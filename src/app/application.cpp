@@ -101,7 +101,7 @@ class SqsRedriver final : public service::MessageRedriver {
  public:
   SqsRedriver(const aws::SqsClient& sqs, std::string queue_url) : sqs_(sqs), queue_url_(std::move(queue_url)) {}
   void redrive(const store::RejectedMessage& message) override {
-    std::vector<aws::OutgoingSqsMessage> one{{message.body, {}, std::nullopt, "", ""}};
+    std::vector<aws::OutgoingSqsMessage> one{{message.body, {}, std::nullopt, "", "", ""}};
     if (aws::is_fifo_queue(queue_url_)) {
       // The record keeps no group: the event's entity when the body is one
       // (the consumer keeps an entity's events in order), else the message

@@ -238,6 +238,10 @@ SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
     if (!message.message_deduplication_id.empty()) {
       body.string("MessageDeduplicationId", message.message_deduplication_id);
     }
+    if (!message.aws_trace_header.empty()) {
+      body.key("MessageSystemAttributes").open().key("AWSTraceHeader").open();
+      body.string("DataType", "String").string("StringValue", message.aws_trace_header).close().close();
+    }
     body.close();
   }
   body.close_array().close();

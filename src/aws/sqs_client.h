@@ -45,7 +45,7 @@ struct ReceiveMessageRequest {
   std::optional<int> visibility_timeout_seconds;
   std::vector<std::string> system_attribute_names = {
       "ApproximateReceiveCount", "SentTimestamp", "ApproximateFirstReceiveTimestamp",
-      "MessageGroupId"};
+      "MessageGroupId", "AWSTraceHeader"};
   std::vector<std::string> message_attribute_names = {"All"};
   // Unset: the long poll's own timeout (its wait time and some) and the
   // client's retries.
@@ -89,6 +89,7 @@ struct OutgoingSqsMessage {
   std::optional<int> delay_seconds;      // standard queues only
   std::string message_group_id;          // FIFO queues
   std::string message_deduplication_id;  // FIFO queues without content-based dedup
+  std::string aws_trace_header;          // the AWSTraceHeader system attribute (X-Ray); empty: none
 };
 
 class SqsClient {

@@ -19,6 +19,7 @@ struct DocumentVaultConsumer::Job {
   int receive_count = 0;
   runtime::SteadyTime received_at;
   std::uint64_t receive_number = 0;  // which ReceiveMessage call brought it (1, 2, ...)
+  Trace trace;                       // the work's: continued from the message, or new
 };
 
 struct DocumentVaultConsumer::Queue : EntityQueue<Job> {};
@@ -133,6 +134,28 @@ QueueSettings queue_settings(MessageSource& source, const ConsumerOptions& optio
   // Heartbeats come at half the timeout; below 2 s they would be constant.
   settings.visibility_timeout = std::chrono::seconds(std::max(seconds, 2));
   return settings;
+}
+
+// The trace a message's work joins: a W3C traceparent message attribute (set
+// on the queue's message, or on the SNS message, in the envelope), else SQS's
+// AWSTraceHeader system attribute; a new trace without either.
+Trace trace_of(const aws::ReceivedMessage& m, const EntityEvent* event) {
+  auto attribute = [&](const char* name) -> std::optional<std::string> {
+    auto it = m.message_attributes.find(name);
+    if (it == m.message_attributes.end() || it->second.data_type != "String") return std::nullopt;
+    return it->second.string_value;
+  };
+  std::optional<IncomingTrace> incoming;
+  if (auto header = attribute("traceparent")) incoming = parse_traceparent(*header, attribute("tracestate").value_or(""));
+  if (!incoming && event && event->envelope_traceparent) {
+    incoming = parse_traceparent(*event->envelope_traceparent, event->envelope_tracestate.value_or(""));
+  }
+  if (!incoming) {
+    if (auto it = m.attributes.find("AWSTraceHeader"); it != m.attributes.end()) {
+      incoming = parse_aws_trace_header(it->second);
+    }
+  }
+  return continue_trace(incoming);
 }
 
 std::string group_of(const aws::ReceivedMessage& m) {
@@ -404,7 +427,7 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
     std::vector<std::pair<std::string, Job>> jobs;
     jobs.reserve(messages.size());
     for (auto& message : messages) {
-      Job job{std::move(message), std::nullopt, 0, received_at, receive_number};
+      Job job{std::move(message), std::nullopt, 0, received_at, receive_number, {}};
       job.receive_count = receive_count_of(job.message);
       std::string key;
       if (!job.message.integrity_error) {
@@ -413,6 +436,8 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
           key = "entity:" + job.event->value().entity_type + "/" + job.event->value().entity_id;
         }
       }
+      job.trace = trace_of(job.message, job.event && job.event->ok() ? &job.event->value() : nullptr);
+      if (job.event && job.event->ok()) job.event->value().trace = job.trace;
       // FIFO: a group's messages run one after another, in order; standard
       // queues: an entity's.
       if (fifo_) key = group_of(job.message).empty() ? std::string() : "group:" + group_of(job.message);
@@ -438,6 +463,7 @@ void DocumentVaultConsumer::work() {
 }
 
 bool DocumentVaultConsumer::admit(Job& job) {
+  const TraceScope scope(job.trace);
   if (breaker_.state() != resilience::CircuitBreaker::State::closed) {
     // The database or SQS is down: working this message would only fail and
     // bring it closer to the dead-letter queue. It goes back untouched.
@@ -519,6 +545,7 @@ void DocumentVaultConsumer::handle(const std::vector<Job*>& jobs) {
 }
 
 void DocumentVaultConsumer::finish(Job& job, const service::EventResult& result) {
+  const TraceScope scope(job.trace);
   const auto& event = job.event->value();
   switch (result.outcome) {
     case service::EventOutcome::processed: {
@@ -563,6 +590,7 @@ void DocumentVaultConsumer::finish(Job& job, const service::EventResult& result)
 }
 
 void DocumentVaultConsumer::fail(Job& job, const std::exception& e, bool own_fault) {
+  const TraceScope scope(job.trace);
   count_failure(e);
   hold_group(job);
   const bool parsed = job.event && job.event->ok();
@@ -612,6 +640,7 @@ void DocumentVaultConsumer::fail(Job& job, const std::exception& e, bool own_fau
 }
 
 void DocumentVaultConsumer::reject(Job& job, std::string_view reason, const std::string& detail) {
+  const TraceScope scope(job.trace);
   try {
     documents_.record_rejected_message(store::RejectedMessage{job.message.message_id, job.message.body,
                                                               std::string(reason), detail, job.receive_count,

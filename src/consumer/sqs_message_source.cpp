@@ -33,7 +33,10 @@ aws::BatchResult SqsMessageSource::change_visibility(std::span<const aws::Visibi
 
 void SqsMessageSource::dead_letter(const aws::ReceivedMessage& message, std::string_view reason) {
   if (!dead_letter_queue_url_) throw std::logic_error("no dead-letter queue is configured");
-  aws::OutgoingSqsMessage dead{message.body, message.message_attributes, std::nullopt, "", ""};
+  // The copy stays in the original's X-Ray trace.
+  const auto trace = message.attributes.find("AWSTraceHeader");
+  aws::OutgoingSqsMessage dead{message.body, message.message_attributes, std::nullopt, "", "",
+                               trace == message.attributes.end() ? std::string() : trace->second};
   dead.attributes["docvault_rejection_reason"] = aws::MessageAttributeValue{"String", std::string(reason), ""};
   if (aws::is_fifo_queue(*dead_letter_queue_url_)) {
     // The original's group when it had one, so the DLQ keeps its order; else

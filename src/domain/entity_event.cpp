@@ -65,6 +65,16 @@ Validated<EntityEvent> parse_entity_event(std::string_view body) {
     inner = std::move(*parsed);
     event.topic_arn = optional_string(*outer, "TopicArn");
     event.sns_message_id = optional_string(*outer, "MessageId");
+    // {"MessageAttributes": {"traceparent": {"Type": "String", "Value": "00-…"}}}
+    if (auto attributes = outer->find("MessageAttributes"); attributes != outer->end() && attributes->is_object()) {
+      auto attribute = [&](const char* name) -> std::optional<std::string> {
+        auto it = attributes->find(name);
+        if (it == attributes->end() || !it->is_object()) return std::nullopt;
+        return optional_string(*it, "Value");
+      };
+      event.envelope_traceparent = attribute("traceparent");
+      event.envelope_tracestate = attribute("tracestate");
+    }
   } else {
     inner = std::move(*outer);
   }

@@ -16,6 +16,7 @@
 
 #include "domain/entity.h"
 #include "domain/result.h"
+#include "domain/trace.h"
 
 namespace docvault {
 
@@ -37,6 +38,14 @@ struct EntityEvent {
   // From the SNS envelope, when there was one.
   std::optional<std::string> topic_arn;
   std::optional<std::string> sns_message_id;
+  // The envelope's String MessageAttributes traceparent and tracestate (what
+  // the publisher sent to SNS, when the subscription is not raw).
+  std::optional<std::string> envelope_traceparent;
+  std::optional<std::string> envelope_tracestate;
+
+  // The trace the work on this event belongs to (domain/trace.h): set by the
+  // consumer from the message, or a new one. Not part of the event's contract.
+  std::optional<Trace> trace;
 };
 
 // Parses and validates a message body. The error's field is "body" for text

@@ -72,20 +72,29 @@ std::vector<OutboxMessage> document_change_events(const Document& document,
       .close()
       .close();
 
-  json::JsonWriter audit_attributes(128);
+  // The trace goes on as W3C Trace Context attributes (the relay adds
+  // AWSTraceHeader where SQS reads it).
+  auto add_trace = [&](json::JsonWriter& attributes) {
+    if (!change.trace) return;
+    attributes.string("traceparent", change.trace->traceparent());
+    if (!change.trace->tracestate.empty()) attributes.string("tracestate", change.trace->tracestate);
+  };
+  json::JsonWriter audit_attributes(256);
   audit_attributes.open()
       .string("action", change.action)
       .string("entity_type", source_type)
       .string("event_id", audit_id)
-      .string("schema_version", kEventSchemaVersion)
-      .close();
-  json::JsonWriter document_attributes(128);
+      .string("schema_version", kEventSchemaVersion);
+  add_trace(audit_attributes);
+  audit_attributes.close();
+  json::JsonWriter document_attributes(256);
   document_attributes.open()
       .string("event_type", change.action)
       .string("entity_type", entity_type)
       .string("event_id", document_event_id)
-      .string("schema_version", kEventSchemaVersion)
-      .close();
+      .string("schema_version", kEventSchemaVersion);
+  add_trace(document_attributes);
+  document_attributes.close();
 
   std::vector<OutboxMessage> out;
   out.reserve(2);

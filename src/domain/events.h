@@ -17,6 +17,7 @@
 
 #include "domain/clock.h"
 #include "domain/document.h"
+#include "domain/trace.h"
 
 namespace docvault {
 
@@ -57,6 +58,9 @@ struct DocumentChange {
   Timestamp occurred_at;
   EntityRef source_entity;       // the entity whose event or request caused it
   std::string cause;             // incoming event_id, or "api" for API requests
+  // The work's trace (domain/trace.h): its traceparent and tracestate go out
+  // as message attributes of both events. Unset: none.
+  const Trace* trace = nullptr;
 };
 
 struct OutboxMessage {

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "domain/trace.h"
+
 namespace docvault::http {
 
 // Header fields in arrival order; names compare case-insensitively.
@@ -50,6 +52,11 @@ struct Request {
   // The route pattern's captures: matches[1] is the first group.
   std::vector<std::string> matches;
   std::string remote_addr;
+  // The request's trace: continued from its traceparent/tracestate headers,
+  // or a new one. The server makes it the thread's current trace
+  // (domain/trace.h) whenever it calls the route, so the events the route
+  // causes and its log lines carry it.
+  Trace trace;
 
   std::string header(std::string_view name) const { return headers.get(name); }
   bool has_header(std::string_view name) const { return headers.has(name); }
@@ -84,3 +91,4 @@ std::string percent_decode(std::string_view text, bool plus_as_space);
 std::multimap<std::string, std::string> parse_query(std::string_view query);
 
 }  // namespace docvault::http
+#include "domain/trace.h"

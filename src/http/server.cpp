@@ -538,6 +538,7 @@ class HttpServer::Impl {
     if (query != std::string::npos) req.params = parse_query(std::string_view(req.target).substr(query + 1));
     for (const auto& field : head) req.headers.add(std::string(field.name_string()), std::string(field.value()));
     req.remote_addr = s->remote;
+    req.trace = continue_trace(parse_traceparent(req.header("traceparent"), req.header("tracestate")));
     Response res;
     res.set_header(kRequestIdHeader, request_id_for(req));
     std::string label = "unmatched";
@@ -551,6 +552,7 @@ class HttpServer::Impl {
     std::optional<Actor> caller;
     // Everything decided from the head, before a byte of the body is read.
     [&] {
+      const TraceScope scope(req.trace);
       if (!framing_ok(head)) {
         fail(400);
         must_close = true;
@@ -583,6 +585,7 @@ class HttpServer::Impl {
       try {
         co_await run(s, buffer, parser, *endpoint, req, res, *caller, has_body, body_pending, must_close);
       } catch (const std::exception& e) {
+        const TraceScope scope(req.trace);
         log::error(kComponent, "request failed",
                    {{"request_id", res.header(kRequestIdHeader)}, {"method", req.method}, {"path", req.path},
                     {"error", e.what()}});
@@ -595,7 +598,10 @@ class HttpServer::Impl {
     const bool close = must_close || body_pending || !parser.keep_alive() || stopping() ||
                        served >= limits_.keep_alive_max_requests;
     // Counted before the write: a client that reads its answer finds it in /metrics.
-    record(req, res, label, started, s->remote);
+    {
+      const TraceScope scope(req.trace);
+      record(req, res, label, started, s->remote);
+    }
     const bool written = co_await write(s, res, req.method == "HEAD", close);
     co_return written && !close;
   }
@@ -604,8 +610,11 @@ class HttpServer::Impl {
   asio::awaitable<void> run(const std::shared_ptr<Session>& s, beast::flat_buffer& buffer, Parser& parser,
                             const Endpoint& endpoint, Request& req, Response& res, const Actor& caller,
                             bool has_body, bool& body_pending, bool& must_close) {
+    // The route runs under the request's trace: set around each call into
+    // it (a coroutine may resume on another thread).
     std::unique_ptr<BodyReader> reader;
     if (endpoint.reader) {
+      const TraceScope scope(req.trace);
       reader = endpoint.reader(req, res, caller);
       if (!reader) co_return;
     }
@@ -622,7 +631,10 @@ class HttpServer::Impl {
       }
       std::function<bool(std::string_view)> sink;
       if (reader) {
-        sink = [&](std::string_view bytes) { return reader->consume(bytes, res); };
+        sink = [&](std::string_view bytes) {
+          const TraceScope scope(req.trace);
+          return reader->consume(bytes, res);
+        };
       } else {
         sink = [&](std::string_view bytes) {
           req.body.append(bytes);
@@ -643,6 +655,7 @@ class HttpServer::Impl {
       }
       body_pending = false;
     }
+    const TraceScope scope(req.trace);
     if (reader) {
       reader->finish(res);
     } else {

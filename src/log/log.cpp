@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "domain/clock.h"
+#include "domain/trace.h"
 
 namespace docvault::log {
 namespace {
@@ -66,6 +67,7 @@ void write(Level level, std::string_view component, std::string_view message, Fi
     j["component"] = component;
     j["message"] = message;
     for (const auto& field : fields) j[std::string(field.key)] = field.value;
+    if (const Trace* trace = current_trace(); trace && !j.contains("trace_id")) j["trace_id"] = trace->trace_id;
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     line = now_iso();
@@ -75,6 +77,7 @@ void write(Level level, std::string_view component, std::string_view message, Fi
       line.append(" ").append(field.key).append("=");
       line.append(field.value.is_string() ? field.value.get<std::string>() : dump(field.value));
     }
+    if (const Trace* trace = current_trace()) line.append(" trace_id=").append(trace->trace_id);
   }
   logger()->log(spdlog::level::info, line);
 }

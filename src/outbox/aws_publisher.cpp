@@ -1,5 +1,7 @@
 #include "outbox/aws_publisher.h"
 
+#include "domain/trace.h"
+
 namespace docvault::outbox {
 namespace {
 
@@ -32,8 +34,17 @@ std::vector<EntryFailure> SqsPublisher::publish(const std::string& target, std::
   std::vector<aws::OutgoingSqsMessage> messages;
   messages.reserve(entries.size());
   for (auto& e : entries) {
+    // X-Ray reads SQS's AWSTraceHeader system attribute: the row's
+    // traceparent in that form.
+    std::string trace_header;
+    if (auto it = e.attributes.find("traceparent"); it != e.attributes.end()) {
+      if (auto trace = parse_traceparent(it->second.string_value)) {
+        trace_header = Trace{trace->trace_id, trace->parent_id, trace->sampled, ""}.aws_trace_header();
+      }
+    }
     messages.push_back(aws::OutgoingSqsMessage{std::move(e.payload), std::move(e.attributes), std::nullopt,
-                                               fifo ? e.ordering_key : "", fifo ? e.event_id : ""});
+                                               fifo ? e.ordering_key : "", fifo ? e.event_id : "",
+                                               std::move(trace_header)});
   }
   return failures_of(sqs_.send_message_batch(target, messages, stop, limits));
 }

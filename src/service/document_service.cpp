@@ -144,7 +144,8 @@ CreateResult DocumentService::create_from(const DocumentUpload& upload, const Ac
                     meta.content_type, blob.size, blob.sha256, DocumentStatus::active,
                     std::nullopt, std::nullopt, std::nullopt, now, now};
   auto events = document_change_events(
-      document, DocumentChange{kActionDocumentCreated, kReasonUploaded, actor, now, document.entity, "api"});
+      document,
+      DocumentChange{kActionDocumentCreated, kReasonUploaded, actor, now, document.entity, "api", current_trace()});
   // Read again under the entity's lock: a deletion committed since the check
   // above is seen here, and one not yet committed waits for this row, then
   // archives it. The lock also makes a retry of this upload (same entity)
@@ -218,7 +219,8 @@ std::optional<Document> DocumentService::archive(const DocumentId& id, const Act
     auto archived = tx.archive_document(id, kReasonManual, now);
     if (!archived) return tx.find_document(id);  // absent, or archived before: no new events
     tx.append_outbox(document_change_events(
-        *archived, DocumentChange{kActionDocumentArchived, kReasonManual, actor, now, archived->entity, "api"}));
+        *archived,
+        DocumentChange{kActionDocumentArchived, kReasonManual, actor, now, archived->entity, "api", current_trace()}));
     return archived;
   });
 }
@@ -246,7 +248,9 @@ std::vector<Document> DocumentService::cascade_archive_by_entity(store::Transact
   const store::EntityTransition tombstone{entity, store::EntityState::deleted, std::string(cause), at};
   tx.record_entity_transitions(std::span(&tombstone, 1));
   std::vector<OutboxMessage> events;
-  add_events(archived, DocumentChange{kActionDocumentArchived, reason, actor, at, entity, std::string(cause)}, events);
+  add_events(archived,
+             DocumentChange{kActionDocumentArchived, reason, actor, at, entity, std::string(cause), current_trace()},
+             events);
   tx.append_outbox(events);
   return archived;
 }
@@ -378,7 +382,8 @@ std::vector<EventResult> DocumentService::handle_entity_events(std::span<const E
             results[members[m]].documents_changed += static_cast<std::size_t>(end - begin);
             add_events(std::span(begin, end),
                        DocumentChange{action.emits, action.reason, Actor::system(), now, refs[m],
-                                      events[members[m]]->event_id},
+                                      events[members[m]]->event_id,
+                                      events[members[m]]->trace ? &*events[members[m]]->trace : nullptr},
                        outbox);
             begin = end;
           }

@@ -31,14 +31,17 @@ class FakeMessageSource final : public consumer::MessageSource {
   FakeMessageSource(const runtime::Clock& clock, bool fifo = false, std::chrono::seconds visibility = std::chrono::seconds(30))
       : clock_(clock), fifo_(fifo), visibility_(visibility) {}
 
-  // A new message; `group` is its MessageGroupId (FIFO).
-  void push(std::string message_id, std::string body, std::string group = "") {
+  // A new message; `group` is its MessageGroupId (FIFO); `system` are more
+  // system attributes it is received with (AWSTraceHeader, ...).
+  void push(std::string message_id, std::string body, std::string group = "",
+            std::map<std::string, std::string> system = {}) {
     {
       std::lock_guard lock(mutex_);
       Message m;
       m.id = std::move(message_id);
       m.body = std::move(body);
       m.group = std::move(group);
+      m.system = std::move(system);
       messages_.push_back(std::move(m));
     }
     arrived_.notify_all();
@@ -74,6 +77,7 @@ class FakeMessageSource final : public consumer::MessageSource {
         r.message_id = m.id;
         r.receipt_handle = m.receipt_handle;
         r.body = m.body;
+        r.attributes = m.system;
         r.attributes["ApproximateReceiveCount"] = std::to_string(m.receive_count);
         if (!m.group.empty()) r.attributes["MessageGroupId"] = m.group;
         out.push_back(std::move(r));
@@ -216,6 +220,7 @@ class FakeMessageSource final : public consumer::MessageSource {
  private:
   struct Message {
     std::string id, body, group, receipt_handle;
+    std::map<std::string, std::string> system;
     int receive_count = 0;
     runtime::SteadyTime invisible_until{};
   };

@@ -72,7 +72,7 @@ class ConsumerTest : public ::testing::TestWithParam<Backend> {
 
   // Sends straight to the queue, as a raw-delivery subscription would.
   void send_raw(const std::string& body) {
-    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, "", ""}};
+    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, "", "", ""}};
     auto result = sqs_.send_message_batch(queue_url_, one);
     ASSERT_TRUE(result.all_succeeded()) << result.failed.front().code << " " << result.failed.front().message;
   }
@@ -623,7 +623,7 @@ class ConsumerFifoTest : public ConsumerTest {
     ConsumerTest::TearDown();
   }
   void send_in_group(const std::string& group, const std::string& body, const std::string& dedup) {
-    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, group, dedup}};
+    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, group, dedup, ""}};
     auto result = sqs_.send_message_batch(fifo_url_, one);
     ASSERT_TRUE(result.all_succeeded()) << result.failed.front().code << " " << result.failed.front().message;
   }

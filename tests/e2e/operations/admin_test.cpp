@@ -49,7 +49,7 @@ class AdminTest : public ::testing::TestWithParam<Backend> {
   }
 
   void send(const std::string& body) {
-    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, "", ""}};
+    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, "", "", ""}};
     ASSERT_TRUE(sqs_.send_message_batch(queue_url_, one).all_succeeded());
   }
 

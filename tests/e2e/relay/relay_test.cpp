@@ -15,6 +15,7 @@
 #include "aws/sqs_client.h"
 #include "docvault_instance.h"
 #include "domain/events.h"
+#include "domain/trace.h"
 #include "domain/uuid.h"
 #include "emulator_fixture.h"
 #include "process.h"
@@ -232,6 +233,63 @@ TEST_P(RelayTest, AnEntityDeletionReachesTheAuditTopicAndTheDocumentQueueOnce) {
   for (const auto& m : documents) {
     EXPECT_EQ(m.message_attributes.at("event_type").string_value, json::parse(m.body)["event_type"]);
   }
+}
+
+// A traceparent sent with an upload, and another on the SNS message of an
+// entity's deletion, come out on the events each caused (as message
+// attributes; the AWSTraceHeader system attribute, which the emulator does
+// not keep, is checked on the request in tests/unit/outbox), in the same
+// traces; the log lines of that work carry the trace ids.
+TEST_P(RelayTest, TracesGoFromTheRequestAndTheMessageToTheEventsTheyCause) {
+  auto& docvault = start();
+  const std::string upload_trace = "0af7651916cd43dd8448eb211c80319c";
+  const std::string deletion_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  httplib::Client http("127.0.0.1", docvault.port());
+  httplib::MultipartFormDataItems items{{"file", "traced", "t.txt", "text/plain"},
+                                        {"entity_id", "issuer-traced", "", ""},
+                                        {"entity_type", "issuer", "", ""}};
+  auto res = http.Post("/v1/documents",
+                       {{"traceparent", "00-" + upload_trace + "-b7ad6b7169203331-01"}, {"tracestate", "vendor=1"}},
+                       items);
+  ASSERT_TRUE(res && res->status == 201) << (res ? res->body : "no response");
+  // Created: one audit event, one document event, both in the upload's trace.
+  auto check = [](const std::vector<aws::ReceivedMessage>& messages, const std::string& trace_id,
+                  const std::string& tracestate) {
+    for (const auto& m : messages) {
+      auto parent = parse_traceparent(m.message_attributes.at("traceparent").string_value);
+      ASSERT_TRUE(parent) << m.message_attributes.at("traceparent").string_value;
+      EXPECT_EQ(parent->trace_id, trace_id);
+      if (tracestate.empty()) {
+        EXPECT_FALSE(m.message_attributes.contains("tracestate"));
+      } else {
+        EXPECT_EQ(m.message_attributes.at("tracestate").string_value, tracestate);
+      }
+    }
+  };
+  auto audit = drain(sqs_, topology_.audit_sink, 1, 20s);
+  auto documents = drain(sqs_, topology_.document_events, 1, 20s);
+  ASSERT_EQ(audit.size(), 1u);
+  ASSERT_EQ(documents.size(), 1u);
+  check(audit, upload_trace, "vendor=1");
+  check(documents, upload_trace, "vendor=1");
+
+  // The deletion, published to the topic with a traceparent attribute: SNS
+  // delivers it in the envelope's MessageAttributes.
+  aws::MessageAttributes attributes;
+  attributes["traceparent"] = aws::MessageAttributeValue{"String", "00-" + deletion_trace + "-00f067aa0ba902b7-01", ""};
+  sns_.publish(topology_.entity_topic,
+               aws::SnsMessage{docvault::testing::entity_event_json(uuid_v4(), "issuer-traced", "issuer"), "",
+                               attributes, "", ""});
+  audit = drain(sqs_, topology_.audit_sink, 1, 20s);
+  documents = drain(sqs_, topology_.document_events, 1, 20s);
+  ASSERT_EQ(audit.size(), 1u);
+  ASSERT_EQ(documents.size(), 1u);
+  EXPECT_EQ(json::parse(audit[0].body)["action"], "document.archived");
+  check(audit, deletion_trace, "");
+  check(documents, deletion_trace, "");
+
+  EXPECT_TRUE(docvault.wait_for_log("\"trace_id\":\"" + upload_trace + "\"")) << docvault.output();
+  EXPECT_TRUE(docvault.wait_for_log("\"trace_id\":\"" + deletion_trace + "\"")) << docvault.output();
 }
 
 TEST_P(RelayTest, ARelayKilledMidBatchLosesNothingAndRepeatsOnlyIdenticalEvents) {

@@ -74,7 +74,7 @@ TEST(SnsSignatureConsumer, SignedMessagesAreProcessedAndOthersRejected) {
   aws::SqsClient sqs;
   const auto queue = sqs.create_queue("sns-signature-" + std::to_string(std::random_device()()), {});
   auto send = [&](const std::string& body) {
-    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, "", ""}};
+    std::vector<aws::OutgoingSqsMessage> one{{body, {}, std::nullopt, "", "", ""}};
     ASSERT_TRUE(sqs.send_message_batch(queue, one).all_succeeded());
   };
   send(docvault::testing::sns_envelope(key.get(), kTopic, event("e-1", "signed-1"), kCertUrl, 1).dump());

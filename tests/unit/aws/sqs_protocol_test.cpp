@@ -124,7 +124,7 @@ TEST_F(SqsProtocolTest, ReceiveRejectsOutOfRangeArgumentsWithoutACall) {
 
 TEST_F(SqsProtocolTest, SendBatchRejectsAnOutOfRangeDelayWithoutACall) {
   for (int delay : {-1, 901}) {
-    std::vector<OutgoingSqsMessage> messages{OutgoingSqsMessage{"body", {}, delay, "", ""}};
+    std::vector<OutgoingSqsMessage> messages{OutgoingSqsMessage{"body", {}, delay, "", "", ""}};
     EXPECT_THROW(client.send_message_batch(kQueueUrl, messages), std::invalid_argument) << delay;
   }
   EXPECT_TRUE(transport->requests.empty());

@@ -155,6 +155,24 @@ TEST(Consumer, ArchivesTheEntityAndDeletesTheMessage) {
   EXPECT_EQ(h.source.remaining(), 0u);
 }
 
+TEST(Consumer, TheEventsOfAMessageJoinItsAwsTraceHeadersTrace) {
+  Harness h({"e1"});
+  auto consumer = h.consumer();
+  consumer->start();
+  h.source.push("m1", event_body("e1"), "",
+                {{"AWSTraceHeader", "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1"}});
+  ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == 1; }));
+  consumer->stop();
+  auto rows = store::read(*h.real, [](store::Transaction& tx) { return tx.outbox_messages("e1"); });
+  ASSERT_EQ(rows.size(), 4u);  // created by the seeding (no trace), then archived
+  for (std::size_t i = 2; i < rows.size(); ++i) {
+    auto trace = parse_traceparent(nlohmann::json::parse(rows[i].attributes).value("traceparent", ""));
+    ASSERT_TRUE(trace) << rows[i].attributes;
+    EXPECT_EQ(trace->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_NE(trace->parent_id, "00f067aa0ba902b7");  // docvault's own span
+  }
+}
+
 TEST(Consumer, AFailedFifoMessageHoldsBackTheRestOfItsGroupOnly) {
   Harness h({"a1", "a2", "a3", "b1", "b2"}, /*fifo=*/true);
   h.store.failing_entity = "a1";

@@ -244,7 +244,7 @@ TEST_P(RelayTest, TracesGoFromTheRequestAndTheMessageToTheEventsTheyCause) {
   auto& docvault = start();
   const std::string upload_trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string deletion_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-  httplib::Client http("127.0.0.1", docvault.port());
+  auto http = docvault.client();
   httplib::MultipartFormDataItems items{{"file", "traced", "t.txt", "text/plain"},
                                         {"entity_id", "issuer-traced", "", ""},
                                         {"entity_type", "issuer", "", ""}};

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aws/service_client.h"
 #include "log/log.h"
 #include "outbox/aws_publisher.h"
 #include "runtime/backoff.h"
@@ -101,7 +102,8 @@ struct OutboxRelay::Lane {
   std::vector<store::OutboxRecord*> records;  // their payloads move into the requests
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;
-  std::string last_error;
+  std::string last_error;           // text, for the log
+  std::string last_error_category;  // its stable kind, for /readyz
 };
 
 // Runs a round's lanes on a few long-lived threads and the caller's.
@@ -277,7 +279,9 @@ RelayStatus OutboxRelay::status() const {
   auto breaker = breaker_.state();
   s.breaker = std::string(resilience::to_string(breaker));
   s.state = !running_ ? "stopped" : breaker == resilience::CircuitBreaker::State::closed ? "running" : "paused";
-  s.last_failure = breaker_.last_failure();
+  auto failure = breaker_.last_failure();
+  s.last_failure = std::move(failure.reason);
+  s.last_error = std::move(failure.error);
   s.pending = pending_;
   s.oldest_pending_age_seconds = oldest_pending_age_seconds_;
   return s;
@@ -309,7 +313,7 @@ void OutboxRelay::run(std::stop_token stop) {
         claimed = publish_due(stop);
         // A round in which every publish failed means SNS/SQS is down.
         if (claimed > 0 && published_in_round_ == 0 && attempted_failures_ > failures_before) {
-          breaker_.record_failure("aws: " + last_publish_error_);
+          breaker_.record_failure({"publish_failing", last_publish_error_category_, "aws: " + last_publish_error_});
         } else {
           breaker_.record_success();
         }
@@ -327,7 +331,8 @@ void OutboxRelay::run(std::stop_token stop) {
         // The database is unreachable or similar: leased rows come back when
         // their lease ends.
         log::error(kRelayComponent, "Outbox relay round failed", {{"error", e.what()}});
-        breaker_.record_failure(std::string("database: ") + e.what());
+        breaker_.record_failure(
+            {"database_unavailable", std::string(store::error_category(e)), std::string("database: ") + e.what()});
       }
       metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
     }
@@ -414,7 +419,10 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
   for (auto& lane : lanes) {
     published.insert(published.end(), lane.published.begin(), lane.published.end());
     failures.insert(failures.end(), lane.failures.begin(), lane.failures.end());
-    if (!lane.last_error.empty()) last_publish_error_ = lane.last_error;
+    if (!lane.last_error.empty()) {
+      last_publish_error_ = lane.last_error;
+      last_publish_error_category_ = lane.last_error_category;
+    }
   }
   store::write(store_, [&](store::Transaction& tx) {
     tx.mark_published(published, clock_.now());
@@ -476,7 +484,7 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
     }
     if (sending.empty()) continue;
 
-    std::vector<std::pair<std::size_t, std::string>> chunk_failures;  // index, error
+    std::vector<EntryFailure> chunk_failures;
     try {
       std::vector<PublishEntry> entries;
       entries.reserve(sending.size());
@@ -485,13 +493,15 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
         entries.push_back(PublishEntry{std::move(m.payload), std::move(sending_attributes[i]), m.ordering_key, m.event_id});
       }
       // No stop token: a batch being published finishes, so its rows are marked.
-      for (auto& f : publisher.publish(target, entries, {})) chunk_failures.emplace_back(f.index, std::move(f.error));
+      chunk_failures = publisher.publish(target, entries, {});
     } catch (const std::exception& e) {
-      for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.emplace_back(i, e.what());
+      const std::string category(aws::error_category(e));
+      chunk_failures.clear();
+      for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.push_back({i, e.what(), category});
     }
 
     std::vector<bool> ok(sending.size(), true);
-    for (const auto& [index, error] : chunk_failures) {
+    for (const auto& [index, error, category] : chunk_failures) {
       if (index >= sending.size() || !ok[index]) continue;
       ok[index] = false;
       const auto* record = sending[index];
@@ -499,6 +509,7 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now) {
       failures.push_back({record->seq, error, retry_at(record->attempts), true});
       metrics_->failures(destination).inc();
       lane.last_error = error;
+      lane.last_error_category = category;
       log::warn(kRelayComponent, "Publishing an outbox event failed; it will be retried",
                 {{"event_id", record->message.event_id},
                  {"destination", to_string(destination)},

@@ -73,7 +73,12 @@ struct RelayOptions {
 struct RelayStatus {
   std::string state;    // running, paused (circuit open), stopped
   std::string breaker;  // closed, open, half_open
+  // Why the breaker last counted a failure, as stable codes (the breaker's
+  // Failure): "publish_failing" or "database_unavailable", and the kind of
+  // the last error ("throttled", "access_denied", "unreachable", ...). The
+  // error's text is logged, never reported here.
   std::string last_failure;
+  std::string last_error;
   std::size_t pending = 0;               // sampled every few seconds
   double oldest_pending_age_seconds = 0;  // 0 when nothing is pending
 };
@@ -144,6 +149,7 @@ class OutboxRelay {
   std::size_t published_in_round_ = 0;
   std::uint64_t attempted_failures_ = 0;
   std::string last_publish_error_;
+  std::string last_publish_error_category_;
   // The next batch, claimed while the last one was published; the relay's
   // thread only (or the test calling publish_due).
   struct Prefetched {

@@ -29,6 +29,45 @@ def fmt(value, digits=0):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+# scripts/bench --binary LABEL=PATH ... --rounds N: the HTTP figures of each
+# binary, round by round (the runs alternated), their ranges and medians, and
+# each binary's large uploads.
+compared = {}
+for name, r in runs.items():
+    if name.startswith("http-") and "metadata_reads" in r:
+        label, _, round_ = name[len("http-"):].rpartition("-")
+        compared.setdefault(label, []).append((int(round_), r))
+if compared:
+    print("HTTP, builds compared in one session (wrk -t2 -c32 metadata reads, -c16 1 KiB uploads; requests/s)")
+    print(f"{'binary':<12}{'round':>6}{'reads/s':>10}{'uploads/s':>11}{'non-2xx':>9}  load average")
+    # In the order they ran.
+    rows = sorted(((n, label, r) for label in compared for n, r in compared[label]),
+                  key=lambda row: (row[2].get("started", 0), row[0]))
+    for n, label, r in rows:
+        bad = r["metadata_reads"]["non_2xx"] + r["uploads"]["non_2xx"]
+        print(f"{label:<12}{n:>6}{r['metadata_reads']['requests_per_second']:>10.0f}"
+              f"{r['uploads']['requests_per_second']:>11.0f}{bad:>9}  {r.get('load_average', '')}")
+
+    def figures(label, what):
+        return sorted(r[what]["requests_per_second"] for _, r in compared[label])
+
+    def median(values):
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+    for label in compared:
+        reads, ups = figures(label, "metadata_reads"), figures(label, "uploads")
+        print(f"{label}: reads {reads[0]:.0f}-{reads[-1]:.0f} (median {median(reads):.0f}), "
+              f"uploads {ups[0]:.0f}-{ups[-1]:.0f} (median {median(ups):.0f})")
+    for name, r in runs.items():
+        if name.startswith("http_large_uploads-"):
+            print(f"{name[len('http_large_uploads-'):]}: 16 x 50 MiB uploads in {r['seconds']} s "
+                  f"({r['mib_per_second']} MiB/s), peak RSS {r['peak_rss_mib']} MiB, {r['failed']} failed")
+    print()
+    if not any("scenario" in r for r in runs.values()):
+        sys.exit(0)
+
+
 # p50/p99: publish -> processed_events row (its millisecond timestamp, taken
 # when the transaction starts); pub p99: commit -> published.
 print(f"{'run':<30}{'events/s':>9}{'e2e ev/s':>9}{'ceiling':>8}{'p50 ms':>8}{'p99 ms':>8}"

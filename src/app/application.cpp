@@ -232,11 +232,27 @@ consumer::ConsumerOptions consumer_options(const Config& config) {
   return options;
 }
 
+// Why `serve` runs no consumer: a stable code for /readyz and the sentence
+// for the log.
+struct NotStarted {
+  std::string code;
+  std::string text;
+};
+
 // Why `serve` runs no consumer, or nothing when it runs one.
-std::optional<std::string> consumer_not_started_reason(const Config& config) {
-  if (!config.consumer_enabled) return "ENABLE_DOCUMENT_CONSUMER is false";
-  if (config.consumer_queue_url.empty()) return "DOCUMENT_VAULT_SQS_URL is not set";
+std::optional<NotStarted> consumer_not_started_reason(const Config& config) {
+  if (!config.consumer_enabled) return NotStarted{"disabled", "ENABLE_DOCUMENT_CONSUMER is false"};
+  if (config.consumer_queue_url.empty()) return NotStarted{"no_queue_configured", "DOCUMENT_VAULT_SQS_URL is not set"};
   return std::nullopt;
+}
+
+// A worker's last failure, as the stable codes of its breaker: which
+// dependency, and the kind of error. The error's text was logged; /readyz is
+// anonymous and never shows it.
+void report_last_failure(nlohmann::ordered_json& detail, const std::string& reason, const std::string& error) {
+  if (reason.empty()) return;
+  detail["last_failure"] = reason;
+  if (!error.empty()) detail["last_error"] = error;
 }
 
 std::unique_ptr<consumer::DocumentVaultConsumer> make_consumer(const Config& config, const aws::SqsClient& sqs,
@@ -248,17 +264,17 @@ std::unique_ptr<consumer::DocumentVaultConsumer> make_consumer(const Config& con
 // /readyz's part for the consumer: running (its breaker closed), or not
 // started on purpose (`reason`).
 http::ReadinessCheck consumer_readiness(const consumer::DocumentVaultConsumer* consumer,
-                                        std::optional<std::string> reason) {
+                                        std::optional<NotStarted> reason) {
   return {"consumer", [consumer, reason](nlohmann::ordered_json& detail) {
             if (!consumer) {
               detail["state"] = "not_started";
-              detail["reason"] = reason.value_or("");
+              detail["reason"] = reason ? reason->code : "";
               return true;  // configured so: not a fault
             }
             auto s = consumer->status();
             detail["state"] = s.state;
             detail["circuit_breaker"] = s.breaker;
-            if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
+            report_last_failure(detail, s.last_failure, s.last_error);
             detail["seconds_since_last_poll"] = s.seconds_since_last_poll;
             return s.state == "running";
           }};
@@ -274,7 +290,7 @@ http::ReadinessCheck relay_readiness(const outbox::OutboxRelay* relay) {
             auto s = relay->status();
             detail["state"] = s.state;
             detail["circuit_breaker"] = s.breaker;
-            if (!s.last_failure.empty()) detail["last_failure"] = s.last_failure;
+            report_last_failure(detail, s.last_failure, s.last_error);
             detail["pending_events"] = s.pending;
             detail["oldest_pending_age_seconds"] = s.oldest_pending_age_seconds;
             return s.state == "running";
@@ -376,7 +392,7 @@ int run_serve(const Config& config) {
       consumer->start();
     } else {
       // The line the spec's troubleshooting table tells operators to look for.
-      log::warn(consumer::kConsumerComponent, "Document Vault consumer not started", {{"reason", *consumer_reason}});
+      log::warn(consumer::kConsumerComponent, "Document Vault consumer not started", {{"reason", consumer_reason->text}});
     }
     if (relay) {
       relay->start();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <utility>
 
 #include "runtime/parse.h"
@@ -66,6 +67,57 @@ bool is_retryable(const AwsError& error) {
   int status = error.http_status();
   if (status == 0 || status == 429 || status >= 500) return true;
   return is_throttling_error(error.code()) || is_transient_error(error.code());
+}
+
+namespace {
+
+// The category a code names whatever the HTTP status, if it names one.
+std::optional<std::string_view> category_of_code(std::string_view code) {
+  static constexpr std::array<std::string_view, 14> kAccessDenied = {
+      "AccessDenied", "AccessDeniedException", "AuthorizationError", "AuthorizationErrorException",
+      "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "IncompleteSignature",
+      "InvalidAccessKeyId", "ExpiredToken", "ExpiredTokenException", "MissingAuthenticationToken",
+      "InvalidSecurity", "KMSAccessDeniedException"};
+  static constexpr std::array<std::string_view, 8> kNotFound = {
+      "NonExistentQueue", "QueueDoesNotExist", "NotFound", "NotFoundException", "NoSuchBucket", "NoSuchKey",
+      "ResourceNotFoundException", "TopicNotFound"};
+  const auto name = last_component(code);
+  auto in = [&name](const auto& set) { return std::find(set.begin(), set.end(), name) != set.end(); };
+  if (name == "RequestCancelled") return "cancelled";
+  if (name == "CredentialsUnavailable") return "credentials_unavailable";
+  if (name == "InvalidConfiguration") return "invalid_configuration";
+  if (name == "NetworkError") return "network_error";
+  if (in(kAccessDenied)) return "access_denied";
+  if (in(kNotFound)) return "not_found";
+  if (is_throttling_error(code)) return "throttled";
+  if (is_transient_error(code)) return "service_error";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view error_category(const AwsError& error) {
+  if (dynamic_cast<const RequestCancelled*>(&error) != nullptr) return "cancelled";
+  if (dynamic_cast<const CredentialsError*>(&error) != nullptr) return "credentials_unavailable";
+  if (auto category = category_of_code(error.code())) return *category;
+  const int status = error.http_status();
+  if (status == 0) return error.code().empty() ? "network_error" : "other";
+  if (status == 401 || status == 403) return "access_denied";
+  if (status == 404) return "not_found";
+  if (status == 429) return "throttled";
+  if (status >= 500) return "service_error";
+  if (status >= 400) return "request_refused";
+  return "other";
+}
+
+std::string_view error_category(const std::exception& error) {
+  const auto* aws_error = dynamic_cast<const AwsError*>(&error);
+  return aws_error != nullptr ? error_category(*aws_error) : "other";
+}
+
+std::string_view entry_error_category(std::string_view code, bool sender_fault) {
+  if (auto category = category_of_code(code)) return *category;
+  return sender_fault ? "request_refused" : "service_error";
 }
 
 ServiceClient::ServiceClient(std::string service, ServiceClientOptions options,

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -57,6 +58,21 @@ struct RetryPolicy {
 bool is_throttling_error(std::string_view code);
 // Whether standard mode retries this failure.
 bool is_retryable(const AwsError& error);
+
+// What kind of failure this was, as one of a closed set of stable names, for
+// answers that must not carry AWS's own text (an error message names queues,
+// topics, hosts and accounts): "network_error" (no HTTP answer: DNS, connect,
+// timeout), "credentials_unavailable", "access_denied", "not_found",
+// "throttled", "service_error" (5xx or a transient code), "request_refused"
+// (another 4xx), "invalid_configuration", "cancelled", "other". Never AWS's
+// code itself: that is any text the endpoint sends.
+std::string_view error_category(const AwsError& error);
+// The same for any exception: "other" when it is not an AwsError.
+std::string_view error_category(const std::exception& error);
+// The same for one failed entry of a batch call (no HTTP status of its own):
+// by its code, else "request_refused" when the sender is at fault, else
+// "service_error".
+std::string_view entry_error_category(std::string_view code, bool sender_fault);
 
 // What the clients share: construct once per process and hand to each client.
 // Null members get defaults: a CurlTransport, and the default credentials

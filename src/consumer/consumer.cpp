@@ -5,6 +5,7 @@
 
 #include "consumer/acknowledger.h"
 #include "consumer/entity_queue.h"
+#include "aws/service_client.h"
 #include "consumer/sqs_message_source.h"
 #include "log/log.h"
 #include "runtime/backoff.h"
@@ -296,7 +297,9 @@ ConsumerStatus DocumentVaultConsumer::status() const {
   auto breaker = breaker_.state();
   s.breaker = std::string(resilience::to_string(breaker));
   s.state = !running_ ? "stopped" : breaker == resilience::CircuitBreaker::State::closed ? "running" : "paused";
-  s.last_failure = breaker_.last_failure();
+  auto failure = breaker_.last_failure();
+  s.last_failure = std::move(failure.reason);
+  s.last_error = std::move(failure.error);
   s.seconds_since_last_poll = static_cast<double>(steady_ms(clock_) - last_poll_ms_.load()) / 1000.0;
   return s;
 }
@@ -327,11 +330,21 @@ void DocumentVaultConsumer::count_failure(const std::exception& e) {
   metrics_->failed(dynamic_cast<const store::StoreError*>(&e) ? "database" : "other").inc();
   // Only an unreachable database pauses everything; an error of one
   // message's transaction is that message's problem.
-  if (dynamic_cast<const store::StoreUnavailable*>(&e)) dependency_failed("database", e);
+  if (dynamic_cast<const store::StoreUnavailable*>(&e)) dependency_failed(Dependency::database, e);
 }
 
-void DocumentVaultConsumer::dependency_failed(std::string_view what, const std::exception& e) {
-  breaker_.record_failure(std::string(what) + ": " + e.what());
+void DocumentVaultConsumer::dependency_failed(Dependency what, const std::exception& e) {
+  // The codes may be shown to anyone (/readyz); the error's text goes to the log only.
+  resilience::CircuitBreaker::Failure failure;
+  if (what == Dependency::database) {
+    failure.reason = "database_unavailable";
+    failure.error = std::string(store::error_category(e));
+  } else {
+    failure.reason = "sqs_unavailable";
+    failure.error = std::string(aws::error_category(e));
+  }
+  failure.detail = e.what();
+  breaker_.record_failure(std::move(failure));
   metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
 }
 
@@ -344,7 +357,7 @@ bool DocumentVaultConsumer::wait_for_dependencies(std::stop_token stop) {
         documents_.check_database();
         return true;  // the receive that follows probes SQS
       } catch (const std::exception& e) {
-        dependency_failed("database", e);
+        dependency_failed(Dependency::database, e);
         continue;
       }
     }
@@ -399,7 +412,7 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       break;
     } catch (const std::exception& e) {
       log::error(kConsumerComponent, "ReceiveMessage failed", {{"error", e.what()}});
-      dependency_failed("sqs", e);
+      dependency_failed(Dependency::sqs, e);
       // Below the breaker's threshold, still do not spin (an open breaker
       // makes the wait itself).
       if (breaker_.state() == resilience::CircuitBreaker::State::closed) {

@@ -111,7 +111,12 @@ struct ConsumerOptions {
 struct ConsumerStatus {
   std::string state;         // running, paused (circuit open), stopped
   std::string breaker;       // closed, open, half_open
-  std::string last_failure;  // why the breaker last counted a failure
+  // Why the breaker last counted a failure, as stable codes (breaker's
+  // Failure): "database_unavailable" or "sqs_unavailable", and the kind of
+  // error ("unreachable", "network_error", "access_denied", ...). The error's
+  // text is logged, never reported here.
+  std::string last_failure;
+  std::string last_error;
   double seconds_since_last_poll = 0;
 };
 
@@ -163,7 +168,8 @@ class DocumentVaultConsumer {
   void count_failure(const std::exception& e);
   // A failure of the database or SQS (not of the message): counts toward
   // opening the circuit breaker.
-  void dependency_failed(std::string_view what, const std::exception& e);
+  enum class Dependency { database, sqs };
+  void dependency_failed(Dependency what, const std::exception& e);
   // Waits while the breaker is open; true when a probe of the database
   // succeeded (or none was needed) and receiving may go ahead.
   bool wait_for_dependencies(std::stop_token stop);

@@ -3,14 +3,14 @@
 // I/O context runs on `worker_threads` threads. Every wait on a client (the
 // first byte, the head, each piece of a body, each write) is bounded by a
 // deadline timer that cancels the socket's operation without closing it, so
-// a 408 can still be answered.
+// a 408 can still be answered. Time comes from the runtime's system clock:
+// Asio's timers run on the real steady clock, so the deadlines must too.
 #include "http/server.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -43,6 +43,8 @@
 #include "http/contract_routes.h"
 #include "http/document_routes.h"
 #include "log/log.h"
+#include "runtime/clock.h"
+#include "runtime/mutex.h"
 
 namespace docvault::http {
 namespace {
@@ -51,7 +53,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using runtime::SteadyTime;
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -187,7 +189,7 @@ struct Session {
 };
 
 // Cancels the session's operation in progress at `at` (without closing the socket).
-void arm(const std::shared_ptr<Session>& s, Clock::time_point at) {
+void arm(const std::shared_ptr<Session>& s, SteadyTime at) {
   s->expired = false;
   s->timer.expires_at(at);
   s->timer.async_wait([weak = std::weak_ptr<Session>(s), generation = ++s->generation](beast::error_code ec) {
@@ -262,10 +264,10 @@ ReadinessCheck database_readiness(store::Store& store) {
                           } catch (const store::StoreError& e) {
                             // Stores write their errors without passwords; the
                             // text may still name hosts and databases, so it
-                            // stays in the log.
+                            // stays in the log; the answer has a stable code.
                             log::warn(kComponent, "database not ready", {{"error", e.what()}});
                             detail["status"] = "down";
-                            detail["reason"] = "unreachable";
+                            detail["reason"] = store::error_category(e);
                             return false;
                           }
                         }};
@@ -310,7 +312,7 @@ class HttpServer::Impl {
     if (threads_.empty()) return false;
     std::vector<std::shared_ptr<Session>> sessions;
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       stopping_ = true;
       for (auto& [raw, weak] : sessions_) {
         if (auto s = weak.lock()) sessions.push_back(std::move(s));
@@ -330,8 +332,8 @@ class HttpServer::Impl {
     }
     sessions.clear();
     {
-      std::unique_lock lock(mutex_);
-      drained_.wait_for(lock, limits_.drain_timeout, [this] { return open_ == 0; });
+      runtime::MutexLock lock(mutex_);
+      clock_.wait_for(drained_, lock.native(), {}, limits_.drain_timeout, [this]() REQUIRES(mutex_) { return open_ == 0; });
     }
     ioc_.stop();
     for (auto& t : threads_) t.join();
@@ -343,7 +345,7 @@ class HttpServer::Impl {
 
  private:
   bool stopping() const {
-    std::lock_guard lock(mutex_);
+    runtime::MutexLock lock(mutex_);
     return stopping_;
   }
 
@@ -364,7 +366,7 @@ class HttpServer::Impl {
   void admit(tcp::socket socket) {
     beast::error_code ec;
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       if (stopping_ || open_ >= limits_.max_connections) {
         // Best effort, without waiting: the client learns why.
         static const std::string busy = [] {
@@ -389,7 +391,7 @@ class HttpServer::Impl {
     auto remote = session->socket.remote_endpoint(ec);
     if (!ec) session->remote = remote.address().to_string();
     {
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       sessions_.emplace(session.get(), session);
     }
     auto executor = session->socket.get_executor();
@@ -402,7 +404,7 @@ class HttpServer::Impl {
         } catch (...) {
         }
       }
-      std::lock_guard lock(mutex_);
+      runtime::MutexLock lock(mutex_);
       sessions_.erase(raw);
       --open_;
       drained_.notify_all();
@@ -413,14 +415,14 @@ class HttpServer::Impl {
   asio::awaitable<void> serve(std::shared_ptr<Session> s) {
     beast::flat_buffer buffer;
     std::size_t served = 0;
-    const auto accepted = Clock::now();
+    const auto accepted = clock_.steady_now();
     bool linger = true;
     while (true) {
       s->idle = true;
       if (stopping()) break;
       if (buffer.size() == 0) {
         // An idle connection (no byte of a next request) ends quietly.
-        arm(s, served == 0 ? accepted + limits_.header_timeout : Clock::now() + limits_.keep_alive_timeout);
+        arm(s, served == 0 ? accepted + limits_.header_timeout : clock_.steady_now() + limits_.keep_alive_timeout);
         auto [ec, n] = co_await s->socket.async_read_some(buffer.prepare(kReadChunk), kTuple);
         disarm(s);
         if (ec) {
@@ -432,7 +434,7 @@ class HttpServer::Impl {
       Parser parser;
       parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
       parser.body_limit(boost::none);  // set per route once the head is known
-      arm(s, served == 0 ? accepted + limits_.header_timeout : Clock::now() + limits_.header_timeout);
+      arm(s, served == 0 ? accepted + limits_.header_timeout : clock_.steady_now() + limits_.header_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(s->socket, buffer, parser, kTuple);
       disarm(s);
       if (ec) {
@@ -462,7 +464,7 @@ class HttpServer::Impl {
     Response res;
     res.set_header(kRequestIdHeader, uuid_v4());
     respond(res, error_for_status(status));
-    record(req, res, "unmatched", Clock::now(), s->remote);
+    record(req, res, "unmatched", clock_.steady_now(), s->remote);
     co_await write(s, res, false, true);
   }
 
@@ -471,7 +473,7 @@ class HttpServer::Impl {
     s->socket.shutdown(tcp::socket::shutdown_send, ignored);
     if (linger) {
       s->chunk.resize(kReadChunk);
-      auto until = Clock::now() + kLingerTime;
+      auto until = clock_.steady_now() + kLingerTime;
       std::size_t dropped = 0;
       while (dropped < kLingerBytes) {
         arm(s, until);
@@ -491,16 +493,16 @@ class HttpServer::Impl {
                                      std::uint64_t limit, const std::function<bool(std::string_view)>& sink) {
     parser.body_limit(limit);
     s->chunk.resize(kReadChunk);
-    const auto started = Clock::now();
+    const auto started = clock_.steady_now();
     std::uint64_t received = 0;
     while (!parser.is_done()) {
       auto& body = parser.get().body();
       body.data = s->chunk.data();
       body.size = s->chunk.size();
-      const auto now = Clock::now();
+      const auto now = clock_.steady_now();
       const auto by_rate =
           started + limits_.read_timeout +
-          std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration_cast<SteadyTime::duration>(
               std::chrono::duration<double>(static_cast<double>(received) / kMinBodyBytesPerSecond));
       const auto deadline = std::min(now + limits_.read_timeout, by_rate);
       if (deadline <= now) co_return BodyEnd::timed_out;
@@ -528,7 +530,7 @@ class HttpServer::Impl {
   // One request whose head has been read; true when the connection stays open.
   asio::awaitable<bool> handle(const std::shared_ptr<Session>& s, beast::flat_buffer& buffer, Parser& parser,
                                std::size_t served) {
-    const auto started = Clock::now();
+    const auto started = clock_.steady_now();
     const auto& head = parser.get();
     Request req;
     req.method = std::string(head.method_string());
@@ -621,7 +623,7 @@ class HttpServer::Impl {
     if (has_body) {
       if (iequals(req.header("Expect"), "100-continue") && parser.get().version() == 11) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        arm(s, Clock::now() + limits_.write_timeout);
+        arm(s, clock_.steady_now() + limits_.write_timeout);
         auto [ec, n] = co_await asio::async_write(s->socket, asio::buffer(kContinue), kTuple);
         disarm(s);
         if (ec) {
@@ -673,7 +675,7 @@ class HttpServer::Impl {
     if (!bodiless) message.content_length(streamed ? res.content_length : res.body.size());
     if (head_only || streamed || bodiless) {
       bhttp::response_serializer<bhttp::string_body> serializer(message);
-      arm(s, Clock::now() + limits_.write_timeout);
+      arm(s, clock_.steady_now() + limits_.write_timeout);
       auto [ec, n] = co_await bhttp::async_write_header(s->socket, serializer, kTuple);
       disarm(s);
       if (ec) co_return false;
@@ -694,7 +696,7 @@ class HttpServer::Impl {
         // The head is gone: a failure can only cut the body short.
         if (!ok || piece.empty()) co_return false;
         if (piece.size() > want) piece.resize(static_cast<std::size_t>(want));
-        arm(s, Clock::now() + limits_.write_timeout);
+        arm(s, clock_.steady_now() + limits_.write_timeout);
         auto [wec, written] = co_await asio::async_write(s->socket, asio::buffer(piece), kTuple);
         disarm(s);
         if (wec) co_return false;
@@ -703,17 +705,17 @@ class HttpServer::Impl {
       co_return true;
     }
     message.body() = std::move(res.body);
-    arm(s, Clock::now() + limits_.write_timeout);
+    arm(s, clock_.steady_now() + limits_.write_timeout);
     auto [ec, n] = co_await bhttp::async_write(s->socket, message, kTuple);
     disarm(s);
     res.body = std::move(message.body());
     co_return !ec;
   }
 
-  void record(const Request& req, const Response& res, const std::string& label, Clock::time_point started,
+  void record(const Request& req, const Response& res, const std::string& label, SteadyTime started,
               const std::string& remote) {
     if (options_.metrics) {
-      auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      auto seconds = std::chrono::duration<double>(clock_.steady_now() - started).count();
       options_.metrics
           ->counter("docvault_http_requests_total", "HTTP requests, by route, method and status.",
                     {{"route", label}, {"method", req.method}, {"status", std::to_string(res.status)}})
@@ -737,11 +739,12 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_;
   int port_ = 0;
 
-  mutable std::mutex mutex_;
-  std::condition_variable drained_;
-  std::size_t open_ = 0;                                           // guarded by mutex_
-  bool stopping_ = false;                                          // guarded by mutex_
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
+  const runtime::Clock& clock_ = runtime::system_clock();
+  mutable runtime::Mutex mutex_;
+  std::condition_variable_any drained_;
+  std::size_t open_ GUARDED_BY(mutex_) = 0;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_ GUARDED_BY(mutex_);
   std::vector<std::thread> threads_;
 };
 

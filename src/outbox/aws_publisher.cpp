@@ -1,5 +1,6 @@
 #include "outbox/aws_publisher.h"
 
+#include "aws/service_client.h"
 #include "domain/trace.h"
 
 namespace docvault::outbox {
@@ -10,7 +11,9 @@ bool is_fifo(std::string_view target) { return target.ends_with(".fifo"); }
 std::vector<EntryFailure> failures_of(const aws::SendBatchResult& result) {
   std::vector<EntryFailure> failures;
   failures.reserve(result.failed.size());
-  for (const auto& f : result.failed) failures.push_back({f.index, f.code + ": " + f.message});
+  for (const auto& f : result.failed) {
+    failures.push_back({f.index, f.code + ": " + f.message, std::string(aws::entry_error_category(f.code, f.sender_fault))});
+  }
   return failures;
 }
 

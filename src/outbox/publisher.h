@@ -36,6 +36,9 @@ struct PublishEntry {
 struct EntryFailure {
   std::size_t index = 0;  // position in the entries given
   std::string error;      // "<code>: <message>", for the row's last_error
+  // The kind of error, a stable name from aws::error_category's closed set
+  // ("throttled", "access_denied", ...): what /readyz may show.
+  std::string category = "other";
 };
 
 class Publisher {

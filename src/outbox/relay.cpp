@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aws/service_client.h"
 #include "log/log.h"
 #include "outbox/aws_publisher.h"
 #include "runtime/backoff.h"
@@ -119,10 +120,12 @@ struct OutboxRelay::Lane {
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;
   // Calls answered (entries refused one by one included), and the error of
-  // the call that failed as a whole for its destination's sake, if one did:
-  // the lane sends nothing more in this round.
+  // the call that failed as a whole for its destination's sake, if one did
+  // (its text for the log, its stable kind for /readyz): the lane sends
+  // nothing more in this round.
   std::size_t calls_answered = 0;
   std::string dependency_error;
+  std::string dependency_error_category;
 };
 
 // Runs a round's lanes on a few long-lived threads and the caller's.
@@ -301,7 +304,9 @@ RelayStatus OutboxRelay::status() const {
   auto breaker = breaker_.state();
   s.breaker = std::string(resilience::to_string(breaker));
   s.state = !running_ ? "stopped" : breaker == resilience::CircuitBreaker::State::closed ? "running" : "paused";
-  s.last_failure = breaker_.last_failure();
+  auto failure = breaker_.last_failure();
+  s.last_failure = std::move(failure.reason);
+  s.last_error = std::move(failure.error);
   s.pending = pending_;
   s.oldest_pending_age_seconds = oldest_pending_age_seconds_;
   return s;
@@ -338,7 +343,8 @@ void OutboxRelay::run(std::stop_token stop) {
         // then nothing is failing any more (rows that failed for their
         // destination's sake are due again at once, so a probe finds them).
         if (!last_round_.dependency_error.empty()) {
-          breaker_.record_failure(last_round_.dependency_error);
+          breaker_.record_failure(
+              {"publish_failing", last_round_.dependency_error_category, last_round_.dependency_error});
         } else if (last_round_.calls_answered > 0 || probing) {
           breaker_.record_success();
         }
@@ -356,7 +362,8 @@ void OutboxRelay::run(std::stop_token stop) {
         // The database is unreachable or similar: leased rows come back when
         // their lease ends.
         log::error(kRelayComponent, "Outbox relay round failed", {{"error", e.what()}});
-        breaker_.record_failure(std::string("database: ") + e.what());
+        breaker_.record_failure(
+            {"database_unavailable", std::string(store::error_category(e)), std::string("database: ") + e.what()});
       }
       metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
     }
@@ -446,13 +453,20 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
   std::vector<store::PublishFailure> failures;
   // Per destination: calls answered, and the error of one that failed for
   // the destination's sake.
-  std::map<Destination, std::pair<std::size_t, std::string>> outcome;
+  struct DestinationOutcome {
+    std::size_t answered = 0;
+    std::string error, category;
+  };
+  std::map<Destination, DestinationOutcome> outcome;
   for (auto& lane : lanes) {
     published.insert(published.end(), lane.published.begin(), lane.published.end());
     failures.insert(failures.end(), lane.failures.begin(), lane.failures.end());
-    auto& [answered, error] = outcome[lane.destination];
-    answered += lane.calls_answered;
-    if (!lane.dependency_error.empty()) error = lane.dependency_error;
+    auto& result = outcome[lane.destination];
+    result.answered += lane.calls_answered;
+    if (!lane.dependency_error.empty()) {
+      result.error = lane.dependency_error;
+      result.category = lane.dependency_error_category;
+    }
   }
   // A destination failed when none of its calls was answered and one failed
   // for its sake; with one destination failing the relay is failing (its
@@ -460,9 +474,10 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
   // destination).
   last_round_ = {};
   for (const auto& [destination, result] : outcome) {
-    last_round_.calls_answered += result.first;
-    if (result.first == 0 && !result.second.empty()) {
-      last_round_.dependency_error = std::string(to_string(destination)) + ": " + result.second;
+    last_round_.calls_answered += result.answered;
+    if (result.answered == 0 && !result.error.empty()) {
+      last_round_.dependency_error = std::string(to_string(destination)) + ": " + result.error;
+      last_round_.dependency_error_category = result.category;
     }
   }
   store::write(store_, [&](store::Transaction& tx) {
@@ -526,7 +541,7 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now, const aws::CallLimits&
     }
     if (sending.empty()) continue;
 
-    std::vector<std::pair<std::size_t, std::string>> chunk_failures;  // index, error
+    std::vector<EntryFailure> chunk_failures;
     bool destination_failed = false;
     try {
       std::vector<PublishEntry> entries;
@@ -536,18 +551,21 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now, const aws::CallLimits&
         entries.push_back(PublishEntry{std::move(m.payload), std::move(sending_attributes[i]), m.ordering_key, m.event_id});
       }
       // No stop token: a batch being published finishes, so its rows are marked.
-      for (auto& f : publisher.publish(target, entries, {}, limits)) {
-        chunk_failures.emplace_back(f.index, std::move(f.error));
-      }
+      chunk_failures = publisher.publish(target, entries, {}, limits);
       ++lane.calls_answered;
     } catch (const std::exception& e) {
-      for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.emplace_back(i, e.what());
+      const std::string category(aws::error_category(e));
+      chunk_failures.clear();
+      for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.push_back({i, e.what(), category});
       destination_failed = is_destination_failure(e);
-      if (destination_failed) lane.dependency_error = e.what();
+      if (destination_failed) {
+        lane.dependency_error = e.what();
+        lane.dependency_error_category = category;
+      }
     }
 
     std::vector<bool> ok(sending.size(), true);
-    for (const auto& [index, error] : chunk_failures) {
+    for (const auto& [index, error, category] : chunk_failures) {
       if (index >= sending.size() || !ok[index]) continue;
       ok[index] = false;
       const auto* record = sending[index];

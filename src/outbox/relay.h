@@ -85,7 +85,12 @@ struct RelayOptions {
 struct RelayStatus {
   std::string state;    // running, paused (circuit open), stopped
   std::string breaker;  // closed, open, half_open
+  // Why the breaker last counted a failure, as stable codes (the breaker's
+  // Failure): "publish_failing" or "database_unavailable", and the kind of
+  // the last error ("throttled", "access_denied", "unreachable", ...). The
+  // error's text is logged, never reported here.
   std::string last_failure;
+  std::string last_error;
   std::size_t pending = 0;               // sampled every few seconds
   double oldest_pending_age_seconds = 0;  // 0 when nothing is pending
 };
@@ -156,7 +161,8 @@ class OutboxRelay {
   // relay's thread only.
   struct RoundOutcome {
     std::size_t calls_answered = 0;
-    std::string dependency_error;  // "<destination>: <error>" when a destination failed
+    std::string dependency_error;           // "<destination>: <error>" when a destination failed
+    std::string dependency_error_category;  // its stable kind (aws::error_category)
   };
   RoundOutcome last_round_;
   // The next batch, claimed while the last one was published; the relay's

@@ -1,6 +1,7 @@
 #include "resilience/circuit_breaker.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "log/log.h"
 #include "runtime/backoff.h"
@@ -26,7 +27,8 @@ bool CircuitBreaker::allow() {
   if (state_ == State::half_open) return false;  // one probe at a time
   if (now < retry_at_) return false;
   state_ = State::half_open;
-  log::info(component_, "Circuit breaker half-open: probing", {{"last_failure", last_failure_}});
+  log::info(component_, "Circuit breaker half-open: probing",
+            {{"reason", last_failure_.reason}, {"error", last_failure_.detail}});
   return true;
 }
 
@@ -39,10 +41,10 @@ void CircuitBreaker::record_success() {
   log::info(component_, "Circuit breaker closed: dependency is back");
 }
 
-void CircuitBreaker::record_failure(std::string_view reason) {
+void CircuitBreaker::record_failure(Failure failure) {
   const auto now = clock_.steady_now();
   runtime::MutexLock lock(mutex_);
-  last_failure_ = std::string(reason);
+  last_failure_ = std::move(failure);
   ++consecutive_failures_;
   if (state_ == State::closed && consecutive_failures_ < options_.failure_threshold) return;
   const std::chrono::milliseconds delay =
@@ -52,7 +54,10 @@ void CircuitBreaker::record_failure(std::string_view reason) {
   retry_at_ = now + delay;
   if (state_ != State::open) {
     log::warn(component_, "Circuit breaker opened: pausing until the dependency is back",
-              {{"reason", last_failure_}, {"retry_in_ms", delay.count()}, {"consecutive_failures", consecutive_failures_}});
+              {{"reason", last_failure_.reason},
+               {"error", last_failure_.detail},
+               {"retry_in_ms", delay.count()},
+               {"consecutive_failures", consecutive_failures_}});
   }
   state_ = State::open;
 }
@@ -62,7 +67,7 @@ CircuitBreaker::State CircuitBreaker::state() const {
   return state_;
 }
 
-std::string CircuitBreaker::last_failure() const {
+CircuitBreaker::Failure CircuitBreaker::last_failure() const {
   runtime::MutexLock lock(mutex_);
   return last_failure_;
 }

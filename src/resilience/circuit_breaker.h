@@ -11,6 +11,10 @@
 // Time comes from a runtime::Clock (steady time), so tests drive the
 // backoff with a fake one; the delay is runtime::Backoff without jitter.
 //
+// A failure is recorded with two stable codes, each from a closed set the
+// caller owns, and free text: the codes may be shown to anyone (/readyz), the
+// text only goes to the log (it names hosts, queues, databases).
+//
 // Thread-safety: all members may be called from any thread.
 #pragma once
 
@@ -28,6 +32,12 @@ class CircuitBreaker {
  public:
   enum class State { closed, open, half_open };
 
+  struct Failure {
+    std::string reason;  // which dependency failed: "database_unavailable", "sqs_unavailable", ...
+    std::string error;   // what kind of error: "network_error", "access_denied", ... (may be empty)
+    std::string detail;  // the error's own text: for the log only
+  };
+
   struct Options {
     int failure_threshold = 3;
     std::chrono::milliseconds base_delay{1000};
@@ -41,10 +51,11 @@ class CircuitBreaker {
   // come turns half-open and lets exactly this caller probe.
   bool allow();
   void record_success();
-  void record_failure(std::string_view reason);
+  void record_failure(Failure failure);
 
   State state() const;
-  std::string last_failure() const;
+  // The last failure recorded (empty before the first).
+  Failure last_failure() const;
   runtime::SteadyTime retry_at() const;
 
  private:
@@ -56,7 +67,7 @@ class CircuitBreaker {
   int consecutive_failures_ GUARDED_BY(mutex_) = 0;
   int openings_ GUARDED_BY(mutex_) = 0;  // since the last close
   runtime::SteadyTime retry_at_ GUARDED_BY(mutex_){};
-  std::string last_failure_ GUARDED_BY(mutex_);
+  Failure last_failure_ GUARDED_BY(mutex_);
 };
 
 std::string_view to_string(CircuitBreaker::State state);

@@ -11,6 +11,12 @@ RecordOutcome existing_event_outcome(const std::optional<std::string>& stored,
   return RecordOutcome::event_id_reused;
 }
 
+std::string_view error_category(const std::exception& e) {
+  if (dynamic_cast<const StoreUnavailable*>(&e) != nullptr) return "unreachable";
+  if (dynamic_cast<const StoreError*>(&e) != nullptr) return "database_error";
+  return "other";
+}
+
 std::unique_ptr<Store> open_store(const StoreOptions& options) {
   if (options.database_url.empty()) {
     return std::make_unique<SqliteStore>(options.sqlite_path, options.pool_size);

@@ -45,6 +45,12 @@ class StoreUnavailable : public StoreError {
   using StoreError::StoreError;
 };
 
+// What kind of database failure `e` is, as a stable name for answers that must
+// not carry the driver's text (it names hosts, users, databases):
+// "unreachable" (StoreUnavailable), "database_error" (another StoreError),
+// "other".
+std::string_view error_category(const std::exception& e);
+
 // Keyset position in a listing: the last (created_at, id) seen.
 struct Cursor {
   Timestamp created_at;

@@ -41,7 +41,7 @@ class FakePublisher final : public outbox::Publisher {
     std::vector<outbox::EntryFailure> failures;
     for (std::size_t i = 0; i < entries.size(); ++i) {
       if (failing_.contains(entries[i].event_id)) {
-        failures.push_back({i, "InternalError: injected entry failure"});
+        failures.push_back({i, "InternalError: injected entry failure", "service_error"});
         continue;
       }
       published_.push_back({target, entries[i].event_id, entries[i].payload, entries[i].ordering_key});

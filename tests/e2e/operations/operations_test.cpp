@@ -34,6 +34,12 @@ double sample(const std::string& text, const std::string& series) {
   return std::stod(text.substr(pos + series.size() + 2));
 }
 
+// Whether `text` has `number` as a whole number (a port), not as a part of
+// another one (a fraction of seconds).
+bool mentions_number(const std::string& text, const std::string& number) {
+  return std::regex_search(text, std::regex("(^|[^0-9.])" + number + "([^0-9.]|$)"));
+}
+
 class Operations : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -124,6 +130,62 @@ TEST_F(Operations, MetricsMoveAsMessagesFlow) {
   EXPECT_EQ(ready["checks"]["relay"]["state"], "not_started");
 }
 
+// /readyz is anonymous: when SQS cannot be reached, or refuses the queue, it
+// names the dependency and the kind of error by stable codes, never the
+// endpoint, the queue or the service's own text (those go to the log).
+TEST_F(Operations, ReadinessReportsSqsFailuresByStableCodesOnly) {
+  TestStorage storage(Backend::sqlite, dir_.path() / "var");
+  const std::string closed_port = std::to_string(docvault::testing::free_port());  // nothing listens there
+  const std::string nowhere = "http://127.0.0.1:" + closed_port;
+  const std::string missing_queue = queue_url_ + "-missing";
+  const std::string emulator_port = std::regex_replace(queue_url_, std::regex(R"(^[a-z]+://[^:/]+:?(\d*).*$)"), "$1");
+  struct Case {
+    std::string name;
+    std::map<std::string, std::string> env;
+    std::string error;          // the expected last_error
+    std::string in_log;         // the detail, which the log keeps
+  };
+  const std::vector<Case> cases = {
+      {"unreachable endpoint",
+       {{"AWS_ENDPOINT_URL", nowhere}, {"AWS_ENDPOINT_URL_SQS", nowhere}, {"AWS_MAX_ATTEMPTS", "1"}},
+       "network_error",
+       closed_port},
+      {"queue that does not exist",
+       {{"DOCUMENT_VAULT_SQS_URL", missing_queue}, {"AWS_MAX_ATTEMPTS", "1"}},
+       "not_found",
+       "NonExistentQueue"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto& docvault = start(storage, c.env);
+    int status = 0;
+    std::string body;
+    ASSERT_TRUE(docvault::testing::wait_until([&] {
+      body = get("/readyz", &status);
+      return status == 503 && json::parse(body)["checks"]["consumer"]["state"] == "paused";
+    }, 30s)) << body << docvault.output();
+    auto ready = json::parse(body);
+    EXPECT_EQ(ready["status"], "not_ready");
+    EXPECT_EQ(ready["checks"]["database"]["status"], "up");
+    const auto& consumer = ready["checks"]["consumer"];
+    EXPECT_EQ(consumer["circuit_breaker"], "open");
+    EXPECT_EQ(consumer["last_failure"], "sqs_unavailable") << body;
+    EXPECT_EQ(consumer["last_error"], c.error) << body;
+    // Nothing but codes and numbers: no URL, host, port, queue name or AWS text.
+    for (const std::string& secret : {std::string("127.0.0.1"), std::string("http"), name_, std::string("Queue"),
+                                      std::string("Connection"), std::string("AWS")}) {
+      EXPECT_EQ(body.find(secret), std::string::npos) << secret << " in " << body;
+    }
+    EXPECT_FALSE(mentions_number(body, closed_port)) << body;
+    if (!emulator_port.empty()) {
+      EXPECT_FALSE(mentions_number(body, emulator_port)) << body;
+    }
+    // The log keeps the detail.
+    EXPECT_TRUE(docvault.wait_for_log(c.in_log)) << docvault.output();
+    docvault_.reset();
+  }
+}
+
 // A PostgreSQL cluster of the test's own, so it can be stopped without
 // disturbing the other tests.
 class PrivateCluster {
@@ -181,10 +243,24 @@ TEST_F(Operations, TheBreakerOpensWhilePostgresIsDownAndNothingIsLost) {
   // The first message fails (the database is gone) and the breaker opens.
   ASSERT_TRUE(docvault.wait_for_log("Circuit breaker opened", 20s)) << docvault.output();
   int status = 0;
-  auto ready = json::parse(get("/readyz", &status));
+  const auto body = get("/readyz", &status);
+  auto ready = json::parse(body);
   EXPECT_EQ(status, 503);
   EXPECT_EQ(ready["checks"]["database"]["status"], "down");
+  EXPECT_EQ(ready["checks"]["database"]["reason"], "unreachable");
   EXPECT_EQ(ready["checks"]["consumer"]["state"], "paused");
+  EXPECT_EQ(ready["checks"]["consumer"]["last_failure"], "database_unavailable");
+  EXPECT_EQ(ready["checks"]["consumer"]["last_error"], "unreachable");
+  // The answer is anonymous: no host, port, user or database name, no driver text.
+  const std::string database_url = storage.database_url();
+  const std::string database_name = database_url.substr(database_url.rfind('/') + 1);
+  const std::string port = std::regex_replace(database_url, std::regex(R"(^.*:(\d+)/.*$)"), "$1");
+  ASSERT_FALSE(database_name.empty());
+  for (const std::string& secret : {std::string("127.0.0.1"), std::string("@"), std::string("connect"),
+                                    std::string("server"), database_name}) {
+    EXPECT_EQ(body.find(secret), std::string::npos) << secret << " in " << body;
+  }
+  EXPECT_FALSE(mentions_number(body, port)) << body;
   EXPECT_EQ(sample(get("/metrics"), "docvault_consumer_circuit_open"), 1);
 
   // While open, nothing is pulled. A receive already in flight when the

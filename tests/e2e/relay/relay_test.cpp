@@ -158,7 +158,9 @@ class RelayTest : public ::testing::TestWithParam<Backend> {
     EXPECT_EQ(ready["status"], "not_ready");
     EXPECT_EQ(ready["checks"]["relay"]["state"], "paused");
     EXPECT_EQ(ready["checks"]["relay"]["circuit_breaker"], "open");
-    EXPECT_TRUE(ready["checks"]["relay"].contains("last_failure")) << ready.dump();
+    EXPECT_EQ(ready["checks"]["relay"]["last_failure"], "publish_failing") << ready.dump();
+    EXPECT_EQ(ready["checks"]["relay"]["last_error"], "not_found") << ready.dump();
+    EXPECT_EQ(ready.dump().find(missing_topic), std::string::npos) << ready.dump();  // codes only
     // The document events went (another destination); the audit events wait.
     EXPECT_EQ(pending(), 2u);
     EXPECT_EQ(drain(sqs_, topology_.document_events, 2, 5s).size(), 2u);

@@ -384,6 +384,37 @@ TEST(Retry, ClassificationFollowsStandardMode) {
   EXPECT_FALSE(is_retryable(CredentialsError("none")));
 }
 
+// The categories /readyz may show: a closed set, whatever text AWS (or
+// whatever answers at the endpoint) sends.
+TEST(ErrorCategory, IsOneOfAClosedSetNeverTheServicesText) {
+  EXPECT_EQ(error_category(AwsError(0, "NetworkError", "POST http://10.1.2.3:4566/: Connection refused")),
+            "network_error");
+  EXPECT_EQ(error_category(AwsError(400, "AWS.SimpleQueueService.NonExistentQueue", "queue secret-name")),
+            "not_found");
+  EXPECT_EQ(error_category(AwsError(400, "QueueDoesNotExist", "")), "not_found");
+  EXPECT_EQ(error_category(AwsError(403, "AccessDenied", "arn:aws:iam::123456789012:user/x")), "access_denied");
+  EXPECT_EQ(error_category(AwsError(403, "InvalidClientTokenId", "")), "access_denied");
+  EXPECT_EQ(error_category(AwsError(403, "SomethingNew", "")), "access_denied");
+  EXPECT_EQ(error_category(AwsError(400, "AWS.SimpleQueueService.RequestThrottled", "")), "throttled");
+  EXPECT_EQ(error_category(AwsError(429, "", "")), "throttled");
+  EXPECT_EQ(error_category(AwsError(503, "<html>oops</html>", "")), "service_error");
+  EXPECT_EQ(error_category(AwsError(400, "InternalError", "")), "service_error");
+  EXPECT_EQ(error_category(AwsError(400, "InvalidParameterValue", "")), "request_refused");
+  EXPECT_EQ(error_category(AwsError(404, "", "")), "not_found");
+  EXPECT_EQ(error_category(AwsError(0, "InvalidConfiguration", "not an http(s) endpoint: ftp://h")),
+            "invalid_configuration");
+  EXPECT_EQ(error_category(CredentialsError("no source")), "credentials_unavailable");
+  EXPECT_EQ(error_category(RequestCancelled()), "cancelled");
+  EXPECT_EQ(error_category(AwsError(0, "Whatever", "")), "other");
+  EXPECT_EQ(error_category(std::runtime_error("http://10.1.2.3/")), "other");
+  const std::exception& as_exception = AwsError(0, "NetworkError", "");
+  EXPECT_EQ(error_category(as_exception), "network_error");
+  EXPECT_EQ(entry_error_category("KMS.AccessDeniedException", false), "access_denied");
+  EXPECT_EQ(entry_error_category("AWS.SimpleQueueService.NonExistentQueue", false), "not_found");
+  EXPECT_EQ(entry_error_category("InvalidParameterValue", true), "request_refused");
+  EXPECT_EQ(entry_error_category("MissingFromResponse", false), "service_error");
+}
+
 TEST(Retry, MaxAttemptsComesFromTheEnvironment) {
   EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({{"AWS_MAX_ATTEMPTS", "7"}})).max_attempts, 7);
   EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({{"AWS_MAX_ATTEMPTS", "x"}})).max_attempts, 3);

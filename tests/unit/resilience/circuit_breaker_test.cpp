@@ -15,9 +15,9 @@ TEST(CircuitBreaker, OpensAfterTheThresholdAndBacksOff) {
   CircuitBreaker b("test", {.failure_threshold = 2, .base_delay = 1000ms, .max_delay = 3000ms}, clock);
   auto t = clock.steady_now();
   EXPECT_TRUE(b.allow());
-  b.record_failure("db down");
+  b.record_failure({"database_unavailable", "unreachable", "db down"});
   EXPECT_EQ(b.state(), State::closed);
-  b.record_failure("db down");
+  b.record_failure({"database_unavailable", "unreachable", "db down"});
   EXPECT_EQ(b.state(), State::open);
   clock.advance(999ms);
   EXPECT_FALSE(b.allow());
@@ -27,15 +27,16 @@ TEST(CircuitBreaker, OpensAfterTheThresholdAndBacksOff) {
   EXPECT_EQ(b.state(), State::half_open);
   EXPECT_FALSE(b.allow());
   // The probe fails: open again, twice as long.
-  b.record_failure("still down");
+  b.record_failure({"database_unavailable", "unreachable", "still down"});
   EXPECT_EQ(b.state(), State::open);
   clock.advance(1999ms);
   EXPECT_FALSE(b.allow());
   clock.advance(1ms);
   EXPECT_TRUE(b.allow());
-  b.record_failure("still down");
+  b.record_failure({"database_unavailable", "unreachable", "still down"});
   EXPECT_EQ(b.retry_at(), t + 6000ms);  // capped at max_delay
-  EXPECT_EQ(b.last_failure(), "still down");
+  EXPECT_EQ(b.last_failure().reason, "database_unavailable");
+  EXPECT_EQ(b.last_failure().detail, "still down");
   clock.advance(3000ms);
   EXPECT_TRUE(b.allow());
   b.record_success();
@@ -45,9 +46,9 @@ TEST(CircuitBreaker, OpensAfterTheThresholdAndBacksOff) {
 
 TEST(CircuitBreaker, SuccessResetsTheCount) {
   CircuitBreaker b("test", {.failure_threshold = 2});
-  b.record_failure("x");
+  b.record_failure({"x", "", ""});
   b.record_success();
-  b.record_failure("x");
+  b.record_failure({"x", "", ""});
   EXPECT_EQ(b.state(), State::closed);
 }
 

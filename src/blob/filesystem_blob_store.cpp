@@ -52,36 +52,43 @@ void write_all(int fd, std::string_view bytes) {
 
 }  // namespace
 
-// A temporary file in <root>/tmp, unlinked unless committed.
+// A temporary file in <root>/tmp, unlinked unless committed. The first
+// kBuffered bytes are held in memory, and the file is made only when more
+// come or at commit: content already stored (a repeated small upload) then
+// touches the disk only to refresh the stored blob's mtime, as put() does.
 class FilesystemBlobWriter final : public BlobWriter {
  public:
-  explicit FilesystemBlobWriter(FilesystemBlobStore& store)
-      : store_(store), tmp_(store.root_ / "tmp" / (uuid_v4() + ".part")) {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd_ < 0) fail("cannot create a temporary file");
-  }
+  static constexpr std::size_t kBuffered = 64 * 1024;
+
+  explicit FilesystemBlobWriter(FilesystemBlobStore& store) : store_(store) {}
   ~FilesystemBlobWriter() override {
     if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
+    if (!tmp_.empty() && !committed_) ::unlink(tmp_.c_str());
   }
   FilesystemBlobWriter(const FilesystemBlobWriter&) = delete;
   FilesystemBlobWriter& operator=(const FilesystemBlobWriter&) = delete;
 
   void write(std::string_view bytes) override {
-    write_all(fd_, bytes);
     hash_.update(bytes);
     size_ += bytes.size();
+    if (fd_ < 0 && buffered_.size() + bytes.size() <= kBuffered) {
+      buffered_.append(bytes);
+      return;
+    }
+    open_file();
+    write_all(fd_, bytes);
   }
 
   BlobInfo commit() override {
     BlobInfo info{crypto::hex(hash_.finish()), size_};
     auto final_path = store_.path_of(info.sha256);
+    // Present already: refresh its mtime (the sweeper's grace period counts
+    // from this upload) and drop the copy, unsynced: it is never used.
+    if (::utimensat(AT_FDCWD, final_path.c_str(), nullptr, 0) == 0) return info;
+    open_file();
     if (::fsync(fd_) != 0) fail("fsync failed");
     ::close(fd_);
     fd_ = -1;
-    // Present already: refresh its mtime (the sweeper's grace period counts
-    // from this upload) and drop the copy.
-    if (::utimensat(AT_FDCWD, final_path.c_str(), nullptr, 0) == 0) return info;
     std::error_code ec;
     std::filesystem::create_directories(final_path.parent_path(), ec);
     if (ec || ::rename(tmp_.c_str(), final_path.c_str()) != 0) fail("cannot move the blob into place");
@@ -91,8 +98,23 @@ class FilesystemBlobWriter final : public BlobWriter {
   }
 
  private:
+  // Creates the temporary file, if not yet made, with what was buffered.
+  void open_file() {
+    if (fd_ >= 0) return;
+    tmp_ = store_.root_ / "tmp" / (uuid_v4() + ".part");
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd_ < 0) {
+      tmp_.clear();
+      fail("cannot create a temporary file");
+    }
+    write_all(fd_, buffered_);
+    buffered_.clear();
+    buffered_.shrink_to_fit();
+  }
+
   FilesystemBlobStore& store_;
-  std::filesystem::path tmp_;
+  std::filesystem::path tmp_;  // empty until the file is made
+  std::string buffered_;
   int fd_ = -1;
   crypto::Sha256Stream hash_;
   std::uint64_t size_ = 0;

@@ -143,10 +143,16 @@ TEST_P(BlobStoreContractTest, WritersStreamTheSameBlobsAndLeaveNothingWhenDroppe
     auto back = read_all(store(), info.sha256, 0, size);
     EXPECT_EQ(crypto::sha256_hex(back), info.sha256);
   }
-  // Written again: the same blob, and no second copy or temporary file.
+  // Written again (small, and larger than a writer buffers): the same blob,
+  // and no second copy or temporary file.
   auto again = store().writer();
   again->write(random_bytes(1, 2));
   EXPECT_EQ(again->commit().sha256, crypto::sha256_hex(random_bytes(1, 2)));
+  auto large = random_bytes(5 * kMiB, 5 * kMiB + 7);
+  auto large_again = store().writer();
+  for (std::size_t at = 0; at < large.size(); at += kMiB) large_again->write(std::string_view(large).substr(at, kMiB));
+  EXPECT_EQ(large_again->commit().sha256, crypto::sha256_hex(large));
+  large_again.reset();
   std::size_t before = 0;
   store().list([&](const BlobStat&) { ++before; });
   {

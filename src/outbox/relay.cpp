@@ -85,20 +85,11 @@ std::size_t size_of(const OutboxMessage& m, const aws::MessageAttributes& attrib
 
 // Whether a publish call that failed as a whole failed for its destination's
 // sake (no answer, the service's fault, throttling past the retries, our
-// credentials or permissions refused, the topic or queue missing) rather than
-// for what the batch carried (another 4xx). Only the former counts toward the
+// credentials or permissions refused, the topic or queue missing: every
+// aws::error_category but one) rather than for what the batch carried
+// ("request_refused": another 4xx). Only the former counts toward the
 // breaker: one malformed batch must not pause the relay.
-bool is_destination_failure(const std::exception& e) {
-  const auto* error = dynamic_cast<const aws::AwsError*>(&e);
-  if (error == nullptr) return true;
-  const int status = error->http_status();
-  if (status == 0 || status >= 500 || status == 401 || status == 403 || status == 404 || status == 429) return true;
-  static const std::set<std::string, std::less<>> kCodes = {
-      "AccessDenied", "AccessDeniedException", "AuthorizationError", "InvalidClientTokenId",
-      "UnrecognizedClientException", "SignatureDoesNotMatch", "ExpiredToken", "NotFound", "QueueDoesNotExist",
-      "AWS.SimpleQueueService.NonExistentQueue", "KMSAccessDenied", "KMSDisabled"};
-  return kCodes.contains(error->code()) || aws::is_throttling_error(error->code()) || aws::is_retryable(*error);
-}
+bool is_destination_failure(std::string_view category) { return category != "request_refused"; }
 
 // Lanes per destination: how many publish calls may be in flight at once for
 // each of SNS and SQS.
@@ -557,7 +548,7 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now, const aws::CallLimits&
       const std::string category(aws::error_category(e));
       chunk_failures.clear();
       for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.push_back({i, e.what(), category});
-      destination_failed = is_destination_failure(e);
+      destination_failed = is_destination_failure(category);
       if (destination_failed) {
         lane.dependency_error = e.what();
         lane.dependency_error_category = category;

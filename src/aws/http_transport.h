@@ -92,8 +92,11 @@ struct CurlTransportOptions {
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   // Must exceed the longest SQS long poll (20 s) unless requests set their own.
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
-  // Idle handle pairs kept, each with its open connections.
-  std::size_t max_idle_handles = 8;
+  // Idle handle pairs kept, each with its open connections: at least as many
+  // as calls run at once, or every call past it opens a connection (and, on
+  // https, a TLS session) of its own. docvault's most: 64 relay lanes, 8
+  // receives, 8 delete senders, heartbeats and S3 beside them.
+  std::size_t max_idle_handles = 128;
   std::string user_agent = "docvault";
   // False: never through a proxy, whatever the proxy variables say (the
   // credentials chain's metadata endpoints are local to the host).

@@ -21,6 +21,12 @@ constexpr runtime::Backoff kDeleteBackoff{.base = std::chrono::milliseconds(200)
 
 aws::CallLimits call_limits() { return aws::CallLimits::single(kCallTimeout); }
 
+// While a full batch of deletes is waiting, DeleteMessageBatch calls in
+// flight: enough for this many a second at their round trip, at most
+// kMaxSenders (runtime/round_trip.h).
+constexpr double kDeletesPerSecond = 100;
+constexpr std::size_t kMaxSenders = 8;
+
 }  // namespace
 
 Acknowledger::Acknowledger(MessageSource& source, std::chrono::seconds visibility_timeout, const runtime::Clock& clock)
@@ -30,13 +36,18 @@ Acknowledger::~Acknowledger() { stop(clock_.steady_now()); }
 
 void Acknowledger::start() {
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  for (std::size_t i = 1; i < kMaxSenders; ++i) {
+    senders_.emplace_back([this, i](std::stop_token stop) { send_full_batches(stop, i); });
+  }
 }
 
 void Acknowledger::stop(runtime::SteadyTime deadline) {
   if (!thread_.joinable()) return;
   thread_.request_stop();
+  for (auto& sender : senders_) sender.request_stop();  // their waits end with their stop tokens
   wake_.notify_all();
   thread_.join();
+  senders_.clear();  // joins
   // The loop has ended; send what is left, in this thread, until the deadline.
   while (clock_.steady_now() < deadline && pending_deletes() > 0) flush_deletes({}, true);
   if (auto left = pending_deletes(); left > 0) {
@@ -53,6 +64,7 @@ void Acknowledger::track(const std::string& message_id, const std::string& recei
 }
 
 void Acknowledger::acknowledge(const std::string& message_id) {
+  bool full_batch = false;
   {
     runtime::MutexLock lock(mutex_);
     auto it = tracked_.find(message_id);
@@ -63,8 +75,12 @@ void Acknowledger::acknowledge(const std::string& message_id) {
                                      clock_.steady_now(), 0});
     tracked_.erase(it);
     deletes_queued_ = true;
+    full_batch = deletes_.size() >= kBatch;
   }
   wake_.notify_all();
+  // The other senders only when a full batch waits and the round trip asks
+  // for more than one call in flight: otherwise they cost no wake-up.
+  if (full_batch && round_trip_.in_flight_for(kDeletesPerSecond, 1, kMaxSenders) > 1) senders_cv_.notify_all();
 }
 
 void Acknowledger::forget(const std::string& message_id) {
@@ -131,12 +147,30 @@ void Acknowledger::run(std::stop_token stop) {
   }
 }
 
-void Acknowledger::flush_deletes(std::stop_token stop, bool everything) {
+void Acknowledger::send_full_batches(std::stop_token stop, std::size_t sender) {
+  while (!stop.stop_requested()) {
+    {
+      runtime::MutexLock lock(mutex_);
+      senders_cv_.wait(lock.native(), stop, [&]() REQUIRES(mutex_) {
+        return deletes_.size() >= kBatch && sender < round_trip_.in_flight_for(kDeletesPerSecond, 1, kMaxSenders);
+      });
+    }
+    if (stop.stop_requested()) break;
+    flush_deletes(stop, false, true);
+  }
+}
+
+void Acknowledger::flush_deletes(std::stop_token stop, bool everything, bool full_only) {
   while (true) {
     const auto now = clock_.steady_now();
     std::vector<PendingDelete> batch;
     {
       runtime::MutexLock lock(mutex_);
+      if (full_only && std::count_if(deletes_.begin(), deletes_.end(), [&](const PendingDelete& d) {
+                         return d.next_try <= now;
+                       }) < static_cast<std::ptrdiff_t>(kBatch)) {
+        return;
+      }
       for (auto it = deletes_.begin(); it != deletes_.end() && batch.size() < kBatch;) {
         if (everything || it->next_try <= now) {
           batch.push_back(std::move(*it));
@@ -152,7 +186,9 @@ void Acknowledger::flush_deletes(std::stop_token stop, bool everything) {
 
     std::vector<PendingDelete> retry;
     try {
+      const auto started = clock_.steady_now();
       auto result = source_.delete_messages(handles, stop, call_limits());
+      round_trip_.record(clock_.steady_now() - started);
       for (const auto& failure : result.failed) {
         auto& d = batch[failure.index];
         log::warn(kConsumerComponent, "Delete failed; will retry",

@@ -1,7 +1,9 @@
 // Acknowledgements and visibility heartbeats for the consumer, in batches.
 //
 // Deletes are queued by the workers once a message's work has committed and
-// sent by one background thread with DeleteMessageBatch, up to ten at a time.
+// sent by one background thread with DeleteMessageBatch, up to ten at a time;
+// while full batches wait, more threads send them at once, as many as the
+// calls' round trip asks for (runtime/round_trip.h).
 // A delete that fails (SQS unreachable, throttled) is retried with a capped,
 // jittered backoff for as long as its receipt handle can still work: until
 // the message would become visible again (its last receive or heartbeat plus
@@ -30,6 +32,7 @@
 #include "consumer/message_source.h"
 #include "runtime/clock.h"
 #include "runtime/mutex.h"
+#include "runtime/round_trip.h"
 
 namespace docvault::consumer {
 
@@ -79,8 +82,13 @@ class Acknowledger {
 
   void run(std::stop_token stop);
   // Sends the deletes that are due (all of them when `everything`), in
-  // batches of ten; failed ones are requeued with their backoff.
-  void flush_deletes(std::stop_token stop, bool everything);
+  // batches of ten; failed ones are requeued with their backoff. With
+  // `full_only`, only while ten are due.
+  void flush_deletes(std::stop_token stop, bool everything, bool full_only = false);
+  // Sender number `sender` (1, 2, ...) beside run()'s thread: sends full
+  // batches while they wait and the deletes' round trip asks for that many
+  // calls in flight.
+  void send_full_batches(std::stop_token stop, std::size_t sender);
   void send_heartbeats(std::stop_token stop);
 
   MessageSource& source_;
@@ -88,11 +96,14 @@ class Acknowledger {
   const runtime::Clock& clock_;
 
   runtime::Mutex mutex_;
-  std::condition_variable_any wake_;
+  std::condition_variable_any wake_;         // run()'s thread waits on it
+  std::condition_variable_any senders_cv_;  // the other senders wait on it
   std::map<std::string, Tracked> tracked_ GUARDED_BY(mutex_);  // by message id
   std::deque<PendingDelete> deletes_ GUARDED_BY(mutex_);
   bool deletes_queued_ GUARDED_BY(mutex_) = false;  // since the loop last looked
+  runtime::RoundTrip round_trip_;  // of DeleteMessageBatch calls
   std::jthread thread_;
+  std::vector<std::jthread> senders_;
 };
 
 }  // namespace docvault::consumer

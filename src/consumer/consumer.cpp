@@ -223,7 +223,11 @@ void DocumentVaultConsumer::start() {
   for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
   last_poll_ms_ = steady_ms(clock_);
   running_ = true;
-  poller_ = std::jthread([this](std::stop_token stop) { poll(stop); });
+  // FIFO: one poller, so a group's messages are received in order.
+  const std::size_t pollers = fifo_ ? 1 : kMaxPollers;
+  for (std::size_t i = 0; i < pollers; ++i) {
+    pollers_.emplace_back([this, i](std::stop_token stop) { poll(stop, i); });
+  }
   log::info(kConsumerComponent, "Document Vault consumer started as background task",
             {{"queue_url", options_.queue_url},
              {"max_messages", options_.max_messages},
@@ -235,14 +239,13 @@ void DocumentVaultConsumer::start() {
 }
 
 void DocumentVaultConsumer::stop() {
-  if (!poller_.joinable()) return;
+  if (pollers_.empty()) return;
   const auto deadline = clock_.steady_now() + options_.shutdown_timeout;
   log::info(kConsumerComponent, "Document Vault consumer stopping");
 
   // No new messages: the long poll in flight is cancelled.
-  poller_.request_stop();
-  in_flight_cv_.notify_all();
-  poller_.join();
+  for (auto& poller : pollers_) poller.request_stop();
+  pollers_.clear();  // joins
 
   // Messages received but not started go back to the queue at once.
   auto unstarted = queue_->take_unstarted();
@@ -367,50 +370,85 @@ bool DocumentVaultConsumer::wait_for_dependencies(std::stop_token stop) {
 }
 
 void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
+  if (count == 0) return;
   {
     runtime::MutexLock lock(in_flight_mutex_);
     in_flight_ -= std::min(count, in_flight_);
     metrics_->in_flight.set(static_cast<double>(in_flight_));
   }
   in_flight_cv_.notify_all();
+  if (backlog_) wake_extra_pollers();
 }
 
-void DocumentVaultConsumer::poll(std::stop_token stop) {
-  std::uint64_t receive_number = 0;
+void DocumentVaultConsumer::wake_extra_pollers() {
+  // Only when the round trip asks for them: idle, they cost no wake-up.
+  if (pollers_wanted() <= 1) return;
+  { runtime::MutexLock lock(in_flight_mutex_); }  // a poller between its check and its wait sees the change
+  extra_pollers_cv_.notify_all();
+}
+
+void DocumentVaultConsumer::poll(std::stop_token stop, std::size_t poller) {
   auto next_queue_sample = clock_.steady_now();
   const auto batch = static_cast<std::size_t>(options_.max_messages);
+  // The first poller long-polls, always; the others only while the queue has
+  // a backlog (the last receive came back full), as many as the receives'
+  // round trip asks for, each receive a short one: an idle queue costs one
+  // ReceiveMessage per wait period, and a receive of theirs is never left
+  // waiting on an empty queue.
+  const bool extra = poller > 0;
 
   while (!stop.stop_requested()) {
     {
-      // Bound the work in memory: receive only when a full batch fits.
+      // Bound the work in memory: receive only when a full batch fits, and
+      // hold its room during the call, so pollers together stay within it.
       runtime::MutexLock lock(in_flight_mutex_);
-      in_flight_cv_.wait(lock.native(), stop,
-                         [&]() REQUIRES(in_flight_mutex_) { return in_flight_ + batch <= max_in_flight_; });
+      (extra ? extra_pollers_cv_ : in_flight_cv_).wait(lock.native(), stop, [&]() REQUIRES(in_flight_mutex_) {
+        return in_flight_ + batch <= max_in_flight_ && (!extra || (backlog_ && poller < pollers_wanted()));
+      });
+      if (stop.stop_requested()) break;
+      in_flight_ += batch;
+      metrics_->in_flight.set(static_cast<double>(in_flight_));
     }
-    if (stop.stop_requested()) break;
-    // While the database or SQS is down, pull nothing.
-    if (!wait_for_dependencies(stop)) break;
-    if (clock_.steady_now() >= next_queue_sample) {
-      sample_queue(stop);
-      next_queue_sample = clock_.steady_now() + std::chrono::seconds(30);
+    if (!extra) {
+      // While the database or SQS is down, pull nothing.
+      if (!wait_for_dependencies(stop)) {
+        finish_in_flight(batch);
+        break;
+      }
+      if (clock_.steady_now() >= next_queue_sample) {
+        sample_queue(stop);
+        next_queue_sample = clock_.steady_now() + std::chrono::seconds(30);
+      }
+    } else if (breaker_.state() != resilience::CircuitBreaker::State::closed) {
+      backlog_ = false;  // the first poller probes; the others wait for its next full receive
+      finish_in_flight(batch);
+      continue;
     }
 
     std::vector<aws::ReceivedMessage> messages;
     try {
       // Half-open, the receive is SQS's probe: no long poll, one short attempt.
-      const bool probe = breaker_.state() == resilience::CircuitBreaker::State::half_open;
+      const bool probe = !extra && breaker_.state() == resilience::CircuitBreaker::State::half_open;
+      const auto started = clock_.steady_now();
       messages = source_.receive({.max_messages = options_.max_messages,
-                                  .wait_time_seconds = probe ? 0 : options_.wait_time_seconds,
+                                  .wait_time_seconds = probe || extra ? 0 : options_.wait_time_seconds,
                                   .visibility_timeout_seconds = options_.visibility_timeout_seconds,
                                   .limits = probe ? aws::CallLimits::single(options_.probe_timeout)
                                                   : aws::CallLimits{}},
                                  stop);
       metrics_->receives.inc();
       last_poll_ms_ = steady_ms(clock_);
-      if (breaker_.state() == resilience::CircuitBreaker::State::half_open) breaker_.record_success();
+      if (probe) breaker_.record_success();
+      // A full receive did not wait in its long poll: its time is the round
+      // trip, and more is waiting.
+      const bool full = messages.size() >= batch;
+      if (full) receive_round_trip_.record(clock_.steady_now() - started);
+      if (!fifo_ && full != backlog_.exchange(full) && full) wake_extra_pollers();
     } catch (const aws::RequestCancelled&) {
+      finish_in_flight(batch);
       break;
     } catch (const std::exception& e) {
+      finish_in_flight(batch);
       log::error(kConsumerComponent, "ReceiveMessage failed", {{"error", e.what()}});
       dependency_failed(Dependency::sqs, e);
       // Below the breaker's threshold, still do not spin (an open breaker
@@ -421,13 +459,9 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       continue;
     }
     metrics_->breaker_open.set(breaker_.state() == resilience::CircuitBreaker::State::closed ? 0 : 1);
+    // The room held for the batch, less what came.
+    finish_in_flight(batch - std::min(batch, messages.size()));
     if (messages.empty()) continue;
-
-    {
-      runtime::MutexLock lock(in_flight_mutex_);
-      in_flight_ += messages.size();
-      metrics_->in_flight.set(static_cast<double>(in_flight_));
-    }
     metrics_->received.inc(static_cast<double>(messages.size()));
     metrics_->batch_size.observe(static_cast<double>(messages.size()));
     const auto now_ms = clock_.now().time_since_epoch().count();
@@ -435,7 +469,7 @@ void DocumentVaultConsumer::poll(std::stop_token stop) {
       const auto sent = number_of<std::int64_t>(m.attributes, "SentTimestamp", 0);
       if (sent > 0) metrics_->message_age.observe(static_cast<double>(std::max<std::int64_t>(0, now_ms - sent)) / 1000.0);
     }
-    ++receive_number;
+    const std::uint64_t receive_number = ++receives_;
     const auto received_at = clock_.steady_now();
     std::vector<std::pair<std::string, Job>> jobs;
     jobs.reserve(messages.size());

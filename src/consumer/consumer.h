@@ -2,7 +2,9 @@
 // SQS into cascade archives, exactly once in effect over at-least-once
 // delivery.
 //
-// A poller thread long-polls the queue and hands messages to an EntityQueue;
+// A poller thread long-polls the queue and hands messages to an EntityQueue
+// (while the queue has a backlog, more pollers receive at once, as many as
+// the receives' round trip asks for; one on a FIFO queue);
 // `concurrency` worker threads process them, never two of one entity at once
 // (on a FIFO queue, URL ending in .fifo: never two of one MessageGroupId, in
 // order, and when one fails the rest of its group in hand waits for it).
@@ -77,6 +79,7 @@
 #include "metrics/metrics.h"
 #include "resilience/circuit_breaker.h"
 #include "runtime/mutex.h"
+#include "runtime/round_trip.h"
 #include "service/document_service.h"
 
 namespace docvault::consumer {
@@ -146,7 +149,16 @@ class DocumentVaultConsumer {
   struct Job;
   struct Instruments;
 
-  void poll(std::stop_token stop);
+  // Poller number `poller` (0 long-polls always, the others while there is
+  // a backlog).
+  void poll(std::stop_token stop, std::size_t poller);
+  // Receives to keep in flight while there is a backlog: enough for
+  // kReceivesPerSecond at the receives' round trip, at most kMaxPollers.
+  std::size_t pollers_wanted() const {
+    return receive_round_trip_.in_flight_for(kReceivesPerSecond, 1, kMaxPollers);
+  }
+  static constexpr double kReceivesPerSecond = 100;  // 1,000 messages a second, ten a receive
+  static constexpr std::size_t kMaxPollers = 8;
   void work();
   // Checks a message before its event is handled: false when it was
   // released, rejected or failed instead.
@@ -161,6 +173,9 @@ class DocumentVaultConsumer {
   void fail(Job& job, const std::exception& e, bool own_fault = false);
   void reject(Job& job, std::string_view reason, const std::string& detail);
   void finish_in_flight(std::size_t count);
+  // Wakes the pollers beyond the first when the receives' round trip asks
+  // for more than one.
+  void wake_extra_pollers();
   // The queue's approximate depth into the metrics (GetQueueAttributes).
   void sample_queue(std::stop_token stop);
   // Counts a message that failed, by reason, and tells the breaker if the
@@ -199,19 +214,23 @@ class DocumentVaultConsumer {
   std::unique_ptr<Queue> queue_;
 
   runtime::Mutex in_flight_mutex_;
-  std::condition_variable_any in_flight_cv_;
+  std::condition_variable_any in_flight_cv_;         // the first poller and stop() wait on it
+  std::condition_variable_any extra_pollers_cv_;  // the other pollers wait on it
   std::size_t in_flight_ GUARDED_BY(in_flight_mutex_) = 0;  // received and not yet finished
 
   std::unique_ptr<Instruments> metrics_;
   resilience::CircuitBreaker breaker_;
   std::atomic<bool> running_{false};
   std::atomic<std::int64_t> last_poll_ms_{0};  // steady clock, when the last receive returned
+  std::atomic<std::uint64_t> receives_{0};     // receives that brought messages
+  std::atomic<bool> backlog_{false};           // the last receive came back full (standard queues)
+  runtime::RoundTrip receive_round_trip_;      // of full receives
 
   runtime::Mutex held_groups_mutex_;
   // group -> the receive that brought its failed message
   std::map<std::string, std::uint64_t> held_groups_ GUARDED_BY(held_groups_mutex_);
 
-  std::jthread poller_;
+  std::vector<std::jthread> pollers_;
   std::vector<std::jthread> workers_;
 };
 

@@ -7,6 +7,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +17,7 @@
 #include "outbox/aws_publisher.h"
 #include "runtime/backoff.h"
 #include "runtime/mutex.h"
+#include "runtime/round_trip.h"
 
 namespace docvault::outbox {
 namespace {
@@ -92,8 +95,14 @@ std::size_t size_of(const OutboxMessage& m, const aws::MessageAttributes& attrib
 bool is_destination_failure(std::string_view category) { return category != "request_refused"; }
 
 // Lanes per destination: how many publish calls may be in flight at once for
-// each of SNS and SQS.
-constexpr std::size_t kLanesPerDestination = 4;
+// each of SNS and SQS (a lane is a thread, the relay's own among them). Sized
+// from the calls' round trip (runtime/round_trip.h) so that each destination
+// can take kCallsPerSecond calls, about 1,000 events of five documents a
+// second with ten entries a call, whatever the network's latency; never
+// fewer than kMinLanes: four calls in flight, which is what loopback needs
+// (more threads only cost there: finding 11 of bench/README.md).
+constexpr std::size_t kMinLanes = 2;
+constexpr double kCallsPerSecond = 500;
 
 // One publish call's worth of rows: at most ten, at most 256 KiB.
 struct Chunk {
@@ -101,6 +110,7 @@ struct Chunk {
   std::vector<aws::MessageAttributes> attributes;
   std::size_t bytes = 0;
 };
+
 
 }  // namespace
 
@@ -119,17 +129,56 @@ struct OutboxRelay::Lane {
   std::string dependency_error_category;
 };
 
+// Rows of one destination and one ordering key always share a lane, in seq
+// order, so each entity's events leave in order; lanes publish at the same
+// time. Whole entities are packed into at most `per_destination` lanes of a
+// destination, each filled up to a multiple of ten rows before the next, so
+// the calls go out full (an entity per lane would send half-empty batches).
+std::vector<OutboxRelay::Lane> OutboxRelay::split_into_lanes(std::vector<store::OutboxRecord>& records,
+                                                             std::size_t per_destination) {
+  std::vector<Lane> lanes;
+  for (const Destination destination : {Destination::sns, Destination::sqs}) {
+    // The destination's rows by entity, entities in order of their first row.
+    std::vector<std::vector<store::OutboxRecord*>> entities;
+    std::unordered_map<std::string_view, std::size_t> entity_of;
+    std::size_t rows = 0;
+    for (auto& record : records) {
+      if (record.message.destination != destination) continue;
+      auto [it, added] = entity_of.try_emplace(record.message.ordering_key, entities.size());
+      if (added) entities.emplace_back();
+      entities[it->second].push_back(&record);
+      ++rows;
+    }
+    if (rows == 0) continue;
+    const std::size_t calls = (rows + kMaxBatchEntries - 1) / kMaxBatchEntries;
+    const std::size_t per_lane = kMaxBatchEntries * ((calls + per_destination - 1) / per_destination);
+    auto open_lane = [&] {
+      lanes.emplace_back();
+      lanes.back().destination = destination;
+    };
+    open_lane();
+    std::size_t opened = 1;
+    for (auto& entity : entities) {
+      if (lanes.back().records.size() >= per_lane && opened < per_destination) {
+        open_lane();
+        ++opened;
+      }
+      lanes.back().records.insert(lanes.back().records.end(), entity.begin(), entity.end());
+    }
+  }
+  return lanes;
+}
+
 // Runs a round's lanes on a few long-lived threads and the caller's.
 class OutboxRelay::LanePool {
  public:
-  explicit LanePool(std::size_t threads) {
-    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this](std::stop_token stop) { work(stop); });
-  }
-
   // Runs task(0) ... task(count - 1) and returns when all are done; rethrows
   // the first exception one of them threw. The caller runs `meanwhile` first
-  // (the pool's threads have started), then helps with the tasks.
+  // (the pool's threads have started), then helps with the tasks. The pool
+  // grows to count - 1 threads, so every task can run at once; its threads
+  // then stay, waiting for the next round.
   void run(std::size_t count, const std::function<void(std::size_t)>& task, const std::function<void()>& meanwhile) {
+    while (threads_.size() + 1 < count) threads_.emplace_back([this](std::stop_token stop) { work(stop); });
     {
       runtime::MutexLock lock(mutex_);
       task_ = &task;
@@ -197,7 +246,7 @@ class OutboxRelay::LanePool {
   std::size_t next_ GUARDED_BY(mutex_) = 0;
   std::size_t unfinished_ GUARDED_BY(mutex_) = 0;
   std::exception_ptr error_ GUARDED_BY(mutex_);
-  std::vector<std::jthread> threads_;
+  std::vector<std::jthread> threads_;  // run()'s caller only
 };
 
 struct OutboxRelay::Instruments {
@@ -212,7 +261,11 @@ struct OutboxRelay::Instruments {
                            "Age of the oldest unpublished outbox row (sampled); 0 when none.")),
         latency(r.histogram("docvault_outbox_publish_latency_seconds",
                             "From the row's commit to its publication.", metrics::latency_buckets())),
-        breaker_open(r.gauge("docvault_outbox_circuit_open", "1 while the relay's circuit breaker is open.")) {}
+        breaker_open(r.gauge("docvault_outbox_circuit_open", "1 while the relay's circuit breaker is open.")),
+        lanes(r.gauge("docvault_outbox_lanes",
+                      "Publish calls the relay keeps in flight per destination, sized from their round trip.")) {
+    lanes.set(static_cast<double>(kMinLanes));
+  }
 
   metrics::Counter& published(Destination d) { return d == Destination::sns ? published_sns : published_sqs; }
   metrics::Counter& failures(Destination d) { return d == Destination::sns ? failures_sns : failures_sqs; }
@@ -232,6 +285,7 @@ struct OutboxRelay::Instruments {
   metrics::Gauge &pending, &oldest_age;
   metrics::Histogram& latency;
   metrics::Gauge& breaker_open;
+  metrics::Gauge& lanes;
 };
 
 OutboxRelay::OutboxRelay(store::Store& store, const aws::SnsClient& sns, const aws::SqsClient& sqs,
@@ -254,8 +308,7 @@ OutboxRelay::OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_a
       clock_(clock),
       options_(std::move(options)),
       metrics_(std::make_unique<Instruments>(metrics)),
-      // With the relay's own thread: up to four publish calls in flight.
-      lane_pool_(std::make_unique<LanePool>(3)),
+      lane_pool_(std::make_unique<LanePool>()),
       // Three rounds whose publishes all failed for their destination's sake
       // open it; probes then come at most a second apart (each a short
       // attempt), so publishing resumes within moments of the heal.
@@ -407,18 +460,10 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
   }
   if (records.empty()) return 0;
 
-  // Rows of one destination and one ordering key always share a lane, in
-  // seq order, so each entity's events leave in order; lanes publish at the
-  // same time.
-  std::vector<Lane> lanes(2 * kLanesPerDestination);
-  for (std::size_t i = 0; i < lanes.size(); ++i) {
-    lanes[i].destination = i < kLanesPerDestination ? Destination::sns : Destination::sqs;
-  }
-  for (auto& record : records) {
-    const std::size_t base = record.message.destination == Destination::sns ? 0 : kLanesPerDestination;
-    lanes[base + std::hash<std::string>{}(record.message.ordering_key) % kLanesPerDestination].records.push_back(&record);
-  }
-  std::erase_if(lanes, [](const Lane& lane) { return lane.records.empty(); });
+  const std::size_t per_destination =
+      round_trip_.in_flight_for(kCallsPerSecond, kMinLanes, options_.max_lanes_per_destination);
+  metrics_->lanes.set(static_cast<double>(per_destination));
+  std::vector<Lane> lanes = split_into_lanes(records, per_destination);
   // A full claim means more is waiting: the next batch is claimed while this
   // one is published. Its entities cannot be this batch's (their rows here
   // are leased, which holds their later rows back), so order is kept.
@@ -542,7 +587,9 @@ void OutboxRelay::publish_lane(Lane& lane, Timestamp now, const aws::CallLimits&
         entries.push_back(PublishEntry{std::move(m.payload), std::move(sending_attributes[i]), m.ordering_key, m.event_id});
       }
       // No stop token: a batch being published finishes, so its rows are marked.
+      const auto started = clock_.steady_now();
       chunk_failures = publisher.publish(target, entries, {}, limits);
+      round_trip_.record(clock_.steady_now() - started);
       ++lane.calls_answered;
     } catch (const std::exception& e) {
       const std::string category(aws::error_category(e));

@@ -55,6 +55,7 @@
 #include "metrics/metrics.h"
 #include "outbox/publisher.h"
 #include "resilience/circuit_breaker.h"
+#include "runtime/round_trip.h"
 #include "store/store.h"
 
 namespace docvault::outbox {
@@ -79,6 +80,9 @@ struct RelayOptions {
   // per call of at most this long, so a destination that accepts
   // connections and never answers does not hold the relay's recovery.
   std::chrono::milliseconds probe_timeout{2000};
+  // Publish calls in flight per destination grow with the calls' measured
+  // round trip (relay.cpp: lanes_for_round_trip), from four up to this many.
+  std::size_t max_lanes_per_destination = 32;
 };
 
 // What /readyz reports.
@@ -140,6 +144,7 @@ class OutboxRelay {
   // Publishes one lane's rows in order, in calls of up to ten; records what
   // was published and what failed in the lane. Runs on a lane thread.
   void publish_lane(Lane& lane, Timestamp now, const aws::CallLimits& limits);
+  static std::vector<Lane> split_into_lanes(std::vector<store::OutboxRecord>& records, std::size_t per_destination);
 
   OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_audit, std::unique_ptr<Publisher> owned_events,
               Publisher* audit, Publisher* document_events, const Clock& clock, RelayOptions options,
@@ -175,6 +180,8 @@ class OutboxRelay {
   std::optional<Prefetched> prefetched_;
   bool claimed_ahead_ = false;  // the last round published a batch claimed ahead
   std::size_t marked_since_compaction_ = 0;
+  // The publish calls' round trip: each round's lanes per destination follow it.
+  runtime::RoundTrip round_trip_;
   std::jthread thread_;
 };
 

@@ -14,6 +14,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -51,6 +52,22 @@ class FakeMessageSource final : public consumer::MessageSource {
     std::unique_lock lock(mutex_);
     ++receives_;
     receive_options_.push_back(options);
+    if (on_receive_) on_receive_();
+    // Receives in progress at once; with gather_receives, this one waits for
+    // the others to come.
+    const int active = ++active_receives_;
+    max_active_receives_ = std::max(max_active_receives_, active);
+    struct Leave {
+      FakeMessageSource& source;
+      ~Leave() { --source.active_receives_; }
+    } leave{*this};
+    if (gather_ > 1) {
+      arrived_.notify_all();
+      const auto give_up = std::chrono::steady_clock::now() + gather_patience_;
+      while (active_receives_ < gather_ && std::chrono::steady_clock::now() < give_up && !stop.stop_requested()) {
+        arrived_.wait_until(lock, give_up);
+      }
+    }
     if (fail_receives_ > 0) {
       --fail_receives_;
       throw aws::AwsError(0, "NetworkError", "injected receive failure");
@@ -180,6 +197,24 @@ class FakeMessageSource final : public consumer::MessageSource {
     std::lock_guard lock(mutex_);
     return receives_;
   }
+  // Called at the start of every receive (under the source's lock): e.g. a
+  // FakeClock advanced by a round trip.
+  void on_receive(std::function<void()> hook) {
+    std::lock_guard lock(mutex_);
+    on_receive_ = std::move(hook);
+  }
+  // Each receive waits until `count` receives are in progress at once (or
+  // `patience` of real time passed), so a test sees how many the consumer
+  // keeps in flight: max_concurrent_receives().
+  void gather_receives(int count, std::chrono::milliseconds patience) {
+    std::lock_guard lock(mutex_);
+    gather_ = count;
+    gather_patience_ = patience;
+  }
+  int max_concurrent_receives() const {
+    std::lock_guard lock(mutex_);
+    return max_active_receives_;
+  }
   void fail_receives(int count) {
     std::lock_guard lock(mutex_);
     fail_receives_ = count;
@@ -242,6 +277,9 @@ class FakeMessageSource final : public consumer::MessageSource {
   std::vector<consumer::ReceiveOptions> receive_options_;
   std::vector<aws::CallLimits> delete_limits_;
   int receives_ = 0, delete_calls_ = 0, fail_receives_ = 0, max_receive_count_ = 0;
+  int active_receives_ = 0, max_active_receives_ = 0, gather_ = 0;
+  std::chrono::milliseconds gather_patience_{0};
+  std::function<void()> on_receive_;
   bool fail_deletes_ = false;
   std::uint64_t handles_ = 0;
 };

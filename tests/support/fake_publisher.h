@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -34,6 +35,8 @@ class FakePublisher final : public outbox::Publisher {
     std::lock_guard lock(mutex_);
     ++calls_;
     limits_.push_back(limits);
+    call_sizes_.push_back(entries.size());
+    if (on_publish_) on_publish_();
     if (fail_calls_ > 0) {
       --fail_calls_;
       throw aws::AwsError(fail_status_, fail_code_, "injected publish failure");
@@ -56,6 +59,17 @@ class FakePublisher final : public outbox::Publisher {
   int calls() const {
     std::lock_guard lock(mutex_);
     return calls_;
+  }
+  // Entries per call, in the order the calls came.
+  std::vector<std::size_t> call_sizes() const {
+    std::lock_guard lock(mutex_);
+    return call_sizes_;
+  }
+  // Called in every call (under the publisher's lock): e.g. a FakeClock
+  // advanced by a round trip.
+  void on_publish(std::function<void()> hook) {
+    std::lock_guard lock(mutex_);
+    on_publish_ = std::move(hook);
   }
   // The next `count` calls fail as a whole with this HTTP status (0: no
   // answer) and AWS error code.
@@ -83,6 +97,8 @@ class FakePublisher final : public outbox::Publisher {
   std::vector<Published> published_;
   std::set<std::string> failing_;
   std::vector<aws::CallLimits> limits_;
+  std::vector<std::size_t> call_sizes_;
+  std::function<void()> on_publish_;
   int calls_ = 0, fail_calls_ = 0, fail_status_ = 0;
   std::string fail_code_ = "NetworkError";
 };

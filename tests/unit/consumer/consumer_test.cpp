@@ -191,6 +191,44 @@ TEST(Consumer, AFailedFifoMessageHoldsBackTheRestOfItsGroupOnly) {
   EXPECT_EQ(h.status("b2"), DocumentStatus::archived);
 }
 
+// Entities e0 ... e<n-1>, one document each.
+std::vector<std::string> entities(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back("e" + std::to_string(i));
+  return out;
+}
+
+TEST(Consumer, FarAwayWithABacklogSeveralReceivesAreInFlight) {
+  const auto names = entities(60);
+  Harness h(names);
+  // Each receive takes 50 ms, and waits (at most 300 ms) for two others.
+  h.source.on_receive([&] { h.clock.advance(50ms); });
+  h.source.gather_receives(3, 300ms);
+  for (const auto& e : names) h.source.push("m-" + e, event_body(e));
+  auto consumer = h.consumer(4);
+  consumer->start();
+  ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == names.size(); }));
+  consumer->stop();
+  EXPECT_GE(h.source.max_concurrent_receives(), 3);
+  for (const auto& e : names) EXPECT_EQ(h.status(e), DocumentStatus::archived) << e;
+}
+
+TEST(Consumer, WithoutABacklogOneReceiveIsInFlight) {
+  const auto names = entities(6);
+  Harness h(names);
+  h.source.on_receive([&] { h.clock.advance(50ms); });
+  h.source.gather_receives(3, 100ms);
+  auto consumer = h.consumer(4);
+  consumer->start();
+  // A trickle: no receive comes back full.
+  for (const auto& e : names) {
+    h.source.push("m-" + e, event_body(e));
+    ASSERT_TRUE(wait_until([&] { return h.source.deleted().size() == static_cast<std::size_t>(&e - &names[0] + 1); }));
+  }
+  consumer->stop();
+  EXPECT_EQ(h.source.max_concurrent_receives(), 1);
+}
+
 TEST(Consumer, AMessageInProgressGetsVisibilityHeartbeats) {
   Harness h({"e1"});
   h.store.hold = true;

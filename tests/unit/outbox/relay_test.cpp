@@ -225,6 +225,33 @@ TEST_F(RelayTest, ABatchRefusedForItsContentBacksOffWithoutOpeningTheBreaker) {
   r->stop();
 }
 
+TEST_F(RelayTest, CallsGoOutFullAndLanesFollowTheRoundTrip) {
+  // Per destination and round: 30 entities of 5 rows, 15 calls of ten.
+  auto batch = [&](int round) {
+    for (int i = 0; i < 30; ++i) events_for("token-" + std::to_string(round) + "-" + std::to_string(i), 5);
+  };
+  auto& lanes = metrics_.gauge("docvault_outbox_lanes", "");
+  batch(0);
+  auto r = relay();
+  EXPECT_EQ(r->publish_due(), 300u);
+  EXPECT_EQ(lanes.value(), 2);  // on loopback (the fake answers at once): four calls in flight
+  for (const auto* p : {&audit_, &events_}) EXPECT_EQ(p->call_sizes(), std::vector<std::size_t>(15, 10));
+  // 50 ms away: within a few rounds (the floor moves up by 1/32 of the gap
+  // per call), enough lanes for 500 calls a second per destination, and the
+  // calls still go out full (whole entities packed into the lanes).
+  audit_.on_publish([&] { clock_.advance(50ms); });
+  events_.on_publish([&] { clock_.advance(50ms); });
+  for (int round = 1; round <= 6; ++round) {
+    batch(round);
+    EXPECT_EQ(r->publish_due(), 300u);
+  }
+  EXPECT_GE(lanes.value(), 25);
+  EXPECT_LE(lanes.value(), 32);
+  for (const auto* p : {&audit_, &events_}) EXPECT_EQ(p->call_sizes(), std::vector<std::size_t>(7 * 15, 10));
+  EXPECT_EQ(pending(), 0u);
+  for (const auto& [id, times] : published_ids()) EXPECT_EQ(times, 1) << id;
+}
+
 TEST_F(RelayTest, CrashAfterPublishBeforeMarkPublishesAgainWithTheSameIds) {
   auto rows = events_for("token-1", 2);
   store_.crash_before_mark = true;

@@ -10,6 +10,7 @@
 #include "runtime/environment.h"
 #include "runtime/iso8601.h"
 #include "runtime/parse.h"
+#include "runtime/round_trip.h"
 
 namespace docvault::runtime {
 namespace {
@@ -75,6 +76,23 @@ TEST(Iso8601, ReadsTheFormsInUse) {
                    "2015-08-30T24:00:00Z", "2015-08-30T12:60:00Z", " 2015-08-30T12:36:00Z", "2015-8-30T12:36:00Z"}) {
     EXPECT_FALSE(parse_iso8601(bad)) << bad;
   }
+}
+
+TEST(RoundTrip, FollowsAFasterAnswerAtOnceAndASlowerOneSlowly) {
+  RoundTrip rt;
+  EXPECT_EQ(rt.floor(), 0ns);
+  EXPECT_EQ(rt.in_flight_for(500, 2, 32), 2u);  // nothing measured: the least
+  rt.record(50ms);
+  EXPECT_EQ(rt.floor(), 50ms);
+  EXPECT_EQ(rt.in_flight_for(500, 2, 32), 25u);  // Little's law: 500/s x 50 ms
+  rt.record(500ms);  // one answer queued behind others hardly moves it
+  EXPECT_LT(rt.floor(), 65ms);
+  rt.record(2ms);  // closer: at once
+  EXPECT_EQ(rt.floor(), 2ms);
+  EXPECT_EQ(rt.in_flight_for(500, 2, 32), 2u);
+  for (int i = 0; i < 200; ++i) rt.record(50ms);  // a longer route is learnt
+  EXPECT_GT(rt.floor(), 49ms);
+  EXPECT_EQ(rt.in_flight_for(1e6, 2, 32), 32u);  // never more than the most
 }
 
 TEST(Environment, FixedTreatsEmptyAsUnset) {

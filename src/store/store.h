@@ -331,21 +331,14 @@ class Store {
 };
 
 struct StoreOptions {
-  // postgresql://… ; empty selects SQLite at sqlite_path.
+  // postgresql://… ; empty selects SQLite at sqlite_path. Log it only through
+  // redact_database_url (database_url.h).
   std::string database_url;
   std::filesystem::path sqlite_path;
   std::size_t pool_size = 8;
 };
 
 std::unique_ptr<Store> open_store(const StoreOptions& options);
-
-// The URL with any password replaced by "***", for logs, errors and `config
-// check`. Handles URIs (postgresql://user:secret@host/db, ?password=secret)
-// and keyword/value strings (password=secret).
-std::string redact_database_url(std::string_view url);
-// A driver's error about `url`: its first line, with the password removed
-// where the URL (parsed, not searched for the secret) puts it.
-std::string redact_database_error(std::string_view message, std::string_view url);
 
 // Runs `work` in a write transaction and returns what it returns.
 template <class Work>

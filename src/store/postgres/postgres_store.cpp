@@ -15,6 +15,7 @@
 #include "domain/uuid.h"
 #include "log/log.h"
 #include "runtime/clock.h"
+#include "store/database_url.h"
 #include "store/migrations.h"
 #include "store/postgres/connection_pool.h"
 
@@ -358,105 +359,6 @@ constexpr Statement kPreparedStatements[] = {
 #undef DOCVAULT_PG_LIST_PREFIX
 #undef DOCVAULT_PG_DOCUMENT_COLUMNS
 #undef DOCVAULT_PG_TS
-
-// --- redaction ---------------------------------------------------------------
-
-using Span = std::pair<std::size_t, std::size_t>;  // [begin, end) of a secret
-
-// Where the passwords are in a libpq connection string (URI or key=value).
-std::vector<Span> password_spans(std::string_view url) {
-  std::vector<Span> spans;
-  const auto scheme_end = url.find("://");
-  if (scheme_end != std::string_view::npos) {
-    const std::size_t authority_begin = scheme_end + 3;
-    std::size_t authority_end = url.find_first_of("/?#", authority_begin);
-    if (authority_end == std::string_view::npos) authority_end = url.size();
-    const auto at = url.rfind('@', authority_end);
-    if (at != std::string_view::npos && at >= authority_begin) {
-      const auto colon = url.find(':', authority_begin);
-      if (colon != std::string_view::npos && colon < at) spans.emplace_back(colon + 1, at);
-    }
-    // ?password=... among the query parameters.
-    const auto query = url.find('?', authority_begin);
-    if (query != std::string_view::npos) {
-      std::size_t pos = query + 1;
-      while (pos < url.size()) {
-        std::size_t end = url.find('&', pos);
-        if (end == std::string_view::npos) end = url.size();
-        const auto param = url.substr(pos, end - pos);
-        if (param.starts_with("password=")) spans.emplace_back(pos + 9, end);
-        pos = end + 1;
-      }
-    }
-    return spans;
-  }
-  // keyword = value pairs; a value is bare or single-quoted with \ escapes.
-  std::size_t pos = 0;
-  while ((pos = url.find("password", pos)) != std::string_view::npos) {
-    std::size_t i = pos + 8;
-    const bool starts_word = pos == 0 || url[pos - 1] == ' ' || url[pos - 1] == '\t';
-    while (i < url.size() && (url[i] == ' ' || url[i] == '\t')) ++i;
-    if (!starts_word || i >= url.size() || url[i] != '=') {
-      pos += 8;
-      continue;
-    }
-    ++i;
-    while (i < url.size() && (url[i] == ' ' || url[i] == '\t')) ++i;
-    const std::size_t begin = i;
-    if (i < url.size() && url[i] == '\'') {
-      ++i;
-      while (i < url.size() && url[i] != '\'') i += url[i] == '\\' ? 2 : 1;
-      i = std::min(i + 1, url.size());
-    } else {
-      while (i < url.size() && url[i] != ' ' && url[i] != '\t') ++i;
-    }
-    spans.emplace_back(begin, i);
-    pos = i;
-  }
-  return spans;
-}
-
-std::string replace_spans(std::string_view text, std::vector<Span> spans) {
-  std::sort(spans.begin(), spans.end());
-  std::string out;
-  std::size_t pos = 0;
-  for (const auto& [begin, end] : spans) {
-    if (begin < pos) continue;
-    out.append(text.substr(pos, begin - pos));
-    out.append("***");
-    pos = end;
-  }
-  out.append(text.substr(pos));
-  return out;
-}
-
-// libpq's first line of an error, with the password removed where the
-// connection string could have been echoed back. The spans come from parsing
-// the URL, and only the password in its place there is replaced (":pw@",
-// "password=pw"), never the bare secret wherever it happens to occur: a
-// password "accept" must not turn "accepting" into "***ing" and so reveal it.
-std::string safe_reason(std::string_view what, std::string_view url) {
-  std::string reason(what.substr(0, what.find('\n')));
-  // The whole connection string first, then each password with what frames it.
-  if (!url.empty()) {
-    const auto redacted = replace_spans(url, password_spans(url));
-    for (auto at = reason.find(url); at != std::string::npos; at = reason.find(url, at + redacted.size())) {
-      reason.replace(at, url.size(), redacted);
-    }
-  }
-  for (const auto& [begin, end] : password_spans(url)) {
-    if (begin == end || begin == 0) continue;
-    // The byte before (':' of the userinfo, '=' of a parameter) and after ('@', '&', ' ' or the end).
-    const auto lead = url.substr(begin - 1, 1);
-    const auto tail = end < url.size() ? url.substr(end, 1) : std::string_view();
-    const std::string framed = std::string(lead) + std::string(url.substr(begin, end - begin)) + std::string(tail);
-    const std::string masked = std::string(lead) + "***" + std::string(tail);
-    for (auto at = reason.find(framed); at != std::string::npos; at = reason.find(framed, at + masked.size())) {
-      reason.replace(at, framed.size(), masked);
-    }
-  }
-  return reason;
-}
 
 // --- errors ------------------------------------------------------------------
 
@@ -1155,13 +1057,13 @@ std::unique_ptr<pqxx::connection> open_connection(const std::string& url,
     return connection;
   } catch (const pqxx::broken_connection& e) {
     throw StoreUnavailable("cannot connect to PostgreSQL at " + redacted_url + ": " +
-                           safe_reason(e.what(), url));
+                           redact_database_error(e.what(), url));
   } catch (const pqxx::sql_error& e) {
     throw StoreUnavailable("cannot set up a PostgreSQL connection at " + redacted_url +
                            " (SQLSTATE " + e.sqlstate() + ")");
   } catch (const pqxx::failure& e) {
     throw StoreUnavailable("cannot connect to PostgreSQL at " + redacted_url + ": " +
-                           safe_reason(e.what(), url));
+                           redact_database_error(e.what(), url));
   }
 }
 
@@ -1176,12 +1078,6 @@ std::set<int> applied_versions(pqxx::transaction_base& txn) {
 }
 
 }  // namespace
-
-std::string redact_database_url(std::string_view url) {
-  return replace_spans(url, password_spans(url));
-}
-
-std::string redact_database_error(std::string_view message, std::string_view url) { return safe_reason(message, url); }
 
 PostgresStore::PostgresStore(std::string database_url, std::size_t pool_size,
                              std::chrono::milliseconds acquire_timeout)
@@ -1226,7 +1122,7 @@ void PostgresStore::listen_for_outbox(std::stop_token stop) {
       while (!stop.stop_requested()) connection.await_notification(0, 200'000);
     } catch (const std::exception& e) {
       log::warn("store", "outbox LISTEN connection failed; retrying",
-                {{"error", safe_reason(e.what(), database_url_)}});
+                {{"error", redact_database_error(e.what(), database_url_)}});
       runtime::system_clock().sleep_for(std::chrono::seconds(1), stop);
     }
   }

@@ -23,6 +23,7 @@
 #include "outbox/relay.h"
 #include "service/blob_sweeper.h"
 #include "service/document_service.h"
+#include "store/database_url.h"
 #include "store/store.h"
 
 namespace docvault::app {

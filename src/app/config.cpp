@@ -4,7 +4,7 @@
 
 #include "runtime/parse.h"
 #include "service/document_service.h"
-#include "store/store.h"
+#include "store/database_url.h"
 
 namespace docvault::app {
 namespace {

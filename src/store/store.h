@@ -156,9 +156,15 @@ struct OutboxBacklog {
 // No limit on the rows a statement may touch.
 inline constexpr std::size_t kNoLimit = static_cast<std::size_t>(INT64_MAX);
 
-class Transaction {
+// What a Transaction can do, grouped into roles, one interface per part of
+// the schema. The roles are virtual bases of Transaction, so a class may take
+// one role from one base and the others from others: a decorator or fake
+// (tests/support/forwarding_store.h) replaces one role and forwards the rest.
+
+// The documents and their entities' lifecycle.
+class DocumentsRole {
  public:
-  virtual ~Transaction() = default;
+  virtual ~DocumentsRole() = default;
 
   virtual void insert_document(const Document& document) = 0;
   virtual std::optional<Document> find_document(const DocumentId& id) = 0;
@@ -188,6 +194,66 @@ class Transaction {
                                                          std::size_t limit) = 0;
   virtual std::vector<Document> reinstate_entity_documents(std::span<const EntityRef> entities, Timestamp at,
                                                            std::size_t limit) = 0;
+
+  // Of these blob addresses (lowercase hex SHA-256), the ones at least one
+  // document row points at, whatever its status; for the blob sweeper. Any
+  // number of addresses: the backend batches them.
+  virtual std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) = 0;
+
+  // The entities' lifecycle: tombstones and suspensions, kept forever (no
+  // retention: a deleted entity stays deleted).
+  //
+  // Takes, until this transaction ends, a lock per entity that every
+  // transaction changing an entity's documents or lifecycle takes before it
+  // reads that lifecycle: an upload and its entity's deletion never
+  // interleave, so no upload commits an active document after the cascade
+  // ran. PostgreSQL: transaction-scoped advisory locks, taken in one fixed
+  // order (two lockers never deadlock); SQLite: nothing to do (one writer).
+  virtual void lock_entities(std::span<const EntityRef> entities) = 0;
+  // The state of each entity, in order.
+  virtual std::vector<EntityState> entity_states(std::span<const EntityRef> entities) = 0;
+  // Records what applied entity events did: a deletion adds a tombstone (an
+  // entity's first stays) and drops its suspension; a suspension is recorded
+  // (the first stays); a reinstatement removes it.
+  virtual void record_entity_transitions(std::span<const EntityTransition> transitions) = 0;
+};
+
+// What came in before: incoming events recorded once (processed_events) and
+// uploads' Idempotency-Keys.
+class InboxRole {
+ public:
+  virtual ~InboxRole() = default;
+
+  // Records incoming events, in one statement, and returns the outcome of
+  // each in order. An event whose event_id was recorded before, including by
+  // a concurrent transaction that committed first or earlier in `events`,
+  // writes nothing, and the stored body hash says whether it is the same event.
+  virtual std::vector<RecordOutcome> record_processed_events(std::span<const ProcessedEvent> events) = 0;
+  RecordOutcome record_processed_event(const ProcessedEvent& event) {
+    return record_processed_events(std::span(&event, 1)).front();
+  }
+
+  virtual std::vector<ProcessedEvent> list_processed_events(const ProcessedEventFilter& filter) = 0;
+  virtual std::optional<ProcessedEvent> find_processed_event(std::string_view event_id) = 0;
+  // Deletes at most `limit` processed events recorded before `before`.
+  virtual std::size_t purge_processed_events(Timestamp before, std::size_t limit) = 0;
+
+  // Upload idempotency keys. The record of (caller, key) created at or after
+  // `valid_since`; older ones count as absent.
+  virtual std::optional<IdempotencyRecord> find_idempotency_key(std::string_view caller, std::string_view key,
+                                                                Timestamp valid_since) = 0;
+  // Records the key unless a record of it created at or after `valid_since`
+  // exists (an older one is replaced); false then. On PostgreSQL a concurrent
+  // transaction inserting the same key makes this one wait for its outcome.
+  virtual bool record_idempotency_key(const IdempotencyRecord& record, Timestamp valid_since) = 0;
+  // Deletes at most `limit` records created before `before`.
+  virtual std::size_t purge_idempotency_keys(Timestamp before, std::size_t limit) = 0;
+};
+
+// The outbox: what the writers append and the relay's bookkeeping.
+class OutboxRole {
+ public:
+  virtual ~OutboxRole() = default;
 
   // Appends to the outbox in one statement; a message whose event_id is there
   // already is left as it is.
@@ -222,52 +288,16 @@ class Transaction {
   virtual std::size_t purge_published(Timestamp before, std::size_t limit) = 0;
   virtual OutboxBacklog outbox_backlog() = 0;
 
-  // Records incoming events, in one statement, and returns the outcome of
-  // each in order. An event whose event_id was recorded before, including by
-  // a concurrent transaction that committed first or earlier in `events`,
-  // writes nothing, and the stored body hash says whether it is the same event.
-  virtual std::vector<RecordOutcome> record_processed_events(std::span<const ProcessedEvent> events) = 0;
-  RecordOutcome record_processed_event(const ProcessedEvent& event) {
-    return record_processed_events(std::span(&event, 1)).front();
-  }
-
-  virtual std::vector<ProcessedEvent> list_processed_events(const ProcessedEventFilter& filter) = 0;
-  virtual std::optional<ProcessedEvent> find_processed_event(std::string_view event_id) = 0;
-  // Deletes at most `limit` processed events recorded before `before`.
-  virtual std::size_t purge_processed_events(Timestamp before, std::size_t limit) = 0;
-
-  // The entities' lifecycle: tombstones and suspensions, kept forever (no
-  // retention: a deleted entity stays deleted).
-  //
-  // Takes, until this transaction ends, a lock per entity that every
-  // transaction changing an entity's documents or lifecycle takes before it
-  // reads that lifecycle: an upload and its entity's deletion never
-  // interleave, so no upload commits an active document after the cascade
-  // ran. PostgreSQL: transaction-scoped advisory locks, taken in one fixed
-  // order (two lockers never deadlock); SQLite: nothing to do (one writer).
-  virtual void lock_entities(std::span<const EntityRef> entities) = 0;
-  // The state of each entity, in order.
-  virtual std::vector<EntityState> entity_states(std::span<const EntityRef> entities) = 0;
-  // Records what applied entity events did: a deletion adds a tombstone (an
-  // entity's first stays) and drops its suspension; a suspension is recorded
-  // (the first stays); a reinstatement removes it.
-  virtual void record_entity_transitions(std::span<const EntityTransition> transitions) = 0;
-
-  // Upload idempotency keys. The record of (caller, key) created at or after
-  // `valid_since`; older ones count as absent.
-  virtual std::optional<IdempotencyRecord> find_idempotency_key(std::string_view caller, std::string_view key,
-                                                                Timestamp valid_since) = 0;
-  // Records the key unless a record of it created at or after `valid_since`
-  // exists (an older one is replaced); false then. On PostgreSQL a concurrent
-  // transaction inserting the same key makes this one wait for its outcome.
-  virtual bool record_idempotency_key(const IdempotencyRecord& record, Timestamp valid_since) = 0;
-  // Deletes at most `limit` records created before `before`.
-  virtual std::size_t purge_idempotency_keys(Timestamp before, std::size_t limit) = 0;
-
   // Makes the outbox rows of `ordering_key` (only those about `document_id`,
   // when given) unpublished again, so the relay publishes them again with
   // their own ids and payloads. Returns how many.
   virtual std::size_t requeue_outbox(std::string_view ordering_key, std::optional<std::string> document_id) = 0;
+};
+
+// Queue messages the consumer could not accept (rejected_messages).
+class RejectionsRole {
+ public:
+  virtual ~RejectionsRole() = default;
 
   // Records a rejected message; false when its message_id was recorded before
   // (a redelivery of the same message).
@@ -277,12 +307,13 @@ class Transaction {
   virtual std::optional<RejectedMessage> find_rejected_message(std::string_view message_id) = 0;
   virtual bool delete_rejected_message(std::string_view message_id) = 0;
   virtual std::size_t purge_rejected_messages(Timestamp before, std::size_t limit) = 0;
-
-  // Of these blob addresses (lowercase hex SHA-256), the ones at least one
-  // document row points at, whatever its status; for the blob sweeper. Any
-  // number of addresses: the backend batches them.
-  virtual std::vector<std::string> referenced_blobs(std::span<const std::string> sha256s) = 0;
 };
+
+// One database transaction: every role. A backend implements it whole.
+class Transaction : public virtual DocumentsRole,
+                    public virtual InboxRole,
+                    public virtual OutboxRole,
+                    public virtual RejectionsRole {};
 
 // The connection pool, for metrics.
 struct PoolStats {
@@ -331,21 +362,14 @@ class Store {
 };
 
 struct StoreOptions {
-  // postgresql://… ; empty selects SQLite at sqlite_path.
+  // postgresql://… ; empty selects SQLite at sqlite_path. Log it only through
+  // redact_database_url (database_url.h).
   std::string database_url;
   std::filesystem::path sqlite_path;
   std::size_t pool_size = 8;
 };
 
 std::unique_ptr<Store> open_store(const StoreOptions& options);
-
-// The URL with any password replaced by "***", for logs, errors and `config
-// check`. Handles URIs (postgresql://user:secret@host/db, ?password=secret)
-// and keyword/value strings (password=secret).
-std::string redact_database_url(std::string_view url);
-// A driver's error about `url`: its first line, with the password removed
-// where the URL (parsed, not searched for the secret) puts it.
-std::string redact_database_error(std::string_view message, std::string_view url);
 
 // Runs `work` in a write transaction and returns what it returns.
 template <class Work>

@@ -21,6 +21,12 @@
 // migrate() is serialised across processes by a session-level advisory lock,
 // so N replicas may start at once.
 //
+// The pieces, in store/postgres/ (internal): statements.h (the SQL, prepared
+// per connection), transaction.h (the Transaction), rows.h (rows to values
+// and back), errors.h (libpqxx errors to StoreError/StoreUnavailable),
+// outbox_listener.h (LISTEN for other instances' outbox rows),
+// connection_pool.h; the URL's redaction is store/database_url.h.
+//
 // Thread-safety: as Store: any number of threads may call any member at once;
 // concurrency is bounded by the pool (pool_size connections), and callers
 // beyond it wait up to acquire_timeout, then get StoreUnavailable.
@@ -29,14 +35,13 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "store/migrations.h"
 #include "store/outbox_signal.h"
+#include "store/postgres/outbox_listener.h"
 #include "store/store.h"
 
 namespace docvault::store {
@@ -81,8 +86,6 @@ class PostgresStore final : public Store {
                                 std::stop_token stop) override;
 
  private:
-  void listen_for_outbox(std::stop_token stop);
-
   template <class PqxxTransaction>
   void run(const std::function<void(Transaction&)>& work, std::string_view kind);
 
@@ -92,8 +95,7 @@ class PostgresStore final : public Store {
   std::unique_ptr<postgres::ConnectionPool> pool_;
 
   OutboxSignal outbox_signal_;
-  std::once_flag listener_started_;
-  std::jthread listener_;
+  postgres::OutboxListener listener_{database_url_, outbox_signal_};  // last: stopped first
 };
 
 }  // namespace docvault::store

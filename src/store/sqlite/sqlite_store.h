@@ -8,6 +8,9 @@
 // allows. A second process writing the same file waits up to the busy
 // timeout and then gets StoreUnavailable.
 //
+// The pieces, in store/sqlite/ (internal): connection.h (the SQLite C API:
+// connections, cached statements, errors), transaction.h (the Transaction).
+//
 // Thread-safety: all public members may be called from any thread.
 #pragma once
 

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "store/store.h"
+#include "store/database_url.h"
 #include "test_env.h"
 
 namespace docvault::app {

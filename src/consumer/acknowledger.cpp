@@ -37,7 +37,7 @@ Acknowledger::~Acknowledger() { stop(clock_.steady_now()); }
 void Acknowledger::start() {
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
   for (std::size_t i = 1; i < kMaxSenders; ++i) {
-    senders_.emplace_back([this, i](std::stop_token stop) { send_full_batches(stop, i); });
+    senders_.emplace_back([this](std::stop_token stop) { send_full_batches(stop); });
   }
 }
 
@@ -80,7 +80,7 @@ void Acknowledger::acknowledge(const std::string& message_id) {
   wake_.notify_all();
   // The other senders only when a full batch waits and the round trip asks
   // for more than one call in flight: otherwise they cost no wake-up.
-  if (full_batch && round_trip_.in_flight_for(kDeletesPerSecond, 1, kMaxSenders) > 1) senders_cv_.notify_all();
+  if (full_batch && round_trip_.in_flight_for(kDeletesPerSecond, 1, kMaxSenders) > 1) senders_cv_.notify_one();
 }
 
 void Acknowledger::forget(const std::string& message_id) {
@@ -147,16 +147,23 @@ void Acknowledger::run(std::stop_token stop) {
   }
 }
 
-void Acknowledger::send_full_batches(std::stop_token stop, std::size_t sender) {
+void Acknowledger::send_full_batches(std::stop_token stop) {
+  // As many sending at once as the round trip asks for beside run()'s thread;
+  // each that goes wakes the next if one more may go.
+  auto wanted = [&]() REQUIRES(mutex_) {
+    return deletes_.size() >= kBatch && active_senders_ + 1 < round_trip_.in_flight_for(kDeletesPerSecond, 1, kMaxSenders);
+  };
   while (!stop.stop_requested()) {
     {
       runtime::MutexLock lock(mutex_);
-      senders_cv_.wait(lock.native(), stop, [&]() REQUIRES(mutex_) {
-        return deletes_.size() >= kBatch && sender < round_trip_.in_flight_for(kDeletesPerSecond, 1, kMaxSenders);
-      });
+      senders_cv_.wait(lock.native(), stop, wanted);
+      if (stop.stop_requested()) break;
+      ++active_senders_;
+      if (wanted()) senders_cv_.notify_one();
     }
-    if (stop.stop_requested()) break;
     flush_deletes(stop, false, true);
+    runtime::MutexLock lock(mutex_);
+    --active_senders_;
   }
 }
 

@@ -85,10 +85,9 @@ class Acknowledger {
   // batches of ten; failed ones are requeued with their backoff. With
   // `full_only`, only while ten are due.
   void flush_deletes(std::stop_token stop, bool everything, bool full_only = false);
-  // Sender number `sender` (1, 2, ...) beside run()'s thread: sends full
-  // batches while they wait and the deletes' round trip asks for that many
-  // calls in flight.
-  void send_full_batches(std::stop_token stop, std::size_t sender);
+  // A sender beside run()'s thread: sends full batches while they wait and
+  // the deletes' round trip asks for more calls in flight than are.
+  void send_full_batches(std::stop_token stop);
   void send_heartbeats(std::stop_token stop);
 
   MessageSource& source_;
@@ -98,6 +97,7 @@ class Acknowledger {
   runtime::Mutex mutex_;
   std::condition_variable_any wake_;         // run()'s thread waits on it
   std::condition_variable_any senders_cv_;  // the other senders wait on it
+  std::size_t active_senders_ GUARDED_BY(mutex_) = 0;  // of the other senders, sending
   std::map<std::string, Tracked> tracked_ GUARDED_BY(mutex_);  // by message id
   std::deque<PendingDelete> deletes_ GUARDED_BY(mutex_);
   bool deletes_queued_ GUARDED_BY(mutex_) = false;  // since the loop last looked

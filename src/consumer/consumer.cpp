@@ -381,10 +381,11 @@ void DocumentVaultConsumer::finish_in_flight(std::size_t count) {
 }
 
 void DocumentVaultConsumer::wake_extra_pollers() {
-  // Only when the round trip asks for them: idle, they cost no wake-up.
+  // Only when the round trip asks for them: idle, they cost no wake-up. One
+  // at a time: each that goes wakes the next if one more may go.
   if (pollers_wanted() <= 1) return;
   { runtime::MutexLock lock(in_flight_mutex_); }  // a poller between its check and its wait sees the change
-  extra_pollers_cv_.notify_all();
+  extra_pollers_cv_.notify_one();
 }
 
 void DocumentVaultConsumer::poll(std::stop_token stop, std::size_t poller) {
@@ -402,13 +403,35 @@ void DocumentVaultConsumer::poll(std::stop_token stop, std::size_t poller) {
       // Bound the work in memory: receive only when a full batch fits, and
       // hold its room during the call, so pollers together stay within it.
       runtime::MutexLock lock(in_flight_mutex_);
-      (extra ? extra_pollers_cv_ : in_flight_cv_).wait(lock.native(), stop, [&]() REQUIRES(in_flight_mutex_) {
-        return in_flight_ + batch <= max_in_flight_ && (!extra || (backlog_ && poller < pollers_wanted()));
-      });
+      auto room = [&]() REQUIRES(in_flight_mutex_) { return in_flight_ + batch <= max_in_flight_; };
+      // The other pollers: while there is a backlog, as many receiving at
+      // once as the round trip asks for beside the first.
+      auto wanted = [&]() REQUIRES(in_flight_mutex_) {
+        return room() && backlog_ && extra_receiving_ + 1 < pollers_wanted();
+      };
+      if (!extra) {
+        in_flight_cv_.wait(lock.native(), stop, room);
+      } else {
+        extra_pollers_cv_.wait(lock.native(), stop, wanted);
+      }
       if (stop.stop_requested()) break;
       in_flight_ += batch;
       metrics_->in_flight.set(static_cast<double>(in_flight_));
+      if (extra) {
+        ++extra_receiving_;
+        if (wanted()) extra_pollers_cv_.notify_one();  // one more may go
+      }
     }
+    // An extra poller's turn ends with this round of the loop.
+    struct Receiving {
+      DocumentVaultConsumer& consumer;
+      bool extra;
+      ~Receiving() {
+        if (!extra) return;
+        runtime::MutexLock lock(consumer.in_flight_mutex_);
+        --consumer.extra_receiving_;
+      }
+    } receiving{*this, extra};
     if (!extra) {
       // While the database or SQS is down, pull nothing.
       if (!wait_for_dependencies(stop)) {

@@ -217,6 +217,7 @@ class DocumentVaultConsumer {
   std::condition_variable_any in_flight_cv_;         // the first poller and stop() wait on it
   std::condition_variable_any extra_pollers_cv_;  // the other pollers wait on it
   std::size_t in_flight_ GUARDED_BY(in_flight_mutex_) = 0;  // received and not yet finished
+  std::size_t extra_receiving_ GUARDED_BY(in_flight_mutex_) = 0;  // pollers beyond the first, in a receive
 
   std::unique_ptr<Instruments> metrics_;
   resilience::CircuitBreaker breaker_;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "aws/s3_client.h"
@@ -23,6 +24,7 @@
 #include "outbox/relay.h"
 #include "service/blob_sweeper.h"
 #include "service/document_service.h"
+#include "service/maintenance.h"
 #include "store/database_url.h"
 #include "store/store.h"
 
@@ -180,40 +182,36 @@ std::unique_ptr<Core> open_core(const Config& config) {
   return core;
 }
 
-// Deletes processed events, rejected messages and idempotency keys past their
-// retention: at start, then every 15 minutes, in small batches.
-class Retention {
- public:
-  Retention(service::AdminService& admin, const Clock& clock, const Config& config)
-      : admin_(admin),
-        clock_(clock),
-        retention_{std::chrono::hours(24) * config.dedup_retention_days,
-                   std::chrono::hours(24) * config.rejected_retention_days,
-                   std::chrono::hours(config.idempotency_key_retention_hours)},
-        thread_([this](std::stop_token stop) { run(stop); }) {}
+// The process's periodic background work, on one thread (service/maintenance.h):
+// where the API or the consumer runs (serve, consume), the retention of
+// processed events, rejected messages and idempotency keys; where the relay
+// runs (serve with the relay, relay), the purge of published outbox rows.
+constexpr auto kRetentionEvery = std::chrono::minutes(15);
+constexpr auto kOutboxPurgeEvery = std::chrono::seconds(60);
 
- private:
-  void run(std::stop_token stop) {
-    while (!stop.stop_requested()) {
-      try {
-        auto purged = admin_.purge_expired(retention_);
-        if (purged.processed_events + purged.rejected_messages + purged.idempotency_keys > 0) {
-          log::info(kComponent, "retention purged old records",
-                    {{"processed_events", purged.processed_events},
-                     {"rejected_messages", purged.rejected_messages},
-                     {"idempotency_keys", purged.idempotency_keys}});
-        }
-      } catch (const std::exception& e) {
-        log::warn(kComponent, "retention purge failed; will retry", {{"error", e.what()}});
-      }
-      clock_.sleep_for(std::chrono::minutes(15), stop);
-    }
-  }
-  service::AdminService& admin_;
-  const Clock& clock_;
-  service::AdminService::Retention retention_;
-  std::jthread thread_;
-};
+// Deletes processed events, rejected messages and idempotency keys past their
+// retention, in small batches.
+void schedule_retention(service::Maintenance& maintenance, service::AdminService& admin, const Config& config) {
+  const service::AdminService::Retention retention{std::chrono::hours(24) * config.dedup_retention_days,
+                                                   std::chrono::hours(24) * config.rejected_retention_days,
+                                                   std::chrono::hours(config.idempotency_key_retention_hours)};
+  maintenance.add({"retention purge", kComponent, kRetentionEvery, [&admin, retention](std::stop_token) {
+                     auto purged = admin.purge_expired(retention);
+                     if (purged.processed_events + purged.rejected_messages + purged.idempotency_keys > 0) {
+                       log::info(kComponent, "retention purged old records",
+                                 {{"processed_events", purged.processed_events},
+                                  {"rejected_messages", purged.rejected_messages},
+                                  {"idempotency_keys", purged.idempotency_keys}});
+                     }
+                   }});
+}
+
+// Deletes published outbox rows past DOCVAULT_OUTBOX_RETENTION_HOURS (the
+// relay's purge_expired: its batches, lock, metric and log line).
+void schedule_outbox_purge(service::Maintenance& maintenance, outbox::OutboxRelay& relay) {
+  maintenance.add({"Outbox purge", outbox::kRelayComponent, kOutboxPurgeEvery,
+                   [&relay](std::stop_token stop) { relay.purge_expired(stop); }});
+}
 
 consumer::ConsumerOptions consumer_options(const Config& config) {
   consumer::ConsumerOptions options;
@@ -348,23 +346,66 @@ std::optional<std::shared_ptr<const auth::JwtVerifier>> jwt_verifier_or_report(c
   return std::get<std::shared_ptr<const auth::JwtVerifier>>(std::move(loaded));
 }
 
+// One part of a long-running process, as run_until_signal starts and stops it.
+struct Part {
+  std::function<void()> start;
+  std::function<void()> stop;
+};
+
+// The skeleton of serve, consume and relay: starts `parts` in order, logs
+// "docvault started" with the fields `started` gives (asked after the starts,
+// when the HTTP port is known), waits for SIGTERM or SIGINT, logs "shutting
+// down", stops the parts in reverse order (so the part that must stop last
+// starts first) and logs "docvault stopped". A start that throws stops the
+// parts started before it, in reverse order, and the exception goes on.
+int run_until_signal(const std::vector<Part>& parts, const std::function<std::vector<log::Field>()>& started) {
+  auto stop_first = [&](std::size_t count) {
+    for (std::size_t i = count; i-- > 0;) parts[i].stop();
+  };
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    try {
+      parts[i].start();
+    } catch (...) {
+      stop_first(i);
+      throw;
+    }
+  }
+  log::write(log::Level::info, kComponent, "docvault started", started());
+  int signal = wait_for_shutdown_signal();
+  log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
+  stop_first(parts.size());
+  log::info(kComponent, "docvault stopped");
+  return 0;
+}
+
+template <class Runnable>
+Part part_of(Runnable& runnable) {
+  return {[&runnable] { runnable.start(); }, [&runnable] { runnable.stop(); }};
+}
+
+// A part that is not configured when `runnable` is null: `absent` (which
+// says so in the log) runs in place of its start.
+template <class Runnable>
+Part part_of(const std::unique_ptr<Runnable>& runnable, std::function<void()> absent) {
+  return {[&runnable, absent = std::move(absent)] { runnable ? runnable->start() : absent(); },
+          [&runnable] {
+            if (runnable) runnable->stop();
+          }};
+}
+
 // Runs one worker (the consumer or the relay) with /healthz, /readyz and
-// /metrics on the HTTP address until SIGTERM or SIGINT.
+// /metrics on the HTTP address, and the maintenance given, until SIGTERM or
+// SIGINT; the worker stops first.
 template <class Worker>
-int run_worker(const Config& config, Core& core, Worker& worker, std::vector<http::ReadinessCheck> readiness,
-               std::shared_ptr<const auth::JwtVerifier> jwt_verifier) {
+int run_worker(const Config& config, Core& core, Worker& worker, service::Maintenance& maintenance,
+               std::vector<http::ReadinessCheck> readiness, std::shared_ptr<const auth::JwtVerifier> jwt_verifier) {
   auto options = http_options_of(config, core, std::move(jwt_verifier));
   options.serve_api = false;
   options.readiness = std::move(readiness);
   http::HttpServer server(*core.documents, std::move(options));
-  server.start();
-  worker.start();
-  log::info(kComponent, "docvault started", {{"port", server.port()}, {"api", false}});
-  int signal = wait_for_shutdown_signal();
-  log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
-  worker.stop();
-  server.stop();
-  return 0;
+  return run_until_signal({part_of(maintenance), part_of(server), part_of(worker)}, [&] {
+    return std::vector<log::Field>{{"port", server.port()}, {"api", false}};
+  });
 }
 
 }  // namespace
@@ -381,37 +422,31 @@ int run_serve(const Config& config) {
     auto consumer_reason = consumer_not_started_reason(config);
     auto consumer = consumer_reason ? nullptr : make_consumer(config, sqs, *core);
     auto relay = config.relay_enabled ? make_relay(config, *core, sns, sqs) : nullptr;
-    Retention retention(*core->admin, core->clock, config);
+    service::Maintenance maintenance(core->clock);
+    schedule_retention(maintenance, *core->admin, config);
+    if (relay) schedule_outbox_purge(maintenance, *relay);
 
     auto http_options = http_options_of(config, *core, *jwt_verifier);
     http_options.admin = core->admin.get();
     http_options.readiness = {http::database_readiness(*core->store), consumer_readiness(consumer.get(), consumer_reason),
                               relay_readiness(relay.get())};
     http::HttpServer server(*core->documents, std::move(http_options));
-    server.start();
-    if (consumer) {
-      consumer->start();
-    } else {
+    // Stopped in reverse: the consumer first (no new work), then HTTP, then
+    // the relay, so it can publish what the consumer's final transactions
+    // wrote; the maintenance last.
+    auto relay_part = part_of(relay, [] {
+      log::info(outbox::kRelayComponent, "Outbox relay not started",
+                {{"reason", "DOCVAULT_OUTBOX_RELAY_ENABLED is false"}});
+    });
+    auto consumer_part = part_of(consumer, [&] {
       // The line the spec's troubleshooting table tells operators to look for.
-      log::warn(consumer::kConsumerComponent, "Document Vault consumer not started", {{"reason", consumer_reason->text}});
-    }
-    if (relay) {
-      relay->start();
-    } else {
-      log::info(outbox::kRelayComponent, "Outbox relay not started", {{"reason", "DOCVAULT_OUTBOX_RELAY_ENABLED is false"}});
-    }
-    log::info(kComponent, "docvault started",
-              {{"port", server.port()}, {"consumer", consumer != nullptr}, {"relay", relay != nullptr}});
-
-    int signal = wait_for_shutdown_signal();
-    log::info(kComponent, "shutting down", {{"signal", signal_name(signal)}});
-    // Stop taking work first; the relay last, so it can publish what the
-    // consumer's final transactions wrote.
-    if (consumer) consumer->stop();
-    server.stop();
-    if (relay) relay->stop();
-    log::info(kComponent, "docvault stopped");
-    return 0;
+      log::warn(consumer::kConsumerComponent, "Document Vault consumer not started",
+                {{"reason", consumer_reason->text}});
+    });
+    return run_until_signal({part_of(maintenance), relay_part, part_of(server), consumer_part}, [&] {
+      return std::vector<log::Field>{
+          {"port", server.port()}, {"consumer", consumer != nullptr}, {"relay", relay != nullptr}};
+    });
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});
     return 1;
@@ -428,9 +463,10 @@ int run_consume(const Config& config) {
   try {
     auto core = open_core(config);
     if (!core) return 1;
-    Retention retention(*core->admin, core->clock, config);
+    service::Maintenance maintenance(core->clock);
+    schedule_retention(maintenance, *core->admin, config);
     auto worker = make_consumer(config, core->sqs, *core);
-    return run_worker(config, *core, *worker,
+    return run_worker(config, *core, *worker, maintenance,
                       {http::database_readiness(*core->store), consumer_readiness(worker.get(), std::nullopt)},
                       *jwt_verifier);
   } catch (const std::exception& e) {
@@ -449,8 +485,10 @@ int run_relay(Config config) {
     if (!core) return 1;
     aws::SnsClient sns(core->aws);
     auto relay = make_relay(config, *core, sns, core->sqs);
-    return run_worker(config, *core, *relay, {http::database_readiness(*core->store), relay_readiness(relay.get())},
-                      *jwt_verifier);
+    service::Maintenance maintenance(core->clock);
+    schedule_outbox_purge(maintenance, *relay);
+    return run_worker(config, *core, *relay, maintenance,
+                      {http::database_readiness(*core->store), relay_readiness(relay.get())}, *jwt_verifier);
   } catch (const std::exception& e) {
     log::error(kComponent, "docvault failed", {{"error", e.what()}});
     return 1;

@@ -4,8 +4,9 @@
 // the blob store, the DocumentService, the HTTP server, the entity-events
 // consumer and the outbox relay, then waits for SIGTERM or SIGINT and stops
 // them: the consumer first (it drains in-flight messages), then HTTP, then
-// the relay. `consume` and `relay` run one worker alone. Called from main's
-// thread only.
+// the relay. `consume` and `relay` run one worker alone. Each runs its
+// periodic background work (retention, the outbox purge where the relay
+// runs) on one service::Maintenance. Called from main's thread only.
 #pragma once
 
 #include <chrono>

@@ -57,7 +57,7 @@ void init(Level level, Format format) {
 
 bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
 
-void write(Level level, std::string_view component, std::string_view message, Fields fields) {
+void write(Level level, std::string_view component, std::string_view message, std::span<const Field> fields) {
   if (!enabled(level)) return;
   std::string line;
   if (g_format.load(std::memory_order_relaxed) == Format::json) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -31,19 +32,21 @@ using Fields = std::initializer_list<Field>;
 void init(Level level, Format format);
 bool enabled(Level level);
 
-void write(Level level, std::string_view component, std::string_view message, Fields fields = {});
+// One line; `fields` follow the message in order (a caller whose fields are
+// known only at run time passes a vector).
+void write(Level level, std::string_view component, std::string_view message, std::span<const Field> fields = {});
 
 inline void debug(std::string_view component, std::string_view message, Fields fields = {}) {
-  write(Level::debug, component, message, fields);
+  write(Level::debug, component, message, {fields.begin(), fields.size()});
 }
 inline void info(std::string_view component, std::string_view message, Fields fields = {}) {
-  write(Level::info, component, message, fields);
+  write(Level::info, component, message, {fields.begin(), fields.size()});
 }
 inline void warn(std::string_view component, std::string_view message, Fields fields = {}) {
-  write(Level::warn, component, message, fields);
+  write(Level::warn, component, message, {fields.begin(), fields.size()});
 }
 inline void error(std::string_view component, std::string_view message, Fields fields = {}) {
-  write(Level::error, component, message, fields);
+  write(Level::error, component, message, {fields.begin(), fields.size()});
 }
 
 }  // namespace docvault::log

@@ -371,7 +371,6 @@ void OutboxRelay::sample_backlog() {
 void OutboxRelay::run(std::stop_token stop) {
   constexpr auto kSampleEvery = std::chrono::seconds(5);
   std::uint64_t seen = 0;
-  auto next_purge = clock_.steady_now();
   auto next_sample = clock_.steady_now();
   auto next_compaction = clock_.steady_now();
   while (!stop.stop_requested()) {
@@ -391,10 +390,6 @@ void OutboxRelay::run(std::stop_token stop) {
               {"publish_failing", last_round_.dependency_error_category, last_round_.dependency_error});
         } else if (last_round_.calls_answered > 0 || probing) {
           breaker_.record_success();
-        }
-        if (clock_.steady_now() >= next_purge) {
-          purge_expired(stop);
-          next_purge = clock_.steady_now() + options_.retention_interval;
         }
         if (marked_since_compaction_ >= options_.compact_after_rows &&
             clock_.steady_now() >= next_compaction) {

@@ -399,8 +399,13 @@ TEST_P(ConsumerTest, EntitiesWithNoDocumentsAndWithTenThousand) {
 
 TEST_P(ConsumerTest, SigtermDuringALongPollExitsAtOnce) {
   auto& docvault = start({{"DOCUMENT_CONSUMER_WAIT_TIME", "20"}});
-  // Let the first long poll begin, then stop.
-  std::this_thread::sleep_for(300ms);
+  // The poller sampled the queue's depth, the step right before its first
+  // long poll; an empty queue holds that poll for 20 s.
+  auto http = docvault.client();
+  ASSERT_TRUE(docvault::testing::wait_until([&] {
+    auto res = http.Get("/metrics");
+    return res && res->body.find(R"(docvault_consumer_queue_messages{state="visible"})") != std::string::npos;
+  })) << docvault.output();
   auto before = std::chrono::steady_clock::now();
   docvault.process().signal(SIGTERM);
   auto code = docvault.process().wait(5s);

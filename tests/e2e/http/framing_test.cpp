@@ -350,7 +350,7 @@ TEST_P(HttpFramingTest, SlowBodiesDoNotDelayOtherRequests) {
   std::thread trickle([&] {
     while (!stop) {
       for (auto& c : slow) c->send("-");
-      std::this_thread::sleep_for(200ms);
+      std::this_thread::sleep_for(200ms);  // the slowness under test, not a wait
     }
   });
   for (int i = 0; i < 5; ++i) {

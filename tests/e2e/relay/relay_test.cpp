@@ -175,6 +175,27 @@ class RelayTest : public ::testing::TestWithParam<Backend> {
     EXPECT_TRUE(drain(sqs_, topology_.document_events, 0, 2s).empty());
   }
 
+  // Rows published two hours ago, past DOCVAULT_OUTBOX_RETENTION_HOURS=1,
+  // are deleted when `subcommand`'s process starts (its maintenance purges
+  // at start, then every minute); a row still pending stays.
+  void old_published_rows_are_purged_at_start(const std::string& subcommand) {
+    append(archived_events("deal-old", 2, "cause-old"));
+    store::write(storage_->store(), [](store::Transaction& tx) {
+      const auto now = SystemClock().now();
+      std::vector<std::int64_t> seqs;
+      for (const auto& record : tx.claim_outbox(100, now, now + 30s)) seqs.push_back(record.seq);
+      tx.mark_published(seqs, now - 2h);
+    });
+    auto outbox = [&](const std::string& entity) {
+      return store::read(storage_->store(), [&](store::Transaction& tx) { return tx.outbox_messages(entity); });
+    };
+    ASSERT_EQ(outbox("deal-old").size(), 4u);
+    auto& docvault = start(subcommand, {{"DOCVAULT_OUTBOX_RETENTION_HOURS", "1"}, {"ENABLE_DOCUMENT_CONSUMER", "false"}});
+    EXPECT_TRUE(docvault.wait_for_log(R"("message":"Purged published outbox events","count":4)", 20s))
+        << docvault.output();
+    EXPECT_TRUE(outbox("deal-old").empty());
+  }
+
   docvault::testing::TempDir dir_;
   std::optional<TestStorage> storage_;
   aws::SqsClient sqs_;
@@ -489,6 +510,10 @@ TEST_P(RelayTest, ARefusingDestinationMakesARelayOnlyProcessUnreadyUntilItHeals)
 TEST_P(RelayTest, ARefusingDestinationMakesServeUnreadyUntilItHeals) {
   refusing_destination_turns_readyz_unready("serve");
 }
+
+TEST_P(RelayTest, ARelayOnlyProcessPurgesOldPublishedRows) { old_published_rows_are_purged_at_start("relay"); }
+
+TEST_P(RelayTest, ServeWithTheRelayPurgesOldPublishedRows) { old_published_rows_are_purged_at_start("serve"); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RelayTest, ::testing::Values(Backend::sqlite, Backend::postgresql),
                          docvault::testing::backend_name);

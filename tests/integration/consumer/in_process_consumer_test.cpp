@@ -17,6 +17,7 @@
 #include "consumer/consumer.h"
 #include "crypto/crypto.h"
 #include "forwarding_store.h"
+#include "runtime/clock.h"
 #include "test_env.h"
 
 namespace docvault::consumer {
@@ -49,7 +50,9 @@ class ScriptedSqs final : public aws::HttpTransport {
     if (target == "AmazonSQS.ReceiveMessage") {
       if (delivered_) {
         mutex_.unlock();
-        std::this_thread::sleep_for(20ms);  // an empty long poll, shortened
+        // An empty long poll, shortened: a delay of the fake server's, which
+        // a stop cuts short as a cancelled long poll is.
+        runtime::system_clock().sleep_for(20ms, stop);
         mutex_.lock();
         if (stop.stop_requested()) throw aws::RequestCancelled();
         return ok(json::object());

@@ -1,4 +1,5 @@
 // The contract of store.h, run against SQLite and PostgreSQL alike.
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -469,16 +470,22 @@ TEST_P(StoreContract, ConcurrentClaimsNeverShareARow) {
 
 TEST_P(StoreContract, CommittedOutboxRowsWakeAWaiter) {
   auto seen = store().wait_for_outbox(0, std::chrono::milliseconds(0), {});
-  std::thread writer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    write(store(), [&](Transaction& tx) { tx.append_outbox(std::vector<OutboxMessage>{outbox_row("w", 1)}); });
+  // PostgreSQL's store starts listening with the first wait, and wakes its
+  // waiters once the LISTEN is up (rows may have come meanwhile): past that.
+  if (GetParam() == Backend::postgresql) seen = store().wait_for_outbox(seen, std::chrono::seconds(10), {});
+  std::atomic<bool> woken{false};
+  std::uint64_t next = seen;
+  std::thread waiter([&] {
+    next = store().wait_for_outbox(seen, std::chrono::seconds(10), {});
+    woken = true;
   });
-  auto start = std::chrono::steady_clock::now();
-  auto next = store().wait_for_outbox(seen, std::chrono::seconds(10), {});
-  auto waited = std::chrono::steady_clock::now() - start;
-  writer.join();
+  // Nothing committed: the waiter keeps waiting (the check, and the moment
+  // it needs to begin its wait).
+  EXPECT_FALSE(docvault::testing::wait_until([&] { return woken.load(); }, std::chrono::milliseconds(50)));
+  write(store(), [&](Transaction& tx) { tx.append_outbox(std::vector<OutboxMessage>{outbox_row("w", 1)}); });
+  EXPECT_TRUE(docvault::testing::wait_until([&] { return woken.load(); }, std::chrono::seconds(5)));
+  waiter.join();
   EXPECT_NE(next, seen);
-  EXPECT_LT(waited, std::chrono::seconds(5));
 }
 
 TEST_P(StoreContract, PingAnswers) { EXPECT_NO_THROW(store().ping()); }

@@ -119,6 +119,7 @@ class FakeMetadataServer {
     int seen = max_in_flight.load();
     while (now_in_flight > seen && !max_in_flight.compare_exchange_weak(seen, now_in_flight)) {
     }
+    // The fake server's response delay (a slow metadata service), not a wait.
     if (auto delay = response_delay.load(); delay.count() > 0) std::this_thread::sleep_for(delay);
     int number = ++served;
     response.set_content(

@@ -173,8 +173,8 @@ TEST(CurlTransport, ALongPollIsCancelledFromAnotherThreadPromptly) {
     }
     returned = Clock::now();
   });
+  // The server has the whole request: the transport is waiting for the answer.
   ASSERT_TRUE(docvault::testing::wait_until([&] { return arrived.load(); }));
-  std::this_thread::sleep_for(100ms);
   auto requested = Clock::now();
   stop.request_stop();
   poller.join();
@@ -204,22 +204,27 @@ struct RetryHarness {
   std::mutex mutex;
   std::vector<std::string> amz_dates;  // guarded by mutex
   std::atomic<int> clock_ticks{0};
+  std::atomic<int> sleeping{0};  // calls waiting out a backoff now
   // Wall time moves a second each time it is read; waits are real.
   struct TickingClock final : runtime::Clock {
-    explicit TickingClock(std::atomic<int>& counter) : ticks(counter) {}
+    TickingClock(std::atomic<int>& counter, std::atomic<int>& sleepers) : ticks(counter), sleeping(sleepers) {}
     runtime::Timestamp now() const override {
       return runtime::Timestamp(std::chrono::seconds(1'700'000'000 + ticks++));
     }
     runtime::SteadyTime steady_now() const override { return runtime::system_clock().steady_now(); }
     bool wait_until(runtime::SteadyTime deadline, std::stop_token stop) const override {
-      return runtime::system_clock().wait_until(deadline, stop);
+      ++sleeping;
+      const bool waited = runtime::system_clock().wait_until(deadline, stop);
+      --sleeping;
+      return waited;
     }
     bool wait_until(std::condition_variable_any& cv, std::unique_lock<std::mutex>& lock, std::stop_token stop,
                     runtime::SteadyTime deadline, const std::function<bool()>& ready) const override {
       return runtime::system_clock().wait_until(cv, lock, stop, deadline, ready);
     }
     std::atomic<int>& ticks;
-  } ticking_clock{clock_ticks};
+    std::atomic<int>& sleeping;
+  } ticking_clock{clock_ticks, sleeping};
 
   ServiceClient client(RetryPolicy retry = {3, 0ms, 0ms}) {
     ServiceClientOptions options;
@@ -348,8 +353,8 @@ TEST(Retry, AStopDuringTheBackoffEndsTheCallPromptly) {
   auto client = harness.client({3, 10s, 10s});
   std::stop_source stop;
   std::jthread stopper([&] {
-    docvault::testing::wait_until([&] { return harness.attempts.load() >= 1; });
-    std::this_thread::sleep_for(50ms);
+    // The first attempt failed and the call waits out its 10-s backoff.
+    EXPECT_TRUE(docvault::testing::wait_until([&] { return harness.sleeping.load() == 1; }));
     stop.request_stop();
   });
   auto start = Clock::now();

@@ -107,9 +107,16 @@ TEST_P(AdminTest, ListAndReplayProcessedEvents) {
   const auto now = SystemClock().now();
   const std::string late = DocumentId::generate().str();
   store::write(storage_->store(), [&](store::Transaction& tx) {
-    tx.insert_document(Document{late, {"issuer-r", EntityType::issuer}, "general", "late.txt", "text/plain", 4,
-                                std::string(64, 'a'), DocumentStatus::active, std::nullopt, std::nullopt,
-                                std::nullopt, now, now});
+    Document document;
+    document.id = late;
+    document.entity = EntityRef{"issuer-r", EntityType::issuer};
+    document.document_type = "general";
+    document.filename = "late.txt";
+    document.content_type = "text/plain";
+    document.size_bytes = 4;
+    document.sha256 = std::string(64, 'a');
+    document.created_at = document.updated_at = now;
+    tx.insert_document(document);
   });
   auto replay = http_->Post("/v1/admin/processed-events/evt-r/replay", "", "application/json");
   ASSERT_EQ(replay->status, 200) << replay->body;

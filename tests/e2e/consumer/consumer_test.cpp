@@ -13,8 +13,8 @@
 #include "aws/sqs_client.h"
 #include "docvault_instance.h"
 #include "domain/events.h"
-#include "domain/uuid.h"
 #include "emulator_fixture.h"
+#include "sample_document.h"
 
 namespace docvault {
 namespace {
@@ -82,15 +82,7 @@ class ConsumerTest : public ::testing::TestWithParam<Backend> {
     auto now = SystemClock().now();
     store::write(storage_->store(), [&](store::Transaction& tx) {
       for (int i = 0; i < count; ++i) {
-        Document d;
-        d.id = uuid_v4();
-        d.entity = EntityRef{entity_id, type};
-        d.document_type = "general";
-        d.filename = "f.pdf";
-        d.content_type = "application/pdf";
-        d.size_bytes = 1;
-        d.sha256 = std::string(64, 'c');
-        d.created_at = d.updated_at = now;
+        const Document d = testing::make_document(EntityRef{entity_id, type}, now);
         tx.insert_document(d);
         ids.push_back(d.id);
       }

@@ -6,6 +6,7 @@
 #include "aws/sqs_client.h"
 #include "docvault_instance.h"
 #include "emulator_fixture.h"
+#include "sample_document.h"
 
 namespace docvault {
 namespace {
@@ -105,19 +106,9 @@ TEST_P(AdminTest, ListAndReplayProcessedEvents) {
                                         {"entity_type", "issuer", "", ""}};
   EXPECT_EQ(http_->Post("/v1/documents", items)->status, 409);
   const auto now = SystemClock().now();
-  const std::string late = DocumentId::generate().str();
-  store::write(storage_->store(), [&](store::Transaction& tx) {
-    Document document;
-    document.id = late;
-    document.entity = EntityRef{"issuer-r", EntityType::issuer};
-    document.document_type = "general";
-    document.filename = "late.txt";
-    document.content_type = "text/plain";
-    document.size_bytes = 4;
-    document.sha256 = std::string(64, 'a');
-    document.created_at = document.updated_at = now;
-    tx.insert_document(document);
-  });
+  const Document late_document = testing::make_document(EntityRef{"issuer-r", EntityType::issuer}, now);
+  const std::string late = late_document.id;
+  store::write(storage_->store(), [&](store::Transaction& tx) { tx.insert_document(late_document); });
   auto replay = http_->Post("/v1/admin/processed-events/evt-r/replay", "", "application/json");
   ASSERT_EQ(replay->status, 200) << replay->body;
   EXPECT_EQ(json::parse(replay->body)["documents_archived"], 1);

@@ -24,6 +24,7 @@
 #include "domain/uuid.h"
 #include "store/postgres/postgres_store.h"
 #include "test_database.h"
+#include "sample_document.h"
 #include "test_env.h"
 
 namespace docvault::testing {
@@ -73,19 +74,6 @@ class PostgresTest : public ::testing::Test {
 
 inline Timestamp at_ms(std::int64_t ms) { return Timestamp(std::chrono::milliseconds(ms)); }
 
-inline Document make_document(const EntityRef& entity, Timestamp created_at) {
-  Document d;
-  d.id = uuid_v4();
-  d.entity = entity;
-  d.document_type = "general";
-  d.filename = "report.pdf";
-  d.content_type = "application/pdf";
-  d.size_bytes = 1234;
-  d.sha256 = std::string(64, 'a');
-  d.created_at = created_at;
-  d.updated_at = created_at;
-  return d;
-}
 
 inline OutboxMessage make_message(const std::string& ordering_key, std::string payload,
                                   Timestamp created_at, Destination destination = Destination::sqs) {

@@ -7,30 +7,18 @@
 
 #include "backend_fixture.h"
 #include "domain/uuid.h"
+#include "sample_document.h"
 
 namespace docvault::store {
 namespace {
 
 using docvault::testing::Backend;
+using docvault::testing::make_document;
 using docvault::testing::BackendTest;
 
 Timestamp at(int seconds, int millis = 0) {
   return *parse_timestamp("2025-10-23T12:00:00.000Z") + std::chrono::seconds(seconds) +
          std::chrono::milliseconds(millis);
-}
-
-Document make_document(const EntityRef& entity, Timestamp created) {
-  Document d;
-  d.id = uuid_v4();
-  d.entity = entity;
-  d.document_type = "general";
-  d.filename = "file.pdf";
-  d.content_type = "application/pdf";
-  d.size_bytes = 42;
-  d.sha256 = std::string(64, 'b');
-  d.created_at = created;
-  d.updated_at = created;
-  return d;
 }
 
 const EntityRef kIssuer{"issuer-1", EntityType::issuer};

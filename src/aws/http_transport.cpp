@@ -6,6 +6,7 @@
 #include <cctype>
 #include <exception>
 #include <stdexcept>
+#include <deque>
 #include <utility>
 
 namespace docvault::aws {
@@ -36,20 +37,26 @@ void append_header(HeaderList& list, const std::string& line) {
   list.reset(appended);
 }
 
-// What the curl callbacks of one transfer write to.
+// One request in a multi handle: what the curl callbacks write to, and what
+// the request and its header list need kept alive while it runs.
 struct Transfer {
-  HttpResponse* response = nullptr;
+  ConcurrentRequests::Tag tag = 0;
+  const HttpRequest* request = nullptr;  // borrowed
+  CURL* easy = nullptr;
+  HeaderList header_list;
+  HttpResponse response;
   const BodySink* sink = nullptr;  // null: collect the body
   long status = 0;                 // of the latest status line
   bool sink_stopped = false;       // the sink asked to stop (not a failure)
-  std::exception_ptr sink_error;   // the sink threw; rethrown after the transfer
+  std::exception_ptr sink_error;   // the sink threw; the transfer's error
+  char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* out) {
   auto* transfer = static_cast<Transfer*>(out);
   std::string_view chunk(data, size * count);
   if (transfer->sink == nullptr || transfer->status < 200 || transfer->status >= 300) {
-    transfer->response->body.append(chunk);
+    transfer->response.body.append(chunk);
     return chunk.size();
   }
   // Returning a short count makes curl end the transfer (CURLE_WRITE_ERROR);
@@ -77,7 +84,7 @@ long status_of(std::string_view status_line) {
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* out) {
   auto* transfer = static_cast<Transfer*>(out);
-  auto* response = transfer->response;
+  auto* response = &transfer->response;
   std::string_view line(data, size * count);
   // A new status line (after a 100 Continue, say) starts a new header block.
   if (line.starts_with("HTTP/")) {
@@ -113,30 +120,221 @@ const std::string* HttpResponse::header(std::string_view name) const {
 RequestCancelled::RequestCancelled()
     : AwsError(0, "RequestCancelled", "the request was cancelled before it completed") {}
 
-// The multi handle exists for curl_multi_poll/curl_multi_wakeup, the only
-// thread-safe way to interrupt a transfer; it also holds the connection cache,
-// so keeping the pair together keeps its connections warm.
-struct CurlTransport::Handles {
-  CURLM* multi = nullptr;
-  CURL* easy = nullptr;
+std::unique_ptr<ConcurrentRequests> HttpTransport::concurrent() {
+  // One at a time: wait() sends the oldest request started.
+  class Sequential final : public ConcurrentRequests {
+   public:
+    explicit Sequential(HttpTransport& transport) : transport_(transport) {}
+    void start(Tag tag, const HttpRequest& request) override { queue_.push_back({tag, &request}); }
+    std::vector<Done> wait(std::chrono::milliseconds, std::stop_token stop) override {
+      std::vector<Done> done;
+      if (queue_.empty()) return done;
+      auto [tag, request] = std::move(queue_.front());
+      queue_.pop_front();
+      done.push_back({tag, {}, nullptr});
+      try {
+        done.back().response = transport_.send(*request, stop);
+      } catch (...) {
+        done.back().error = std::current_exception();
+      }
+      if (stop.stop_requested()) {
+        for (auto& queued : queue_) done.push_back({queued.first, {}, std::make_exception_ptr(RequestCancelled())});
+        queue_.clear();
+      }
+      return done;
+    }
+    std::size_t in_flight() const override { return queue_.size(); }
 
-  Handles() : multi(curl_multi_init()), easy(curl_easy_init()) {
-    if (multi == nullptr || easy == nullptr) {
-      cleanup();
-      throw std::bad_alloc();
+   private:
+    HttpTransport& transport_;
+    std::deque<std::pair<Tag, const HttpRequest*>> queue_;
+  };
+  return std::make_unique<Sequential>(*this);
+}
+
+// A curl multi handle and the transfers in it. curl_multi_poll and
+// curl_multi_wakeup are also the only thread-safe way to interrupt a
+// transfer; and the multi handle holds the connection cache, so keeping it
+// (in the pool, or for a ConcurrentRequests' life) keeps connections warm.
+// Easy handles are kept for reuse once their transfer ended.
+class CurlTransport::Requests final : public ConcurrentRequests {
+ public:
+  explicit Requests(const CurlTransportOptions& options) : options_(options), multi_(curl_multi_init()) {
+    if (multi_ == nullptr) throw std::bad_alloc();
+  }
+  ~Requests() override {
+    for (auto& transfer : active_) {
+      curl_multi_remove_handle(multi_, transfer->easy);
+      finish(transfer->easy);
+    }
+    for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi_);
+  }
+  Requests(const Requests&) = delete;
+  Requests& operator=(const Requests&) = delete;
+
+  void start(Tag tag, const HttpRequest& request) override {
+    auto transfer = std::make_unique<Transfer>();
+    transfer->request = &request;
+    begin(tag, std::move(transfer));
+  }
+
+  std::vector<Done> wait(std::chrono::milliseconds max_wait, std::stop_token stop) override {
+    std::vector<Done> done;
+    if (active_.empty()) return done;
+    {
+      // Wakes curl_multi_poll from the thread that requests the stop; the
+      // callback's destructor waits for a wakeup already running there.
+      std::stop_callback wake(stop, [multi = multi_] { curl_multi_wakeup(multi); });
+      perform(done);
+      if (done.empty() && !active_.empty() && !stop.stop_requested() && !broken_) {
+        // Bounded by curl's own timers too; a wakeup or any socket event ends it early.
+        const auto wait_ms = std::clamp<std::chrono::milliseconds::rep>(max_wait.count(), 0, 1000);
+        curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
+        perform(done);
+      }
+    }
+    if (stop.stop_requested()) {
+      // Removing an unfinished transfer closes its connection rather than pooling it.
+      for (auto& transfer : active_) {
+        curl_multi_remove_handle(multi_, transfer->easy);
+        done.push_back({transfer->tag, {}, std::make_exception_ptr(RequestCancelled())});
+        finish(transfer->easy);
+      }
+      active_.clear();
+    }
+    return done;
+  }
+
+  std::size_t in_flight() const override { return active_.size(); }
+
+  // The multi handle failed as a whole: its state is unknown, never pool it.
+  bool broken() const { return broken_; }
+
+ private:
+  void begin(Tag tag, std::unique_ptr<Transfer> transfer) {
+    transfer->tag = tag;
+    if (!idle_easy_.empty()) {
+      transfer->easy = idle_easy_.back();
+      idle_easy_.pop_back();
+    } else {
+      transfer->easy = curl_easy_init();
+      if (transfer->easy == nullptr) throw std::bad_alloc();
+    }
+    try {
+      configure(*transfer);
+    } catch (...) {
+      finish(transfer->easy);
+      throw;
+    }
+    if (curl_multi_add_handle(multi_, transfer->easy) != CURLM_OK) {
+      finish(transfer->easy);
+      throw AwsError(0, "NetworkError", "could not start the transfer");
+    }
+    active_.push_back(std::move(transfer));
+  }
+
+  void configure(Transfer& transfer) {
+    const HttpRequest& request = *transfer.request;
+    CURL* easy = transfer.easy;
+    for (const auto& header : request.headers) append_header(transfer.header_list, header.name + ": " + header.value);
+    // Without this curl waits up to a second for "100 Continue" before large bodies.
+    append_header(transfer.header_list, "Expect:");
+    if (request.body_sink) transfer.sink = &request.body_sink;
+    auto timeout = request.timeout.count() > 0 ? request.timeout : options_.request_timeout;
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, &transfer);
+    curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error_buffer);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    if (!options_.use_proxy) curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer.header_list.get());
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
+    const std::string_view body = request.payload();
+    if (request.method == "GET") {
+      curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    } else if (request.method == "HEAD") {
+      curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    } else if (request.method == "DELETE" && body.empty()) {
+      // No POSTFIELDS: curl would add a form Content-Type to a bodiless request.
+      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+      // POSTFIELDS with an explicit size sends binary bodies intact; curl
+      // does not copy it, and the request outlives the transfer.
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      if (request.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
   }
-  ~Handles() { cleanup(); }
-  void cleanup() noexcept {
-    if (easy != nullptr) {
-      // Drops the pointers into the last request's stack frame first.
-      curl_easy_reset(easy);
-      curl_easy_cleanup(easy);
+
+  // Runs curl and moves the transfers that ended into `done`.
+  void perform(std::vector<Done>& done) {
+    if (broken_) return;
+    int running = 0;
+    const CURLMcode code = curl_multi_perform(multi_, &running);
+    if (code != CURLM_OK) {
+      broken_ = true;
+      for (auto& transfer : active_) {
+        curl_multi_remove_handle(multi_, transfer->easy);
+        done.push_back({transfer->tag, {}, std::make_exception_ptr(AwsError(0, "NetworkError", curl_multi_strerror(code)))});
+        finish(transfer->easy);
+      }
+      active_.clear();
+      return;
     }
-    if (multi != nullptr) curl_multi_cleanup(multi);
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      CURL* easy = message->easy_handle;
+      const CURLcode result = message->data.result;
+      auto it = std::find_if(active_.begin(), active_.end(), [easy](const auto& t) { return t->easy == easy; });
+      if (it == active_.end()) continue;
+      auto transfer = std::move(*it);
+      active_.erase(it);
+      // A transfer that ended early (an error, a sink that stopped or threw)
+      // has its connection closed by curl, never reused with a body unread.
+      curl_multi_remove_handle(multi_, easy);
+      done.push_back(outcome(*transfer, result));
+      finish(easy);
+    }
   }
-  Handles(const Handles&) = delete;
-  Handles& operator=(const Handles&) = delete;
+
+  Done outcome(Transfer& transfer, CURLcode result) {
+    Done done{transfer.tag, {}, nullptr};
+    const HttpRequest& request = *transfer.request;
+    if (transfer.sink_error) {
+      done.error = transfer.sink_error;
+    } else if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && transfer.sink_stopped)) {
+      std::string detail = transfer.error_buffer[0] != '\0' ? transfer.error_buffer : curl_easy_strerror(result);
+      done.error = std::make_exception_ptr(AwsError(0, "NetworkError", request.method + " " + request.url + ": " + detail));
+    } else {
+      done.response = std::move(transfer.response);
+      curl_easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &done.response.status);
+    }
+    return done;
+  }
+
+  // Keeps an easy handle whose transfer left the multi handle, forgetting the
+  // transfer (its buffers, headers and error buffer are about to go).
+  void finish(CURL* easy) {
+    curl_easy_reset(easy);
+    idle_easy_.push_back(easy);
+  }
+
+  const CurlTransportOptions options_;
+  CURLM* multi_;
+  std::vector<std::unique_ptr<Transfer>> active_;
+  std::vector<CURL*> idle_easy_;
+  bool broken_ = false;
 };
 
 CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
@@ -145,133 +343,56 @@ CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(
 
 CurlTransport::~CurlTransport() = default;
 
-std::unique_ptr<CurlTransport::Handles> CurlTransport::acquire() {
+std::unique_ptr<CurlTransport::Requests> CurlTransport::acquire() {
   {
     runtime::MutexLock lock(pool_mutex_);
     if (!idle_.empty()) {
-      auto handles = std::move(idle_.back());
+      auto requests = std::move(idle_.back());
       idle_.pop_back();
-      return handles;
+      return requests;
     }
   }
-  return std::make_unique<Handles>();
+  return std::make_unique<Requests>(options_);
 }
 
-void CurlTransport::release(std::unique_ptr<Handles> handles) {
-  // Forgets the finished request (its buffers, headers and error buffer are
-  // about to go); open connections stay.
-  curl_easy_reset(handles->easy);
+void CurlTransport::release(std::unique_ptr<Requests> requests) {
+  if (requests->broken()) return;
   runtime::MutexLock lock(pool_mutex_);
-  if (idle_.size() < options_.max_idle_handles) idle_.push_back(std::move(handles));
+  if (idle_.size() < options_.max_idle_handles) idle_.push_back(std::move(requests));
+}
+
+std::unique_ptr<ConcurrentRequests> CurlTransport::concurrent() {
+  // A multi handle from the pool, given back (with its connections) when done.
+  class Pooled final : public ConcurrentRequests {
+   public:
+    Pooled(CurlTransport& transport, std::unique_ptr<Requests> requests)
+        : transport_(transport), requests_(std::move(requests)) {}
+    ~Pooled() override {
+      if (requests_->in_flight() == 0) transport_.release(std::move(requests_));
+    }
+    Pooled(const Pooled&) = delete;
+    Pooled& operator=(const Pooled&) = delete;
+    void start(Tag tag, const HttpRequest& request) override { requests_->start(tag, request); }
+    std::vector<Done> wait(std::chrono::milliseconds max_wait, std::stop_token stop) override {
+      return requests_->wait(max_wait, stop);
+    }
+    std::size_t in_flight() const override { return requests_->in_flight(); }
+
+   private:
+    CurlTransport& transport_;
+    std::unique_ptr<Requests> requests_;
+  };
+  return std::make_unique<Pooled>(*this, acquire());
 }
 
 HttpResponse CurlTransport::send(const HttpRequest& request, std::stop_token stop) {
   if (stop.stop_requested()) throw RequestCancelled();
-  auto handles = acquire();
-  CURL* easy = handles->easy;
-
-  HeaderList header_list;
-  for (const auto& header : request.headers) append_header(header_list, header.name + ": " + header.value);
-  // Without this curl waits up to a second for "100 Continue" before large bodies.
-  append_header(header_list, "Expect:");
-
-  HttpResponse response;
-  Transfer transfer;
-  transfer.response = &response;
-  if (request.body_sink) transfer.sink = &request.body_sink;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  auto timeout = request.timeout.count() > 0 ? request.timeout : options_.request_timeout;
-  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  if (!options_.use_proxy) curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list.get());
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
-  std::string_view body = request.body_view.empty() ? std::string_view(request.body) : request.body_view;
-  if (request.method == "GET") {
-    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-  } else if (request.method == "HEAD") {
-    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-  } else if (request.method == "DELETE" && body.empty()) {
-    // No POSTFIELDS: curl would add a form Content-Type to a bodiless request.
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "DELETE");
-  } else {
-    // POSTFIELDS with an explicit size sends binary bodies intact; curl does
-    // not copy it, and `request` outlives the transfer.
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    if (request.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  }
-
-  CURLM* multi = handles->multi;
-  if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
-    throw AwsError(0, "NetworkError", "could not start the transfer");
-  }
-  bool cancelled = false;
-  CURLcode result = CURLE_OK;
-  CURLMcode multi_code = CURLM_OK;
-  {
-    // Wakes curl_multi_poll below from the thread that requests the stop. Its
-    // scope ends before the handles go back to the pool (or are freed), and
-    // its destructor waits for a wakeup already running on another thread.
-    std::stop_callback wake(stop, [multi] { curl_multi_wakeup(multi); });
-    bool done = false;
-    while (!done) {
-      int running = 0;
-      multi_code = curl_multi_perform(multi, &running);
-      if (multi_code != CURLM_OK) break;
-      int queued = 0;
-      while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-        if (message->msg == CURLMSG_DONE && message->easy_handle == easy) {
-          result = message->data.result;
-          done = true;
-        }
-      }
-      if (done) break;
-      if (stop.stop_requested()) {
-        cancelled = true;
-        break;
-      }
-      // The wait is bounded by curl's own timers; a wakeup ends it early.
-      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-    }
-  }
-  // Removing an unfinished transfer closes its connection rather than pooling it.
-  curl_multi_remove_handle(multi, easy);
-  if (multi_code != CURLM_OK) {
-    // The multi handle's state is unknown: drop it rather than pool it.
-    throw AwsError(0, "NetworkError", curl_multi_strerror(multi_code));
-  }
-  if (cancelled) {
-    release(std::move(handles));
-    throw RequestCancelled();
-  }
-  if (transfer.sink_error) {
-    // The connection may hold the rest of an unread body: do not pool it.
-    std::rethrow_exception(transfer.sink_error);
-  }
-  if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && transfer.sink_stopped)) {
-    std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(result);
-    release(std::move(handles));
-    throw AwsError(0, "NetworkError", request.method + " " + request.url + ": " + detail);
-  }
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
-  if (transfer.sink_stopped) {
-    // The rest of the body is still on the wire: drop the handles, not reuse them.
-    return response;
-  }
-  release(std::move(handles));
-  return response;
+  auto requests = concurrent();
+  requests->start(0, request);
+  std::vector<ConcurrentRequests::Done> done;
+  while (done.empty()) done = requests->wait(std::chrono::seconds(1), stop);
+  if (done.front().error) std::rethrow_exception(done.front().error);
+  return std::move(done.front().response);
 }
 
 }  // namespace docvault::aws

@@ -135,28 +135,14 @@ ServiceClient::ServiceClient(std::string service, ServiceClientOptions options,
 }
 
 HttpResponse ServiceClient::call(const ServiceRequest& request, std::stop_token stop) const {
-  bool streamed = false;
-  BodySink sink;
-  if (request.body_sink) {
-    sink = [&](std::string_view chunk) {
-      streamed = true;
-      return request.body_sink(chunk);
-    };
-  }
-  const int max_attempts =
-      request.max_attempts > 0 ? std::min(request.max_attempts, retry_.max_attempts) : retry_.max_attempts;
-  for (int attempt_number = 1;; ++attempt_number) {
-    try {
-      return attempt(request, sink, stop);
-    } catch (const AwsError& error) {
-      if (attempt_number >= max_attempts || !is_retryable(error) || streamed) throw;
-      if (!options_.clock->sleep_for(retry_.delay_before(attempt_number), stop)) throw RequestCancelled();
-    }
-  }
+  ServiceCalls calls(*this);
+  calls.start(0, request);
+  auto done = calls.wait(stop);
+  if (done.front().error) std::rethrow_exception(done.front().error);
+  return std::move(done.front().response);
 }
 
-HttpResponse ServiceClient::attempt(const ServiceRequest& request, const BodySink& sink,
-                                    std::stop_token stop) const {
+HttpRequest ServiceClient::prepare(const ServiceRequest& request, BodySink sink) const {
   auto url_parts = parse_url(request.endpoint.url);
   if (!url_parts) {
     throw AwsError(0, "InvalidConfiguration", "not an http(s) endpoint: " + request.endpoint.url);
@@ -168,13 +154,9 @@ HttpResponse ServiceClient::attempt(const ServiceRequest& request, const BodySin
   http.method = request.method;
   http.url = url_parts->scheme + "://" + url_parts->authority + target;
   http.timeout = request.timeout;
-  if (request.body_view.empty()) {
-    http.body = request.body;
-  } else {
-    http.body_view = request.body_view;
-  }
-  http.body_sink = sink;
-  std::string_view body = http.body_view.empty() ? std::string_view(http.body) : http.body_view;
+  // The body is lent, not copied: the ServiceRequest outlives its attempts.
+  http.body_view = request.body_view.empty() ? std::string_view(request.body) : request.body_view;
+  http.body_sink = std::move(sink);
   http.headers.reserve(request.headers.size() + 5);
   http.headers.push_back({"Host", url_parts->authority});
   http.headers.insert(http.headers.end(), request.headers.begin(), request.headers.end());
@@ -184,14 +166,11 @@ HttpResponse ServiceClient::attempt(const ServiceRequest& request, const BodySin
   auto signed_request = signer.sign({.method = http.method,
                                      .target = target,
                                      .headers = http.headers,
-                                     .body = body,
+                                     .body = http.body_view,
                                      .payload_hash = request.payload_hash},
                                     *credentials, options_.clock->now());
   for (auto& header : signed_request.headers_to_add) http.headers.push_back(std::move(header));
-
-  auto response = options_.transport->send(http, stop);
-  if (response.status >= 200 && response.status < 300) return response;
-  throw parse_error_(response);
+  return http;
 }
 
 std::string ServiceClient::presign(const ServiceRequest& request, std::chrono::seconds expires) const {
@@ -213,6 +192,129 @@ std::string ServiceClient::presign(const ServiceRequest& request, std::chrono::s
   target += request.query.empty() ? "?" : "&";
   target += signed_request.query_to_append;
   return url_parts->scheme + "://" + url_parts->authority + target;
+}
+
+// One call: its request, the attempt in flight (or the time of the next), and
+// whether its sink has had bytes (then it is not retried).
+struct ServiceCalls::Call {
+  std::uint64_t id = 0;  // the transport's tag for its attempts
+  Tag tag = 0;
+  const ServiceRequest* request = nullptr;
+  int max_attempts = 1;
+  int attempts = 0;
+  bool streamed = false;
+  HttpRequest http;                             // the attempt in flight
+  std::optional<runtime::SteadyTime> retry_at;  // waiting to retry
+};
+
+ServiceCalls::ServiceCalls(const ServiceClient& client)
+    : client_(client), requests_(client.options_.transport->concurrent()) {}
+
+ServiceCalls::~ServiceCalls() = default;
+
+void ServiceCalls::start(Tag tag, const ServiceRequest& request) {
+  const int limit = client_.retry_.max_attempts;
+  const auto id = next_id_++;
+  auto& call = calls_[id];
+  call.id = id;
+  call.tag = tag;
+  call.request = &request;
+  call.max_attempts = request.max_attempts > 0 ? std::min(request.max_attempts, limit) : limit;
+  try {
+    send_attempt(call);
+  } catch (...) {
+    calls_.erase(id);
+    throw;
+  }
+}
+
+void ServiceCalls::send_attempt(Call& call) {
+  BodySink sink;
+  if (call.request->body_sink) {
+    sink = [&call](std::string_view chunk) {
+      call.streamed = true;
+      return call.request->body_sink(chunk);
+    };
+  }
+  ++call.attempts;
+  call.retry_at.reset();
+  // Signed afresh for each attempt: a new X-Amz-Date, the current credentials.
+  call.http = client_.prepare(*call.request, std::move(sink));
+  requests_->start(call.id, call.http);
+}
+
+void ServiceCalls::attempt_ended(ConcurrentRequests::Done attempt, std::vector<Done>& done) {
+  auto it = calls_.find(attempt.tag);
+  if (it == calls_.end()) return;
+  Call& call = it->second;
+  std::exception_ptr error = attempt.error;
+  if (!error && (attempt.response.status < 200 || attempt.response.status >= 300)) {
+    error = std::make_exception_ptr(client_.parse_error_(attempt.response));
+  }
+  if (error) {
+    bool retry = false;
+    try {
+      std::rethrow_exception(error);
+    } catch (const AwsError& e) {
+      retry = call.attempts < call.max_attempts && is_retryable(e) && !call.streamed;
+    } catch (...) {
+    }
+    if (retry) {
+      call.retry_at = client_.options_.clock->steady_now() + client_.retry_.delay_before(call.attempts);
+      return;
+    }
+  }
+  done.push_back({call.tag, error ? HttpResponse{} : std::move(attempt.response), error});
+  calls_.erase(it);
+}
+
+void ServiceCalls::cancel_all(std::vector<Done>& done) {
+  // Abandons the attempts in flight before their requests go.
+  requests_.reset();
+  for (auto& [id, call] : calls_) done.push_back({call.tag, {}, std::make_exception_ptr(RequestCancelled())});
+  calls_.clear();
+  requests_ = client_.options_.transport->concurrent();
+}
+
+std::vector<ServiceCalls::Done> ServiceCalls::wait(std::stop_token stop) {
+  const runtime::Clock& clock = *client_.options_.clock;
+  std::vector<Done> done;
+  while (done.empty() && !calls_.empty()) {
+    if (stop.stop_requested()) {
+      cancel_all(done);
+      break;
+    }
+    // Attempts whose backoff is over go out; the next backoff bounds the wait.
+    const auto now = clock.steady_now();
+    std::optional<runtime::SteadyTime> next_retry;
+    for (auto& [id, call] : calls_) {
+      if (!call.retry_at) continue;
+      if (*call.retry_at <= now) {
+        try {
+          send_attempt(call);
+        } catch (...) {
+          done.push_back({call.tag, {}, std::current_exception()});
+          call.retry_at.reset();
+          call.request = nullptr;  // ended: erased below
+        }
+      } else if (!next_retry || *call.retry_at < *next_retry) {
+        next_retry = call.retry_at;
+      }
+    }
+    std::erase_if(calls_, [](const auto& entry) { return entry.second.request == nullptr; });
+    if (!done.empty()) break;
+    if (requests_->in_flight() == 0) {
+      // Only backoffs left: sleep through the first (a stop cuts it short).
+      if (next_retry) clock.wait_until(*next_retry, stop);
+      continue;
+    }
+    auto max_wait = std::chrono::milliseconds(1000);
+    if (next_retry) {
+      max_wait = std::min(max_wait, std::chrono::ceil<std::chrono::milliseconds>(*next_retry - now));
+    }
+    for (auto& attempt : requests_->wait(max_wait, stop)) attempt_ended(std::move(attempt), done);
+  }
+  return done;
 }
 
 }  // namespace docvault::aws

@@ -25,7 +25,9 @@
 
 #include <chrono>
 #include <exception>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -132,12 +134,15 @@ struct ServiceRequest {
 // Builds the AwsError for a non-2xx response (status, code, message, request id).
 using ErrorParser = std::function<AwsError(const HttpResponse& response)>;
 
+class ServiceCalls;
+
 class ServiceClient {
  public:
   // `service` is the signing name: "sqs", "sns".
   ServiceClient(std::string service, ServiceClientOptions options, ErrorParser parse_error);
 
   // A 2xx response, or throws the last AwsError (RequestCancelled on stop).
+  // A ServiceCalls of one call.
   HttpResponse call(const ServiceRequest& request, std::stop_token stop = {}) const;
 
   // The request as a presigned URL (SigV4 in the query, UNSIGNED-PAYLOAD),
@@ -148,13 +153,59 @@ class ServiceClient {
   const std::string& service() const { return service_; }
 
  private:
-  HttpResponse attempt(const ServiceRequest& request, const BodySink& sink, std::stop_token stop) const;
+  friend class ServiceCalls;
+  // The HTTP request of one attempt, signed now.
+  HttpRequest prepare(const ServiceRequest& request, BodySink sink) const;
 
   std::string service_;
   ServiceClientOptions options_;
   RetryPolicy retry_;
   ErrorParser parse_error_;
   std::shared_ptr<SigningKeyCache> key_cache_ = std::make_shared<SigningKeyCache>();
+};
+
+// Calls of one ServiceClient in flight at once, each retried as call()
+// retries (the same policy, delays and classification), all driven by the one
+// thread that calls wait(): over a long route, one thread keeps dozens of
+// calls going (the outbox relay's publish lanes), through the transport's
+// ConcurrentRequests. Not thread-safe: one thread at a time; the client must
+// outlive it.
+class ServiceCalls {
+ public:
+  using Tag = std::uint64_t;
+  // A call that ended: a 2xx response, or the last error (as call() throws it).
+  struct Done {
+    Tag tag = 0;
+    HttpResponse response;
+    std::exception_ptr error;
+  };
+
+  explicit ServiceCalls(const ServiceClient& client);
+  ~ServiceCalls();
+  ServiceCalls(const ServiceCalls&) = delete;
+  ServiceCalls& operator=(const ServiceCalls&) = delete;
+
+  // Starts `request`, which is borrowed: it must live until it comes out of
+  // wait() under `tag` (or this object is gone).
+  void start(Tag tag, const ServiceRequest& request);
+  // Blocks until at least one call ended (all its attempts) and returns the
+  // calls that did; empty only when none is in flight. A stop request ends
+  // every call (RequestCancelled), those waiting to retry included.
+  std::vector<Done> wait(std::stop_token stop = {});
+  std::size_t in_flight() const { return calls_.size(); }
+
+ private:
+  struct Call;
+  void send_attempt(Call& call);
+  // What an attempt's end means: the call's end (into `done`), or a retry.
+  void attempt_ended(ConcurrentRequests::Done attempt, std::vector<Done>& done);
+  void cancel_all(std::vector<Done>& done);
+
+  const ServiceClient& client_;
+  std::map<std::uint64_t, Call> calls_;  // by id; nodes stay put while their attempts run
+  // Declared after calls_, so gone first: no transfer outlives its request.
+  std::unique_ptr<ConcurrentRequests> requests_;
+  std::uint64_t next_id_ = 0;
 };
 
 }  // namespace docvault::aws

@@ -115,14 +115,18 @@ SendBatchResult parse_publish_batch_response(const HttpResponse& response, std::
 SnsClient::SnsClient(ServiceClientOptions options)
     : endpoints_("sns", options.environment), client_("sns", std::move(options), &parse_sns_error) {}
 
-HttpResponse SnsClient::post(std::string_view resource, FormBody form, std::stop_token stop,
-                             const CallLimits& limits) const {
+ServiceRequest SnsClient::request(std::string_view resource, FormBody form, const CallLimits& limits) const {
   ServiceRequest request;
   request.endpoint = endpoints_.resolve(resource);
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
   request.body = std::move(form).take();
   request.limit(limits);
-  return client_.call(request, stop);
+  return request;
+}
+
+HttpResponse SnsClient::post(std::string_view resource, FormBody form, std::stop_token stop,
+                             const CallLimits& limits) const {
+  return client_.call(request(resource, std::move(form), limits), stop);
 }
 
 std::string SnsClient::publish(std::string_view topic_arn, const SnsMessage& message,
@@ -148,6 +152,15 @@ SendBatchResult SnsClient::publish_batch(std::string_view topic_arn,
                                 std::to_string(messages.size()));
   }
   if (messages.empty()) return {};
+  return parse_publish_batch_response(client_.call(publish_batch_request(topic_arn, messages, limits), stop),
+                                      messages.size());
+}
+
+ServiceRequest SnsClient::publish_batch_request(std::string_view topic_arn, std::span<const SnsMessage> messages,
+                                                const CallLimits& limits) const {
+  if (messages.empty() || messages.size() > kMaxBatch) {
+    throw std::invalid_argument("PublishBatch takes 1 to 10 entries, got " + std::to_string(messages.size()));
+  }
   std::size_t bytes = topic_arn.size() + 64;
   for (const auto& m : messages) bytes += m.message.size() * 2 + 512;  // JSON escapes heavily
   FormBody form("PublishBatch", bytes);
@@ -157,7 +170,7 @@ SendBatchResult SnsClient::publish_batch(std::string_view topic_arn,
     form.add({prefix, "Id"}, std::to_string(i));
     add_message(form, prefix, messages[i]);
   }
-  return parse_publish_batch_response(post(topic_arn, std::move(form), stop, limits), messages.size());
+  return request(topic_arn, std::move(form), limits);
 }
 
 std::string SnsClient::create_topic(std::string_view name,

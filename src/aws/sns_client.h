@@ -67,6 +67,12 @@ class SnsClient {
   // returns an empty result without a call.
   SendBatchResult publish_batch(std::string_view topic_arn, std::span<const SnsMessage> messages,
                                 std::stop_token stop = {}, const CallLimits& limits = {}) const;
+  // The call publish_batch makes (1 to 10 messages), for a caller that runs
+  // it among others through ServiceCalls over service(), and reads the
+  // answer with parse_publish_batch_response.
+  ServiceRequest publish_batch_request(std::string_view topic_arn, std::span<const SnsMessage> messages,
+                                       const CallLimits& limits = {}) const;
+  const ServiceClient& service() const { return client_; }
 
   // Returns the topic ARN. Attributes as SNS names them ("FifoTopic", ...).
   std::string create_topic(std::string_view name,
@@ -82,8 +88,10 @@ class SnsClient {
                         std::stop_token stop = {}) const;
 
  private:
-  // Posts the form (its action and parameters) about `resource` (an ARN, or
-  // empty) and returns the 2xx response.
+  // The request posting the form (its action and parameters) about
+  // `resource` (an ARN, or empty).
+  ServiceRequest request(std::string_view resource, FormBody form, const CallLimits& limits) const;
+  // Sends it and returns the 2xx response.
   HttpResponse post(std::string_view resource, FormBody form, std::stop_token stop,
                     const CallLimits& limits = {}) const;
 

@@ -134,9 +134,8 @@ BatchResult parse_batch_response(const HttpResponse& response, std::size_t count
 SqsClient::SqsClient(ServiceClientOptions options)
     : endpoints_("sqs", options.environment), client_("sqs", std::move(options), &parse_sqs_error) {}
 
-HttpResponse SqsClient::post(std::string_view action, std::string_view queue_url, std::string body,
-                            std::chrono::milliseconds timeout, std::stop_token stop,
-                            const CallLimits& limits) const {
+ServiceRequest SqsClient::request(std::string_view action, std::string_view queue_url, std::string body,
+                                  std::chrono::milliseconds timeout, const CallLimits& limits) const {
   ServiceRequest request;
   request.endpoint = endpoints_.resolve(queue_url);
   request.headers = {{"Content-Type", "application/x-amz-json-1.0"},
@@ -144,7 +143,13 @@ HttpResponse SqsClient::post(std::string_view action, std::string_view queue_url
   request.body = std::move(body);
   request.timeout = timeout;
   request.limit(limits);
-  return client_.call(request, stop);
+  return request;
+}
+
+HttpResponse SqsClient::post(std::string_view action, std::string_view queue_url, std::string body,
+                            std::chrono::milliseconds timeout, std::stop_token stop,
+                            const CallLimits& limits) const {
+  return client_.call(request(action, queue_url, std::move(body), timeout, limits), stop);
 }
 
 std::vector<ReceivedMessage> SqsClient::receive_messages(const ReceiveMessageRequest& request,
@@ -206,6 +211,14 @@ SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
                                               std::stop_token stop, const CallLimits& limits) const {
   check_batch_size(messages.size(), "SendMessageBatch");
   if (messages.empty()) return {};
+  return parse_send_message_batch_response(client_.call(send_message_batch_request(queue_url, messages, limits), stop),
+                                           messages);
+}
+
+ServiceRequest SqsClient::send_message_batch_request(std::string_view queue_url,
+                                                     std::span<const OutgoingSqsMessage> messages,
+                                                     const CallLimits& limits) const {
+  check_batch_size(messages.size(), "SendMessageBatch");
   // Written directly: the bodies are most of the request, and a JSON tree
   // would copy each of them twice before escaping it.
   std::size_t bytes = queue_url.size() + 64;
@@ -245,7 +258,11 @@ SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
     body.close();
   }
   body.close_array().close();
-  auto raw = post("SendMessageBatch", queue_url, std::move(body).finish(), {}, stop, limits);
+  return request("SendMessageBatch", queue_url, std::move(body).finish(), {}, limits);
+}
+
+SendBatchResult parse_send_message_batch_response(const HttpResponse& raw,
+                                                  std::span<const OutgoingSqsMessage> messages) {
   auto response = parse_response(raw, "SendMessageBatch");
 
   SendBatchResult result;

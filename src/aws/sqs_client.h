@@ -113,6 +113,13 @@ class SqsClient {
   SendBatchResult send_message_batch(std::string_view queue_url,
                                      std::span<const OutgoingSqsMessage> messages,
                                      std::stop_token stop = {}, const CallLimits& limits = {}) const;
+  // The call send_message_batch makes (1 to 10 messages), for a caller that
+  // runs it among others through ServiceCalls over service(), and reads the
+  // answer with parse_send_message_batch_response.
+  ServiceRequest send_message_batch_request(std::string_view queue_url,
+                                            std::span<const OutgoingSqsMessage> messages,
+                                            const CallLimits& limits = {}) const;
+  const ServiceClient& service() const { return client_; }
 
   // Attribute names such as "ApproximateNumberOfMessages", or "All".
   std::map<std::string, std::string> get_queue_attributes(
@@ -126,9 +133,12 @@ class SqsClient {
   void delete_queue(std::string_view queue_url, std::stop_token stop = {}) const;
 
  private:
-  // Posts `action` with a serialized JSON object about `queue_url` (empty for
-  // queue-less actions) and returns the 2xx response. `timeout` is the
-  // action's own (zero: the transport's); `limits` override it.
+  // The request of `action` with a serialized JSON object about `queue_url`
+  // (empty for queue-less actions). `timeout` is the action's own (zero: the
+  // transport's); `limits` override it.
+  ServiceRequest request(std::string_view action, std::string_view queue_url, std::string body,
+                         std::chrono::milliseconds timeout, const CallLimits& limits) const;
+  // Sends it and returns the 2xx response.
   HttpResponse post(std::string_view action, std::string_view queue_url, std::string body,
                    std::chrono::milliseconds timeout, std::stop_token stop, const CallLimits& limits = {}) const;
 
@@ -148,5 +158,10 @@ std::vector<ReceivedMessage> parse_receive_message_response(const HttpResponse& 
 // ChangeMessageVisibilityBatch response for `count` entries sent; exposed for
 // tests and fuzzing.
 BatchResult parse_batch_response(const HttpResponse& response, std::size_t count);
+
+// The per-entry outcome of a 2xx SendMessageBatch response to `messages`
+// (each stored body's MD5 checked against the one sent).
+SendBatchResult parse_send_message_batch_response(const HttpResponse& response,
+                                                  std::span<const OutgoingSqsMessage> messages);
 
 }  // namespace docvault::aws

@@ -3,18 +3,21 @@
 // One call publishes up to ten entries (and 256 KiB: the relay chunks) to one
 // destination and answers per entry: the entries it returns failed, every
 // other one was accepted. A call that fails as a whole (the service is
-// unreachable, throttled past its retries) throws, and the relay counts every
-// entry of it failed. `SnsPublisher` and `SqsPublisher` (aws_publisher.h)
-// publish to an SNS topic (PublishBatch) and an SQS queue (SendMessageBatch);
-// tests hand the relay tests/support/fake_publisher.h.
+// unreachable, throttled past its retries) ends with its error, and the relay
+// counts every entry of it failed. The relay runs many calls at once, all
+// from one thread per destination (PublishCalls). `SnsPublisher` and
+// `SqsPublisher` (aws_publisher.h) publish to an SNS topic (PublishBatch) and
+// an SQS queue (SendMessageBatch); tests hand the relay
+// tests/support/fake_publisher.h.
 //
-// Thread-safety: implementations may be called from several lane threads at
-// once.
+// Thread-safety: concurrent() may be called from several threads at once;
+// each PublishCalls is used by one thread.
 #pragma once
 
 #include <cstddef>
+#include <exception>
+#include <memory>
 #include <span>
-#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -41,14 +44,44 @@ struct EntryFailure {
   std::string category = "other";
 };
 
+// Publish calls in flight at once, driven by the one thread that calls
+// wait(): over a long route, one thread keeps a destination's dozens of
+// calls going (relay.cpp: its lanes). Not thread-safe.
+class PublishCalls {
+ public:
+  struct Done {
+    std::size_t tag = 0;
+    std::vector<EntryFailure> failures;  // the call was answered: the entries that failed
+    std::exception_ptr error;            // the call failed as a whole
+  };
+
+  virtual ~PublishCalls() = default;
+  // Starts publishing `entries` (one to ten; their payloads may be moved
+  // from) to `target` (a topic ARN or queue URL); it ends in a later wait()
+  // under `tag`. `limits` bound the call (a probe after an outage is one
+  // short attempt).
+  virtual void start(std::size_t tag, const std::string& target, std::span<PublishEntry> entries,
+                     const aws::CallLimits& limits) = 0;
+  // Blocks until at least one call ended and returns those that did; empty
+  // only when none is in flight.
+  virtual std::vector<Done> wait() = 0;
+};
+
 class Publisher {
  public:
   virtual ~Publisher() = default;
-  // Publishes entries (at most ten; their payloads may be moved from) to
-  // `target` (a topic ARN or queue URL); returns the entries that failed.
-  // `limits` bound the call (a probe after an outage is one short attempt).
-  virtual std::vector<EntryFailure> publish(const std::string& target, std::span<PublishEntry> entries,
-                                            std::stop_token stop, const aws::CallLimits& limits) = 0;
+  // Calls in flight at once; the publisher must outlive them.
+  virtual std::unique_ptr<PublishCalls> concurrent() = 0;
+
+  // One call: returns the entries that failed, throws when it failed as a whole.
+  std::vector<EntryFailure> publish(const std::string& target, std::span<PublishEntry> entries,
+                                    const aws::CallLimits& limits = {}) {
+    auto calls = concurrent();
+    calls->start(0, target, entries, limits);
+    auto done = calls->wait();
+    if (done.front().error) std::rethrow_exception(done.front().error);
+    return std::move(done.front().failures);
+  }
 };
 
 }  // namespace docvault::outbox

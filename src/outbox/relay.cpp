@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 
@@ -95,12 +96,13 @@ std::size_t size_of(const OutboxMessage& m, const aws::MessageAttributes& attrib
 bool is_destination_failure(std::string_view category) { return category != "request_refused"; }
 
 // Lanes per destination: how many publish calls may be in flight at once for
-// each of SNS and SQS (a lane is a thread, the relay's own among them). Sized
-// from the calls' round trip (runtime/round_trip.h) so that each destination
-// can take kCallsPerSecond calls, about 1,000 events of five documents a
-// second with ten entries a call, whatever the network's latency; never
-// fewer than kMinLanes: four calls in flight, which is what loopback needs
-// (more threads only cost there: finding 11 of bench/README.md).
+// each of SNS and SQS (a lane is a sequence of calls, all of a destination's
+// lanes driven by one thread). Sized from the calls' round trip
+// (runtime/round_trip.h) so that each destination can take kCallsPerSecond
+// calls, about 1,000 events of five documents a second with ten entries a
+// call, whatever the network's latency; never fewer than kMinLanes: four
+// calls in flight, which is what loopback needs (finding 11 of
+// bench/README.md).
 constexpr std::size_t kMinLanes = 2;
 constexpr double kCallsPerSecond = 500;
 
@@ -114,7 +116,9 @@ struct Chunk {
 
 }  // namespace
 
-// What one lane of a round publishes: rows of one destination, in seq order.
+// What one lane of a round publishes: rows of one destination, in seq order,
+// in calls of up to ten, one call after another (a lane has one call in
+// flight; a destination's lanes have theirs at once).
 struct OutboxRelay::Lane {
   Destination destination = Destination::sns;
   std::vector<store::OutboxRecord*> records;  // their payloads move into the requests
@@ -127,6 +131,13 @@ struct OutboxRelay::Lane {
   std::size_t calls_answered = 0;
   std::string dependency_error;
   std::string dependency_error_category;
+  // The records cut into calls, and the next one to send.
+  std::vector<Chunk> chunks;
+  std::size_t next_chunk = 0;
+  // The call in flight: its records, and when it went.
+  std::vector<store::OutboxRecord*> sending;
+  runtime::SteadyTime sent_at;
+  std::set<std::string> failed_keys;  // an entity with a failed row: its later rows wait
 };
 
 // Rows of one destination and one ordering key always share a lane, in seq
@@ -169,7 +180,8 @@ std::vector<OutboxRelay::Lane> OutboxRelay::split_into_lanes(std::vector<store::
   return lanes;
 }
 
-// Runs a round's lanes on a few long-lived threads and the caller's.
+// Runs a round's destinations (each with its lanes) on long-lived threads
+// and the caller's.
 class OutboxRelay::LanePool {
  public:
   // Runs task(0) ... task(count - 1) and returns when all are done; rethrows
@@ -478,7 +490,16 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
   const aws::CallLimits limits = breaker_.state() == resilience::CircuitBreaker::State::half_open
                                      ? aws::CallLimits::single(options_.probe_timeout)
                                      : aws::CallLimits{};
-  lane_pool_->run(lanes.size(), [&](std::size_t i) { publish_lane(lanes[i], now, limits); }, claim_next);
+  // Each destination's lanes from one thread: lanes are calls in flight, not threads.
+  std::vector<std::span<Lane>> destinations;
+  for (std::size_t first = 0, i = 0; i <= lanes.size(); ++i) {
+    if (i == lanes.size() || lanes[i].destination != lanes[first].destination) {
+      if (i > first) destinations.emplace_back(lanes.data() + first, i - first);
+      first = i;
+    }
+  }
+  lane_pool_->run(
+      destinations.size(), [&](std::size_t i) { publish_lanes(destinations[i], now, limits); }, claim_next);
 
   std::vector<std::int64_t> published;
   std::vector<store::PublishFailure> failures;
@@ -522,108 +543,137 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
   return records.size();
 }
 
-void OutboxRelay::publish_lane(Lane& lane, Timestamp now, const aws::CallLimits& limits) {
-  // Half fixed, half random: spread out, yet never immediate.
-  const runtime::Backoff backoff{
-      .base = options_.retry_base, .cap = options_.retry_max, .jitter = runtime::Backoff::Jitter::equal};
-  auto retry_at = [&](int attempts) { return now + backoff.delay(std::min(attempts, 20)); };
-  const Destination destination = lane.destination;
-  auto& failures = lane.failures;
-  auto& published = lane.published;
+void OutboxRelay::publish_lanes(std::span<Lane> lanes, Timestamp now, const aws::CallLimits& limits) {
+  const Destination destination = lanes.front().destination;
   Publisher& publisher = destination == Destination::sns ? audit_ : document_events_;
   const std::string& target =
       destination == Destination::sns ? options_.audit_topic_arn : options_.document_events_queue_url;
-  const std::string_view logical = destination == Destination::sns ? kAuditTarget : kDocumentEventsTarget;
-  std::set<std::string> failed_keys;  // an entity with a failed row: its later rows wait
+  // Kept from round to round: its connections stay open for the next.
+  auto& calls = destination == Destination::sns ? audit_calls_ : document_events_calls_;
+  if (!calls) calls = publisher.concurrent();
+  // No stop token: a batch being published finishes, so its rows are marked.
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    chunk_lane(lanes[i], now);
+    send_next(lanes[i], i, *calls, target, now, limits);
+  }
+  for (auto done = calls->wait(); !done.empty(); done = calls->wait()) {
+    for (auto& call : done) {
+      Lane& lane = lanes[call.tag];
+      call_ended(lane, call, now);
+      send_next(lane, call.tag, *calls, target, now, limits);
+    }
+  }
+}
 
-  std::vector<Chunk> chunks(1);
+void OutboxRelay::chunk_lane(Lane& lane, Timestamp now) {
+  const std::string_view logical = lane.destination == Destination::sns ? kAuditTarget : kDocumentEventsTarget;
+  lane.chunks.assign(1, Chunk{});
   for (auto* record_ptr : lane.records) {
     auto& record = *record_ptr;
     if (record.message.target != logical) {
-      failures.push_back({record.seq, "unknown outbox target " + record.message.target,
-                          now + options_.retry_max, true});
+      lane.failures.push_back(
+          {record.seq, "unknown outbox target " + record.message.target, now + options_.retry_max, true});
       continue;
     }
     auto attributes = attributes_of(record.message);
     auto bytes = size_of(record.message, attributes);
-    if (chunks.back().records.size() == kMaxBatchEntries || chunks.back().bytes + bytes > kMaxBatchBytes) {
-      chunks.emplace_back();
-    }
-    chunks.back().records.push_back(&record);
-    chunks.back().attributes.push_back(std::move(attributes));
-    chunks.back().bytes += bytes;
+    auto& last = lane.chunks.back();
+    if (last.records.size() == kMaxBatchEntries || last.bytes + bytes > kMaxBatchBytes) lane.chunks.emplace_back();
+    lane.chunks.back().records.push_back(&record);
+    lane.chunks.back().attributes.push_back(std::move(attributes));
+    lane.chunks.back().bytes += bytes;
   }
+}
 
-  for (auto& chunk : chunks) {
-    std::vector<store::OutboxRecord*> sending;
-    std::vector<aws::MessageAttributes> sending_attributes;
+void OutboxRelay::send_next(Lane& lane, std::size_t tag, PublishCalls& calls, const std::string& target,
+                            Timestamp now, const aws::CallLimits& limits) {
+  lane.sending.clear();
+  while (lane.sending.empty() && lane.next_chunk < lane.chunks.size()) {
+    auto& chunk = lane.chunks[lane.next_chunk++];
+    std::vector<PublishEntry> entries;
     for (std::size_t i = 0; i < chunk.records.size(); ++i) {
       auto* record = chunk.records[i];
       if (!lane.dependency_error.empty()) {
         // The destination failed this round: due again at once, for the
         // next round (which the breaker paces) to try.
-        failures.push_back({record->seq, "not sent: " + lane.dependency_error, now, false});
-      } else if (failed_keys.contains(record->message.ordering_key)) {
-        failures.push_back({record->seq, "held back behind an earlier event of its entity", now, false});
+        lane.failures.push_back({record->seq, "not sent: " + lane.dependency_error, now, false});
+      } else if (lane.failed_keys.contains(record->message.ordering_key)) {
+        lane.failures.push_back({record->seq, "held back behind an earlier event of its entity", now, false});
       } else {
-        sending.push_back(record);
-        sending_attributes.push_back(std::move(chunk.attributes[i]));
+        auto& m = record->message;
+        lane.sending.push_back(record);
+        entries.push_back(PublishEntry{std::move(m.payload), std::move(chunk.attributes[i]), m.ordering_key, m.event_id});
       }
     }
-    if (sending.empty()) continue;
-
-    std::vector<EntryFailure> chunk_failures;
-    bool destination_failed = false;
+    if (entries.empty()) continue;
+    lane.sent_at = clock_.steady_now();
     try {
-      std::vector<PublishEntry> entries;
-      entries.reserve(sending.size());
-      for (std::size_t i = 0; i < sending.size(); ++i) {
-        auto& m = sending[i]->message;
-        entries.push_back(PublishEntry{std::move(m.payload), std::move(sending_attributes[i]), m.ordering_key, m.event_id});
-      }
-      // No stop token: a batch being published finishes, so its rows are marked.
-      const auto started = clock_.steady_now();
-      chunk_failures = publisher.publish(target, entries, {}, limits);
-      round_trip_.record(clock_.steady_now() - started);
-      ++lane.calls_answered;
-    } catch (const std::exception& e) {
-      const std::string category(aws::error_category(e));
-      chunk_failures.clear();
-      for (std::size_t i = 0; i < sending.size(); ++i) chunk_failures.push_back({i, e.what(), category});
-      destination_failed = is_destination_failure(category);
-      if (destination_failed) {
-        lane.dependency_error = e.what();
-        lane.dependency_error_category = category;
-      }
+      calls.start(tag, target, entries, limits);
+    } catch (...) {
+      // Not sent at all (the request could not be built): as a failed call.
+      PublishCalls::Done failed{tag, {}, std::current_exception()};
+      call_ended(lane, failed, now);
+      lane.sending.clear();
     }
-
-    std::vector<bool> ok(sending.size(), true);
-    for (const auto& [index, error, category] : chunk_failures) {
-      if (index >= sending.size() || !ok[index]) continue;
-      ok[index] = false;
-      const auto* record = sending[index];
-      failed_keys.insert(record->message.ordering_key);
-      // A row refused for its own sake backs off; one whose destination
-      // failed is due again at once: the breaker paces those rounds, and a
-      // healed destination then gets the backlog at once.
-      failures.push_back({record->seq, error, destination_failed ? now : retry_at(record->attempts), true});
-      metrics_->failures(destination).inc();
-      log::warn(kRelayComponent, "Publishing an outbox event failed; it will be retried",
-                {{"event_id", record->message.event_id},
-                 {"destination", to_string(destination)},
-                 {"attempts", record->attempts + 1},
-                 {"error", error}});
-    }
-    const Timestamp sent_at = clock_.now();
-    std::size_t sent = 0;
-    for (std::size_t i = 0; i < sending.size(); ++i) {
-      if (!ok[i]) continue;
-      published.push_back(sending[i]->seq);
-      ++sent;
-      metrics_->latency.observe(std::max(0.0, std::chrono::duration<double>(sent_at - sending[i]->message.created_at).count()));
-    }
-    if (sent > 0) metrics_->published(destination).inc(static_cast<double>(sent));
   }
+}
+
+void OutboxRelay::call_ended(Lane& lane, const PublishCalls::Done& call, Timestamp now) {
+  // Half fixed, half random: spread out, yet never immediate.
+  const runtime::Backoff backoff{
+      .base = options_.retry_base, .cap = options_.retry_max, .jitter = runtime::Backoff::Jitter::equal};
+  const Destination destination = lane.destination;
+  const auto& sending = lane.sending;
+  std::vector<EntryFailure> failures;
+  bool destination_failed = false;
+  if (call.error) {
+    std::string error, category;
+    try {
+      std::rethrow_exception(call.error);
+    } catch (const std::exception& e) {
+      error = e.what();
+      category = aws::error_category(e);
+    }
+    for (std::size_t i = 0; i < sending.size(); ++i) failures.push_back({i, error, category});
+    destination_failed = is_destination_failure(category);
+    if (destination_failed) {
+      lane.dependency_error = error;
+      lane.dependency_error_category = category;
+    }
+  } else {
+    round_trip_.record(clock_.steady_now() - lane.sent_at);
+    ++lane.calls_answered;
+    failures = call.failures;
+  }
+
+  std::vector<bool> ok(sending.size(), true);
+  for (const auto& [index, error, category] : failures) {
+    if (index >= sending.size() || !ok[index]) continue;
+    ok[index] = false;
+    const auto* record = sending[index];
+    lane.failed_keys.insert(record->message.ordering_key);
+    // A row refused for its own sake backs off; one whose destination
+    // failed is due again at once: the breaker paces those rounds, and a
+    // healed destination then gets the backlog at once.
+    const Timestamp retry_at = destination_failed ? now : now + backoff.delay(std::min(record->attempts, 20));
+    lane.failures.push_back({record->seq, error, retry_at, true});
+    metrics_->failures(destination).inc();
+    log::warn(kRelayComponent, "Publishing an outbox event failed; it will be retried",
+              {{"event_id", record->message.event_id},
+               {"destination", to_string(destination)},
+               {"attempts", record->attempts + 1},
+               {"error", error}});
+  }
+  const Timestamp sent_at = clock_.now();
+  std::size_t sent = 0;
+  for (std::size_t i = 0; i < sending.size(); ++i) {
+    if (!ok[i]) continue;
+    lane.published.push_back(sending[i]->seq);
+    ++sent;
+    metrics_->latency.observe(
+        std::max(0.0, std::chrono::duration<double>(sent_at - sending[i]->message.created_at).count()));
+  }
+  if (sent > 0) metrics_->published(destination).inc(static_cast<double>(sent));
 }
 
 std::size_t OutboxRelay::purge_expired(std::stop_token stop) {

@@ -47,6 +47,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -144,9 +145,19 @@ class OutboxRelay {
   // Makes the rows claimed ahead due again (no attempt counted), unless
   // their lease ran out.
   void release_prefetched();
-  // Publishes one lane's rows in order, in calls of up to ten; records what
-  // was published and what failed in the lane. Runs on a lane thread.
-  void publish_lane(Lane& lane, Timestamp now, const aws::CallLimits& limits);
+  // Publishes the lanes of one destination, each lane's rows in order in
+  // calls of up to ten, every lane's call in flight at once from this one
+  // thread; records what was published and what failed in each lane. Runs on
+  // a thread of the lane pool, one per destination.
+  void publish_lanes(std::span<Lane> lanes, Timestamp now, const aws::CallLimits& limits);
+  // Cuts a lane's rows into calls (rows for an unknown target fail here).
+  void chunk_lane(Lane& lane, Timestamp now);
+  // Starts the lane's next call that has rows to send, if one is left (rows
+  // held back behind a failure, or whose destination failed, fail here).
+  void send_next(Lane& lane, std::size_t tag, PublishCalls& calls, const std::string& target, Timestamp now,
+                 const aws::CallLimits& limits);
+  // Records what the lane's call in flight came to.
+  void call_ended(Lane& lane, const PublishCalls::Done& call, Timestamp now);
   static std::vector<Lane> split_into_lanes(std::vector<store::OutboxRecord>& records, std::size_t per_destination);
 
   OutboxRelay(store::Store& store, std::unique_ptr<Publisher> owned_audit, std::unique_ptr<Publisher> owned_events,
@@ -161,6 +172,9 @@ class OutboxRelay {
   const RelayOptions options_;
   std::unique_ptr<Instruments> metrics_;
   std::unique_ptr<LanePool> lane_pool_;
+  // Each destination's calls, made by its publisher at the first round and
+  // used by one thread of the pool at a time.
+  std::unique_ptr<PublishCalls> audit_calls_, document_events_calls_;
   resilience::CircuitBreaker breaker_;
   std::atomic<bool> running_{false};
   std::atomic<std::size_t> pending_{0};

@@ -4,8 +4,8 @@
 // an unreachable service) or single entries (fail_event: that event id is
 // refused while set). The limits each call came with are kept.
 //
-// Thread-safety: every member may be called from any thread (lane threads
-// publish at once).
+// Thread-safety: every member may be called from any thread (the relay
+// publishes to its two destinations from two threads at once).
 #pragma once
 
 #include <atomic>
@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "aws/error.h"
@@ -29,27 +30,29 @@ class FakePublisher final : public outbox::Publisher {
     std::string ordering_key;
   };
 
-  std::vector<outbox::EntryFailure> publish(const std::string& target, std::span<outbox::PublishEntry> entries,
-                                            std::stop_token, const aws::CallLimits& limits) override {
-    if (entries.size() > 10) throw std::invalid_argument("more than ten entries");
-    std::lock_guard lock(mutex_);
-    ++calls_;
-    limits_.push_back(limits);
-    call_sizes_.push_back(entries.size());
-    if (on_publish_) on_publish_();
-    if (fail_calls_ > 0) {
-      --fail_calls_;
-      throw aws::AwsError(fail_status_, fail_code_, "injected publish failure");
-    }
-    std::vector<outbox::EntryFailure> failures;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      if (failing_.contains(entries[i].event_id)) {
-        failures.push_back({i, "InternalError: injected entry failure", "service_error"});
-        continue;
+  // Calls one at a time: each is answered in its start(), and comes out of
+  // the next wait().
+  std::unique_ptr<outbox::PublishCalls> concurrent() override {
+    class Sequential final : public outbox::PublishCalls {
+     public:
+      explicit Sequential(FakePublisher& publisher) : publisher_(publisher) {}
+      void start(std::size_t tag, const std::string& target, std::span<outbox::PublishEntry> entries,
+                 const aws::CallLimits& limits) override {
+        Done done{tag, {}, nullptr};
+        try {
+          done.failures = publisher_.answer(target, entries, limits);
+        } catch (...) {
+          done.error = std::current_exception();
+        }
+        done_.push_back(std::move(done));
       }
-      published_.push_back({target, entries[i].event_id, entries[i].payload, entries[i].ordering_key});
-    }
-    return failures;
+      std::vector<Done> wait() override { return std::exchange(done_, {}); }
+
+     private:
+      FakePublisher& publisher_;
+      std::vector<Done> done_;
+    };
+    return std::make_unique<Sequential>(*this);
   }
 
   std::vector<Published> published() const {
@@ -93,6 +96,30 @@ class FakePublisher final : public outbox::Publisher {
   }
 
  private:
+  // One call's answer, at its start.
+  std::vector<outbox::EntryFailure> answer(const std::string& target, std::span<outbox::PublishEntry> entries,
+                                           const aws::CallLimits& limits) {
+    if (entries.size() > 10) throw std::invalid_argument("more than ten entries");
+    std::lock_guard lock(mutex_);
+    ++calls_;
+    limits_.push_back(limits);
+    call_sizes_.push_back(entries.size());
+    if (on_publish_) on_publish_();
+    if (fail_calls_ > 0) {
+      --fail_calls_;
+      throw aws::AwsError(fail_status_, fail_code_, "injected publish failure");
+    }
+    std::vector<outbox::EntryFailure> failures;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (failing_.contains(entries[i].event_id)) {
+        failures.push_back({i, "InternalError: injected entry failure", "service_error"});
+        continue;
+      }
+      published_.push_back({target, entries[i].event_id, entries[i].payload, entries[i].ordering_key});
+    }
+    return failures;
+  }
+
   mutable std::mutex mutex_;
   std::vector<Published> published_;
   std::set<std::string> failing_;

@@ -21,7 +21,10 @@ class FakeTransport final : public HttpTransport {
   }
 
   HttpResponse send(const HttpRequest& request, std::stop_token) override {
+    // Kept with its body: what a body_view lends is gone after the call.
     requests.push_back(request);
+    requests.back().body = std::string(request.payload());
+    requests.back().body_view = {};
     if (responses_.empty()) return {200, {}, "{}"};
     auto response = responses_.front();
     if (responses_.size() > 1) responses_.erase(responses_.begin());

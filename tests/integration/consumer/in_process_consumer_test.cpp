@@ -44,7 +44,7 @@ class ScriptedSqs final : public aws::HttpTransport {
     for (const auto& h : request.headers) {
       if (h.name == "X-Amz-Target") target = h.value;
     }
-    auto body = json::parse(request.body);
+    auto body = json::parse(request.payload());
     std::lock_guard lock(mutex_);
     if (target == "AmazonSQS.GetQueueAttributes") return ok({{"Attributes", {{"VisibilityTimeout", "30"}}}});
     if (target == "AmazonSQS.ReceiveMessage") {

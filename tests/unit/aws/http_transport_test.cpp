@@ -6,7 +6,10 @@
 
 #include <atomic>
 #include <cstdio>
+#include <condition_variable>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -193,6 +196,129 @@ TEST(CurlTransport, AnAlreadyCancelledRequestIsNotSent) {
   stop.request_stop();
   EXPECT_THROW(transport.send(post(local.url()), stop.get_token()), RequestCancelled);
   EXPECT_EQ(calls.load(), 0);
+}
+
+// ---------------------------------------------------------------- concurrent requests
+
+// Answers POST / with its body once `expected` requests are in the handler at
+// once (or after ten seconds, answering 504): only requests truly in flight
+// together get a 200.
+struct Gathering {
+  Gathering(LocalServer& local, int together) : expected(together) {
+    local.server.Post("/", [this, &local](const httplib::Request& request, httplib::Response& response) {
+      std::unique_lock lock(mutex);
+      ++arrived;
+      ports.insert(request.remote_port);
+      arrived_cv.notify_all();
+      const bool all_there = arrived_cv.wait_for(lock, 10s, [&] { return arrived >= this->expected || local.release; });
+      if (!all_there) response.status = 504;
+      response.set_content(request.body, "text/plain");
+    });
+  }
+  // Lets every waiting handler answer now.
+  void release(LocalServer& local) {
+    {
+      std::lock_guard lock(mutex);
+      local.release = true;
+    }
+    arrived_cv.notify_all();
+  }
+
+  int expected;
+  std::mutex mutex;
+  std::condition_variable arrived_cv;
+  int arrived = 0;
+  std::set<int> ports;
+};
+
+// Every request of `requests` to its end, from this thread alone.
+std::map<ConcurrentRequests::Tag, ConcurrentRequests::Done> drain(ConcurrentRequests& requests) {
+  std::map<ConcurrentRequests::Tag, ConcurrentRequests::Done> done;
+  const auto deadline = Clock::now() + 20s;
+  while (requests.in_flight() > 0 && Clock::now() < deadline) {
+    for (auto& ended : requests.wait(100ms)) done[ended.tag] = std::move(ended);
+  }
+  return done;
+}
+
+TEST(CurlTransport, ConcurrentRequestsAreInFlightTogetherFromOneThread) {
+  LocalServer local;
+  constexpr int kRequests = 6;
+  Gathering gathering(local, kRequests);
+  CurlTransport transport;
+  auto requests = transport.concurrent();
+  std::vector<HttpRequest> sent;
+  for (int i = 0; i < kRequests; ++i) sent.push_back(post(local.url(), "request " + std::to_string(i)));
+  for (int i = 0; i < kRequests; ++i) requests->start(static_cast<ConcurrentRequests::Tag>(i), sent[i]);
+  EXPECT_EQ(requests->in_flight(), static_cast<std::size_t>(kRequests));
+  auto done = drain(*requests);
+  ASSERT_EQ(done.size(), static_cast<std::size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    auto& ended = done[static_cast<ConcurrentRequests::Tag>(i)];
+    ASSERT_FALSE(ended.error);
+    EXPECT_EQ(ended.response.status, 200) << "request " << i << " was not in flight with the others";
+    EXPECT_EQ(ended.response.body, "request " + std::to_string(i));
+  }
+}
+
+TEST(CurlTransport, ConcurrentRequestsKeepTheirConnectionsBetweenRounds) {
+  LocalServer local;
+  Gathering gathering(local, 0);
+  CurlTransport transport;
+  const HttpRequest request = post(local.url(), "x");
+  for (int round = 0; round < 3; ++round) {
+    auto requests = transport.concurrent();
+    for (ConcurrentRequests::Tag tag = 0; tag < 4; ++tag) requests->start(tag, request);
+    auto done = drain(*requests);
+    ASSERT_EQ(done.size(), 4u);
+    for (auto& [tag, ended] : done) ASSERT_FALSE(ended.error);
+  }
+  EXPECT_LE(gathering.ports.size(), 4u) << "a round opened connections of its own";
+}
+
+TEST(CurlTransport, EachConcurrentRequestEndsWithItsOwnOutcome) {
+  LocalServer local;
+  local.server.Post("/refused", [](const httplib::Request&, httplib::Response& response) { response.status = 503; });
+  local.server.Post("/ok", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content("fine", "text/plain");
+  });
+  CurlTransport transport;
+  auto requests = transport.concurrent();
+  const auto nobody = post("http://127.0.0.1:" + std::to_string(docvault::testing::free_port()) + "/");
+  const auto refused = post(local.url("/refused"));
+  const auto fine = post(local.url("/ok"));
+  requests->start(1, nobody);
+  requests->start(2, refused);
+  requests->start(3, fine);
+  auto done = drain(*requests);
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_THROW(std::rethrow_exception(done[1].error), AwsError);
+  EXPECT_FALSE(done[2].error);
+  EXPECT_EQ(done[2].response.status, 503);
+  EXPECT_FALSE(done[3].error);
+  EXPECT_EQ(done[3].response.body, "fine");
+}
+
+TEST(CurlTransport, AStopAbandonsEveryConcurrentRequest) {
+  LocalServer local;
+  Gathering gathering(local, 1000);  // never all there: each waits for the stop
+  CurlTransport transport;
+  auto requests = transport.concurrent();
+  const auto request = post(local.url(), {}, 30s);
+  requests->start(1, request);
+  requests->start(2, request);
+  ASSERT_TRUE(docvault::testing::wait_until([&] {
+    (void)requests->wait(10ms);
+    std::lock_guard lock(gathering.mutex);
+    return gathering.arrived == 2;
+  }));
+  std::stop_source stop;
+  stop.request_stop();
+  auto done = requests->wait(1s, stop.get_token());
+  ASSERT_EQ(done.size(), 2u);
+  for (auto& ended : done) EXPECT_THROW(std::rethrow_exception(ended.error), RequestCancelled);
+  EXPECT_EQ(requests->in_flight(), 0u);
+  gathering.release(local);
 }
 
 // ---------------------------------------------------------------- retries
@@ -424,6 +550,71 @@ TEST(Retry, MaxAttemptsComesFromTheEnvironment) {
   EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({{"AWS_MAX_ATTEMPTS", "7"}})).max_attempts, 7);
   EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({{"AWS_MAX_ATTEMPTS", "x"}})).max_attempts, 3);
   EXPECT_EQ(RetryPolicy::from_environment(fixed_environment({})).max_attempts, 3);
+}
+
+// ---------------------------------------------------------------- concurrent calls
+
+TEST(ServiceCalls, EachCallIsRetriedOnItsOwnWhileTheOthersGoOn) {
+  RetryHarness harness;
+  std::atomic<int> flaky_attempts{0};
+  harness.local.server.Post("/flaky", [&](const httplib::Request&, httplib::Response& response) {
+    if (++flaky_attempts < 3) return sqs_error(response, 500, "InternalError");
+    response.set_content("flaky", "application/x-amz-json-1.0");
+  });
+  harness.local.server.Post("/steady", [&](const httplib::Request&, httplib::Response& response) {
+    response.set_content("steady", "application/x-amz-json-1.0");
+  });
+  harness.local.server.Post("/refused", [&](const httplib::Request&, httplib::Response& response) {
+    sqs_error(response, 400, "InvalidParameterValue");
+  });
+  auto client = harness.client();
+  ServiceCalls calls(client);
+  std::map<ServiceCalls::Tag, ServiceRequest> requests;
+  for (auto [tag, path] : {std::pair{1, "/flaky"}, {2, "/steady"}, {3, "/refused"}}) {
+    requests[tag] = harness.request();
+    requests[tag].path = path;
+    calls.start(tag, requests[tag]);
+  }
+  std::map<ServiceCalls::Tag, ServiceCalls::Done> done;
+  while (calls.in_flight() > 0) {
+    for (auto& ended : calls.wait()) done[ended.tag] = std::move(ended);
+  }
+  ASSERT_EQ(done.size(), 3u);
+  ASSERT_FALSE(done[1].error);
+  EXPECT_EQ(done[1].response.body, "flaky");
+  EXPECT_EQ(flaky_attempts.load(), 3);
+  ASSERT_FALSE(done[2].error);
+  EXPECT_EQ(done[2].response.body, "steady");
+  try {
+    std::rethrow_exception(done[3].error);
+  } catch (const AwsError& error) {
+    EXPECT_EQ(error.code(), "InvalidParameterValue");
+  }
+  EXPECT_TRUE(calls.wait().empty());
+}
+
+TEST(ServiceCalls, AStopEndsCallsWaitingToRetry) {
+  RetryHarness harness;
+  harness.serve([](int, httplib::Response& response) { sqs_error(response, 503, "ServiceUnavailable"); });
+  // Long backoffs: the calls are waiting to retry when the stop comes.
+  auto client = harness.client({5, 10s, 10s});
+  ServiceCalls calls(client);
+  auto request = harness.request();
+  calls.start(1, request);
+  calls.start(2, request);
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    docvault::testing::wait_until([&] { return harness.sleeping.load() > 0 || harness.attempts.load() >= 2; });
+    stop.request_stop();
+  });
+  std::vector<ServiceCalls::Done> done;
+  while (done.size() < 2) {
+    auto ended = calls.wait(stop.get_token());
+    ASSERT_FALSE(ended.empty());
+    done.insert(done.end(), std::make_move_iterator(ended.begin()), std::make_move_iterator(ended.end()));
+  }
+  for (auto& ended : done) EXPECT_THROW(std::rethrow_exception(ended.error), RequestCancelled);
+  EXPECT_EQ(harness.attempts.load(), 2);
 }
 
 }  // namespace

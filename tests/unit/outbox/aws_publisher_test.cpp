@@ -31,7 +31,7 @@ TEST(SqsPublisher, ARowsTraceparentAlsoGoesAsTheAwsTraceHeader) {
   aws::MessageAttributes attributes;
   attributes["traceparent"] = {"String", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""};
   std::vector<PublishEntry> entries{entry(attributes)};
-  publisher.publish(kQueueUrl, entries, {}, {});
+  publisher.publish(kQueueUrl, entries);
 
   ASSERT_EQ(transport->requests.size(), 1u);
   const auto sent = json::parse(transport->requests[0].body)["Entries"][0];
@@ -50,7 +50,7 @@ TEST(SqsPublisher, ARowWithoutATraceSendsNoSystemAttribute) {
   aws::MessageAttributes malformed;
   malformed["traceparent"] = {"String", "not-a-traceparent", ""};
   std::vector<PublishEntry> entries{entry({}), entry(malformed)};
-  publisher.publish(kQueueUrl, entries, {}, {});
+  publisher.publish(kQueueUrl, entries);
   for (const auto& sent : json::parse(transport->requests[0].body)["Entries"]) {
     EXPECT_FALSE(sent.contains("MessageSystemAttributes")) << sent.dump();
   }

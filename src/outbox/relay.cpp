@@ -187,10 +187,10 @@ class OutboxRelay::LanePool {
   // Runs task(0) ... task(count - 1) and returns when all are done; rethrows
   // the first exception one of them threw. The caller runs `meanwhile` first
   // (the pool's threads have started), then helps with the tasks. The pool
-  // grows to count - 1 threads, so every task can run at once; its threads
-  // then stay, waiting for the next round.
+  // grows to `count` threads, so every task starts at once, while the caller
+  // still runs `meanwhile`; its threads then stay, waiting for the next round.
   void run(std::size_t count, const std::function<void(std::size_t)>& task, const std::function<void()>& meanwhile) {
-    while (threads_.size() + 1 < count) threads_.emplace_back([this](std::stop_token stop) { work(stop); });
+    while (threads_.size() < count) threads_.emplace_back([this](std::stop_token stop) { work(stop); });
     {
       runtime::MutexLock lock(mutex_);
       task_ = &task;

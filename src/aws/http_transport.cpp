@@ -152,6 +152,10 @@ std::unique_ptr<ConcurrentRequests> HttpTransport::concurrent() {
   return std::make_unique<Sequential>(*this);
 }
 
+// Idle connections a multi handle keeps open: room for the relay's most
+// calls in flight to one destination (32 lanes) and then some.
+constexpr std::size_t kMaxIdleConnections = 64;
+
 // A curl multi handle and the transfers in it. curl_multi_poll and
 // curl_multi_wakeup are also the only thread-safe way to interrupt a
 // transfer; and the multi handle holds the connection cache, so keeping it
@@ -161,6 +165,10 @@ class CurlTransport::Requests final : public ConcurrentRequests {
  public:
   explicit Requests(const CurlTransportOptions& options) : options_(options), multi_(curl_multi_init()) {
     if (multi_ == nullptr) throw std::bad_alloc();
+    // curl's default keeps 4 idle connections per transfer in flight at the
+    // moment one ends, so the last calls of a round would close the others'
+    // connections, and the next round open (and on https, handshake) them again.
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(kMaxIdleConnections));
   }
   ~Requests() override {
     for (auto& transfer : active_) {

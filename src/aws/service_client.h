@@ -172,13 +172,9 @@ class ServiceClient {
 // outlive it.
 class ServiceCalls {
  public:
-  using Tag = std::uint64_t;
+  using Tag = ConcurrentRequests::Tag;
   // A call that ended: a 2xx response, or the last error (as call() throws it).
-  struct Done {
-    Tag tag = 0;
-    HttpResponse response;
-    std::exception_ptr error;
-  };
+  using Done = ConcurrentRequests::Done;
 
   explicit ServiceCalls(const ServiceClient& client);
   ~ServiceCalls();

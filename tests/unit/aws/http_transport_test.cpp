@@ -266,14 +266,15 @@ TEST(CurlTransport, ConcurrentRequestsKeepTheirConnectionsBetweenRounds) {
   Gathering gathering(local, 0);
   CurlTransport transport;
   const HttpRequest request = post(local.url(), "x");
+  // Eight at once: more than curl's default keeps idle once the last of them ends.
+  auto requests = transport.concurrent();
   for (int round = 0; round < 3; ++round) {
-    auto requests = transport.concurrent();
-    for (ConcurrentRequests::Tag tag = 0; tag < 4; ++tag) requests->start(tag, request);
+    for (ConcurrentRequests::Tag tag = 0; tag < 8; ++tag) requests->start(tag, request);
     auto done = drain(*requests);
-    ASSERT_EQ(done.size(), 4u);
+    ASSERT_EQ(done.size(), 8u);
     for (auto& [tag, ended] : done) ASSERT_FALSE(ended.error);
   }
-  EXPECT_LE(gathering.ports.size(), 4u) << "a round opened connections of its own";
+  EXPECT_LE(gathering.ports.size(), 8u) << "a round opened connections of its own";
 }
 
 TEST(CurlTransport, EachConcurrentRequestEndsWithItsOwnOutcome) {

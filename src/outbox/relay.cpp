@@ -633,6 +633,9 @@ void OutboxRelay::call_ended(Lane& lane, const PublishCalls::Done& call, Timesta
     } catch (const std::exception& e) {
       error = e.what();
       category = aws::error_category(e);
+    } catch (...) {
+      error = "unknown error";
+      category = "other";
     }
     for (std::size_t i = 0; i < sending.size(); ++i) failures.push_back({i, error, category});
     destination_failed = is_destination_failure(category);

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <exception>
 #include <stdexcept>
-#include <deque>
 #include <utility>
 
 namespace docvault::aws {
@@ -129,7 +129,7 @@ std::unique_ptr<ConcurrentRequests> HttpTransport::concurrent() {
     std::vector<Done> wait(std::chrono::milliseconds, std::stop_token stop) override {
       std::vector<Done> done;
       if (queue_.empty()) return done;
-      auto [tag, request] = std::move(queue_.front());
+      const auto [tag, request] = queue_.front();
       queue_.pop_front();
       done.push_back({tag, {}, nullptr});
       try {

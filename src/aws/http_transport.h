@@ -29,8 +29,8 @@
 // proxy variables (https_proxy, no_proxy, ...) are honoured as libcurl does by
 // default, and connections are reused: send() and each ConcurrentRequests
 // borrow a curl multi handle from a small pool, and a multi handle keeps its
-// connections open between requests. A transfer that ends early (an error, a cancellation, a
-// sink that stopped) closes its connection instead.
+// connections open between requests. A transfer that ends early (an error, a
+// cancellation, a sink that stopped) closes its connection instead.
 // Thread-safety: every transport here may be called from any number of threads
 // at once; each call uses its own handles.
 #pragma once

@@ -287,21 +287,22 @@ std::vector<ServiceCalls::Done> ServiceCalls::wait(std::stop_token stop) {
     // Attempts whose backoff is over go out; the next backoff bounds the wait.
     const auto now = clock.steady_now();
     std::optional<runtime::SteadyTime> next_retry;
-    for (auto& [id, call] : calls_) {
-      if (!call.retry_at) continue;
-      if (*call.retry_at <= now) {
+    for (auto it = calls_.begin(); it != calls_.end();) {
+      Call& call = it->second;
+      if (call.retry_at && *call.retry_at <= now) {
         try {
           send_attempt(call);
         } catch (...) {
+          // Not sent (signing failed, say): the call ends with that error.
           done.push_back({call.tag, {}, std::current_exception()});
-          call.retry_at.reset();
-          call.request = nullptr;  // ended: erased below
+          it = calls_.erase(it);
+          continue;
         }
-      } else if (!next_retry || *call.retry_at < *next_retry) {
+      } else if (call.retry_at && (!next_retry || *call.retry_at < *next_retry)) {
         next_retry = call.retry_at;
       }
+      ++it;
     }
-    std::erase_if(calls_, [](const auto& entry) { return entry.second.request == nullptr; });
     if (!done.empty()) break;
     if (requests_->in_flight() == 0) {
       // Only backoffs left: sleep through the first (a stop cuts it short).

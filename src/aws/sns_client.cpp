@@ -147,10 +147,6 @@ std::string SnsClient::publish(std::string_view topic_arn, const SnsMessage& mes
 SendBatchResult SnsClient::publish_batch(std::string_view topic_arn,
                                          std::span<const SnsMessage> messages,
                                          std::stop_token stop, const CallLimits& limits) const {
-  if (messages.size() > kMaxBatch) {
-    throw std::invalid_argument("PublishBatch takes at most 10 entries, got " +
-                                std::to_string(messages.size()));
-  }
   if (messages.empty()) return {};
   return parse_publish_batch_response(client_.call(publish_batch_request(topic_arn, messages, limits), stop),
                                       messages.size());

@@ -209,7 +209,6 @@ BatchResult SqsClient::change_message_visibility_batch(std::string_view queue_ur
 SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
                                               std::span<const OutgoingSqsMessage> messages,
                                               std::stop_token stop, const CallLimits& limits) const {
-  check_batch_size(messages.size(), "SendMessageBatch");
   if (messages.empty()) return {};
   return parse_send_message_batch_response(client_.call(send_message_batch_request(queue_url, messages, limits), stop),
                                            messages);
@@ -218,6 +217,7 @@ SendBatchResult SqsClient::send_message_batch(std::string_view queue_url,
 ServiceRequest SqsClient::send_message_batch_request(std::string_view queue_url,
                                                      std::span<const OutgoingSqsMessage> messages,
                                                      const CallLimits& limits) const {
+  if (messages.empty()) throw std::invalid_argument("SendMessageBatch takes 1 to 10 entries, got 0");
   check_batch_size(messages.size(), "SendMessageBatch");
   // Written directly: the bodies are most of the request, and a JSON tree
   // would copy each of them twice before escaping it.

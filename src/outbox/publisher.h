@@ -72,16 +72,6 @@ class Publisher {
   virtual ~Publisher() = default;
   // Calls in flight at once; the publisher must outlive them.
   virtual std::unique_ptr<PublishCalls> concurrent() = 0;
-
-  // One call: returns the entries that failed, throws when it failed as a whole.
-  std::vector<EntryFailure> publish(const std::string& target, std::span<PublishEntry> entries,
-                                    const aws::CallLimits& limits = {}) {
-    auto calls = concurrent();
-    calls->start(0, target, entries, limits);
-    auto done = calls->wait();
-    if (done.front().error) std::rethrow_exception(done.front().error);
-    return std::move(done.front().failures);
-  }
 };
 
 }  // namespace docvault::outbox

@@ -490,7 +490,8 @@ std::size_t OutboxRelay::publish_due(std::stop_token stop) {
   const aws::CallLimits limits = breaker_.state() == resilience::CircuitBreaker::State::half_open
                                      ? aws::CallLimits::single(options_.probe_timeout)
                                      : aws::CallLimits{};
-  // Each destination's lanes from one thread: lanes are calls in flight, not threads.
+  // Each destination's lanes from one thread: lanes are calls in flight, not
+  // threads. split_into_lanes put a destination's lanes next to each other.
   std::vector<std::span<Lane>> destinations;
   for (std::size_t first = 0, i = 0; i <= lanes.size(); ++i) {
     if (i == lanes.size() || lanes[i].destination != lanes[first].destination) {

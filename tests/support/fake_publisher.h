@@ -8,6 +8,7 @@
 // publishes to its two destinations from two threads at once).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -30,8 +31,9 @@ class FakePublisher final : public outbox::Publisher {
     std::string ordering_key;
   };
 
-  // Calls one at a time: each is answered in its start(), and comes out of
-  // the next wait().
+  // Each call is answered in its start(), and comes out of the next wait():
+  // the calls started between two waits were in flight together
+  // (max_in_flight()).
   std::unique_ptr<outbox::PublishCalls> concurrent() override {
     class Sequential final : public outbox::PublishCalls {
      public:
@@ -45,6 +47,7 @@ class FakePublisher final : public outbox::Publisher {
           done.error = std::current_exception();
         }
         done_.push_back(std::move(done));
+        publisher_.in_flight(done_.size());
       }
       std::vector<Done> wait() override { return std::exchange(done_, {}); }
 
@@ -82,6 +85,11 @@ class FakePublisher final : public outbox::Publisher {
     fail_status_ = status;
     fail_code_ = std::move(code);
   }
+  // The most calls in flight at once, over every PublishCalls.
+  std::size_t max_in_flight() const {
+    std::lock_guard lock(mutex_);
+    return max_in_flight_;
+  }
   std::vector<aws::CallLimits> limits() const {
     std::lock_guard lock(mutex_);
     return limits_;
@@ -96,6 +104,10 @@ class FakePublisher final : public outbox::Publisher {
   }
 
  private:
+  void in_flight(std::size_t calls) {
+    std::lock_guard lock(mutex_);
+    max_in_flight_ = std::max(max_in_flight_, calls);
+  }
   // One call's answer, at its start.
   std::vector<outbox::EntryFailure> answer(const std::string& target, std::span<outbox::PublishEntry> entries,
                                            const aws::CallLimits& limits) {
@@ -127,6 +139,7 @@ class FakePublisher final : public outbox::Publisher {
   std::vector<std::size_t> call_sizes_;
   std::function<void()> on_publish_;
   int calls_ = 0, fail_calls_ = 0, fail_status_ = 0;
+  std::size_t max_in_flight_ = 0;
   std::string fail_code_ = "NetworkError";
 };
 

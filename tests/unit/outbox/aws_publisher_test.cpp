@@ -23,6 +23,15 @@ PublishEntry entry(aws::MessageAttributes attributes) {
   return PublishEntry{R"({"event_type":"document.archived"})", std::move(attributes), "issuer-1", "event-1"};
 }
 
+// One call to the queue, answered without an error.
+void publish(Publisher& publisher, std::vector<PublishEntry>& entries) {
+  auto calls = publisher.concurrent();
+  calls->start(0, kQueueUrl, entries, {});
+  auto done = calls->wait();
+  ASSERT_EQ(done.size(), 1u);
+  ASSERT_FALSE(done.front().error);
+}
+
 TEST(SqsPublisher, ARowsTraceparentAlsoGoesAsTheAwsTraceHeader) {
   auto transport = std::make_shared<FakeTransport>();
   transport->respond(200, R"({"Successful":[{"Id":"0","MessageId":"m","MD5OfMessageBody":"x"}],"Failed":[]})");
@@ -31,7 +40,7 @@ TEST(SqsPublisher, ARowsTraceparentAlsoGoesAsTheAwsTraceHeader) {
   aws::MessageAttributes attributes;
   attributes["traceparent"] = {"String", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""};
   std::vector<PublishEntry> entries{entry(attributes)};
-  publisher.publish(kQueueUrl, entries);
+  publish(publisher, entries);
 
   ASSERT_EQ(transport->requests.size(), 1u);
   const auto sent = json::parse(transport->requests[0].body)["Entries"][0];
@@ -50,7 +59,7 @@ TEST(SqsPublisher, ARowWithoutATraceSendsNoSystemAttribute) {
   aws::MessageAttributes malformed;
   malformed["traceparent"] = {"String", "not-a-traceparent", ""};
   std::vector<PublishEntry> entries{entry({}), entry(malformed)};
-  publisher.publish(kQueueUrl, entries);
+  publish(publisher, entries);
   for (const auto& sent : json::parse(transport->requests[0].body)["Entries"]) {
     EXPECT_FALSE(sent.contains("MessageSystemAttributes")) << sent.dump();
   }

@@ -235,7 +235,10 @@ TEST_F(RelayTest, CallsGoOutFullAndLanesFollowTheRoundTrip) {
   auto r = relay();
   EXPECT_EQ(r->publish_due(), 300u);
   EXPECT_EQ(lanes.value(), 2);  // on loopback (the fake answers at once): four calls in flight
-  for (const auto* p : {&audit_, &events_}) EXPECT_EQ(p->call_sizes(), std::vector<std::size_t>(15, 10));
+  for (const auto* p : {&audit_, &events_}) {
+    EXPECT_EQ(p->call_sizes(), std::vector<std::size_t>(15, 10));
+    EXPECT_EQ(p->max_in_flight(), 2u);
+  }
   // 50 ms away: within a few rounds (the floor moves up by 1/32 of the gap
   // per call), enough lanes for 500 calls a second per destination, and the
   // calls still go out full (whole entities packed into the lanes).
@@ -247,7 +250,11 @@ TEST_F(RelayTest, CallsGoOutFullAndLanesFollowTheRoundTrip) {
   }
   EXPECT_GE(lanes.value(), 25);
   EXPECT_LE(lanes.value(), 32);
-  for (const auto* p : {&audit_, &events_}) EXPECT_EQ(p->call_sizes(), std::vector<std::size_t>(7 * 15, 10));
+  for (const auto* p : {&audit_, &events_}) {
+    EXPECT_EQ(p->call_sizes(), std::vector<std::size_t>(7 * 15, 10));
+    // Every lane's call in flight at once, from the destination's one thread.
+    EXPECT_EQ(p->max_in_flight(), 15u);
+  }
   EXPECT_EQ(pending(), 0u);
   for (const auto& [id, times] : published_ids()) EXPECT_EQ(times, 1) << id;
 }
